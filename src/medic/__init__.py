@@ -1,0 +1,3 @@
+"""Medic: heartbeat monitoring with PagerDuty and Slack alerting."""
+
+__version__ = "1.0.0"

@@ -1,0 +1,114 @@
+"""Settings, read once from the environment.
+
+A bad value stops the process at start with a message naming the variable, so a
+typo in a deployment manifest fails loudly instead of paging late.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Literal, Mapping
+from urllib.parse import quote
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+DEFAULT_PAGERDUTY_EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
+DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+
+
+class ConfigError(Exception):
+    """Raised with a message that names the offending environment variable."""
+
+
+class Settings(BaseModel):
+    """Every knob Medic has. Field aliases are the environment variable names."""
+
+    model_config = ConfigDict(frozen=True, populate_by_name=True, extra="ignore")
+
+    database_url: str = Field("sqlite:///medic.db", alias="MEDIC_DATABASE_URL")
+    host: str = Field("0.0.0.0", alias="HOST")
+    port: int = Field(5000, alias="PORT", ge=1, le=65535)
+    web_concurrency: int = Field(4, alias="WEB_CONCURRENCY", ge=1, le=64)
+    web_threads: int = Field(16, alias="WEB_THREADS", ge=1, le=256)
+    worker_interval_seconds: float = Field(15, alias="WORKER_INTERVAL_SECONDS", gt=0, le=3600)
+    auto_unmute_hours: float = Field(24, alias="AUTO_UNMUTE_HOURS", gt=0)
+    heartbeat_retention_days: int = Field(30, alias="HEARTBEAT_RETENTION_DAYS", ge=1)
+    reminder_interval_minutes: int = Field(0, alias="REMINDER_INTERVAL_MINUTES", ge=0)
+    pagerduty_routing_key: str | None = Field(None, alias="PAGERDUTY_ROUTING_KEY")
+    pagerduty_events_url: str = Field(DEFAULT_PAGERDUTY_EVENTS_URL, alias="PAGERDUTY_EVENTS_URL")
+    slack_api_token: str | None = Field(None, alias="SLACK_API_TOKEN")
+    slack_channel_id: str | None = Field(None, alias="SLACK_CHANNEL_ID")
+    slack_api_url: str = Field(DEFAULT_SLACK_API_URL, alias="SLACK_API_URL")
+    webhook_url: str | None = Field(None, alias="MEDIC_WEBHOOK_URL")
+    webhook_secret: str | None = Field(None, alias="MEDIC_WEBHOOK_SECRET")
+    base_url: str | None = Field(None, alias="MEDIC_BASE_URL")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field("INFO", alias="LOG_LEVEL")
+    log_format: Literal["json", "text"] = Field("json", alias="LOG_FORMAT")
+    max_body_bytes: int = Field(64 * 1024, alias="MEDIC_MAX_BODY_BYTES", ge=1024)
+    notify_timeout_seconds: float = Field(10, alias="NOTIFY_TIMEOUT_SECONDS", gt=0, le=120)
+
+    @field_validator("log_level", "log_format", mode="before")
+    @classmethod
+    def _normalise_case(cls, value: object) -> object:
+        if isinstance(value, str):
+            return value.upper() if value.lower() not in ("json", "text") else value.lower()
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str) -> str:
+        if not value.startswith(("sqlite://", "postgresql://", "postgresql+psycopg://", "postgres://")):
+            raise ValueError("must be a sqlite:// or postgresql:// URL")
+        return value
+
+    @field_validator("pagerduty_events_url", "slack_api_url", "webhook_url", "base_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return value
+
+    @property
+    def pagerduty_configured(self) -> bool:
+        return bool(self.pagerduty_routing_key)
+
+    @property
+    def slack_configured(self) -> bool:
+        return bool(self.slack_api_token and self.slack_channel_id)
+
+    @property
+    def webhook_configured(self) -> bool:
+        return bool(self.webhook_url)
+
+
+def _database_url_from_parts(env: Mapping[str, str]) -> str | None:
+    """The original Medic configured PostgreSQL from separate variables."""
+    host = env.get("DB_HOST")
+    if not host:
+        return None
+    user = quote(env.get("PG_USER", "postgres"), safe="")
+    password = env.get("PG_PASS")
+    auth = f"{user}:{quote(password, safe='')}" if password else user
+    port = env.get("DB_PORT", "5432")
+    name = env.get("DB_NAME", "medic")
+    return f"postgresql+psycopg://{auth}@{host}:{port}/{name}"
+
+
+def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+    """Build Settings from the environment (or a given mapping) plus overrides."""
+    env = os.environ if env is None else env
+    aliases = {field.alias for field in Settings.model_fields.values()}
+    values: dict[str, object] = {k: v for k, v in env.items() if k in aliases and v != ""}
+    if "MEDIC_DATABASE_URL" not in values:
+        from_parts = _database_url_from_parts(env)
+        if from_parts:
+            values["MEDIC_DATABASE_URL"] = from_parts
+    try:
+        settings = Settings.model_validate(values)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            name = ".".join(str(part) for part in err["loc"])
+            problems.append(f"{name}: {err['msg']} (got {err.get('input')!r})")
+        raise ConfigError("invalid configuration: " + "; ".join(problems)) from None
+    return settings.model_copy(update=overrides) if overrides else settings
