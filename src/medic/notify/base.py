@@ -1,0 +1,179 @@
+"""The interface every notification channel implements, and shared helpers.
+
+A channel turns one outbox row (a `Notification`) into one provider request and
+classifies the answer into a `DeliveryResult`; the outbox dispatcher owns retries.
+Channels do not raise for provider or network problems (timeouts, refused
+connections, error statuses, unexpected bodies): they return "retry" or
+"permanent". An exception escaping `send` is a bug in Medic, not a provider
+failure.
+
+Classification, shared by all channels:
+  2xx                               -> "delivered"
+  timeouts, connection errors,
+  5xx, 408, 429                     -> "retry" (Retry-After honoured on 429/503)
+  any other status                  -> "permanent"
+"""
+
+from __future__ import annotations
+
+import email.utils
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Iterable, Literal, Mapping, Protocol, runtime_checkable
+
+Outcome = Literal["delivered", "retry", "permanent"]
+
+PAGERDUTY = "pagerduty"
+SLACK = "slack"
+WEBHOOK = "webhook"
+CHANNEL_NAMES: tuple[str, ...] = (PAGERDUTY, SLACK, WEBHOOK)
+
+# Opening and closing reasons written by the worker, in words for humans.
+REASON_TEXT: dict[str, str] = {
+    "missed_heartbeats": "missed heartbeats",
+    "reported_down": "reported DOWN",
+    "never_reported": "never sent a heartbeat",
+    "job_failed": "job failed",
+    "job_overdue": "job overdue",
+    "recovered": "recovered",
+    "deactivated": "deactivated",
+}
+
+MAX_ERROR_CHARS = 300
+
+
+@dataclass(frozen=True)
+class Notification:
+    id: int  # outbox row id
+    channel: str  # "pagerduty" | "slack" | "webhook"
+    kind: str  # "trigger" | "resolve" | "reminder"
+    payload: dict = field(hash=False)  # the alert event written by the worker
+    thread_ref: str | None = None  # provider ref of this alert's trigger on this channel
+
+
+@dataclass(frozen=True)
+class DeliveryResult:
+    outcome: Outcome
+    provider_ref: str | None = None  # e.g. Slack message ts, PagerDuty dedup_key
+    retry_after: float | None = None  # seconds, from Retry-After on 429/503
+    error: str | None = None  # short reason, never containing secrets
+
+    @property
+    def delivered(self) -> bool:
+        return self.outcome == "delivered"
+
+
+@runtime_checkable
+class Channel(Protocol):
+    name: str
+
+    def send(self, notification: Notification) -> DeliveryResult: ...
+
+
+def reason_text(reason: str | None) -> str:
+    if not reason:
+        return "unknown reason"
+    return REASON_TEXT.get(reason, reason.replace("_", " "))
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header: delta-seconds or an HTTP-date.
+
+    Returns None when the header is absent or unparseable; never negative.
+    """
+    if value is None:
+        return None
+    value = value.strip()
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        pass
+    else:
+        # float() accepts "nan"/"inf", which no scheduler can use.
+        if seconds != seconds or seconds in (float("inf"), float("-inf")):
+            return None
+        return max(0.0, seconds)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is None:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    current = time.time() if now is None else now
+    return max(0.0, when.timestamp() - current)
+
+
+def classify_status(
+    status: int, headers: Mapping[str, str] | None = None, *, error: str | None = None
+) -> DeliveryResult:
+    """Map an HTTP status to an outcome. `headers` must allow case-insensitive get."""
+    if 200 <= status < 300:
+        return DeliveryResult("delivered")
+    retry_after = None
+    if status in (429, 503) and headers is not None:
+        retry_after = parse_retry_after(_header(headers, "Retry-After"))
+    message = f"HTTP {status}" + (f": {error}" if error else "")
+    if status >= 500 or status in (408, 429):
+        return DeliveryResult("retry", retry_after=retry_after, error=message)
+    return DeliveryResult("permanent", error=message)
+
+
+def _header(headers: Mapping[str, Any], name: str) -> str | None:
+    value = headers.get(name)
+    if value is None:
+        lowered = name.lower()
+        for key, candidate in headers.items():
+            if key.lower() == lowered:
+                value = candidate
+                break
+    if isinstance(value, (list, tuple)):
+        value = value[0] if value else None
+    return None if value is None else str(value)
+
+
+def safe_error(text: object, secrets: Iterable[str | None] = ()) -> str:
+    """A short, single-line error message with every known secret masked."""
+    message = " ".join(str(text).split())
+    for secret in secrets:
+        if secret and len(secret) >= 4:
+            message = message.replace(secret, "***")
+    if len(message) > MAX_ERROR_CHARS:
+        message = message[: MAX_ERROR_CHARS - 3] + "..."
+    return message
+
+
+def exception_error(exc: BaseException, secrets: Iterable[str | None] = ()) -> str:
+    detail = str(exc)
+    name = type(exc).__name__
+    return safe_error(f"{name}: {detail}" if detail else name, secrets)
+
+
+def parse_time(value: object) -> datetime | None:
+    """Parse an ISO 8601 payload time; None when missing or malformed."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def format_duration(seconds: float) -> str:
+    """'3d 4h', '2h 5m', '7m', '40s': compact enough for a chat line."""
+    total = max(0, int(seconds))
+    days, rest = divmod(total, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days}d {hours}h"
+    if hours:
+        return f"{hours}h {minutes}m"
+    if minutes:
+        return f"{minutes}m"
+    return f"{secs}s"

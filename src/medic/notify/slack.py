@@ -1,0 +1,249 @@
+"""Slack Web API `chat.postMessage` through the official slack_sdk.
+
+The trigger is a top-level message in SLACK_CHANNEL_ID; its `ts` is returned as the
+provider_ref so the worker can store it and hand it back as `thread_ref` for the
+alert's later messages. Reminders and the recovery are posted in that thread; the
+recovery is also broadcast to the channel so nobody misses it. Without a thread_ref
+they are posted top-level rather than lost.
+
+slack_sdk's own retry handlers are disabled: the outbox owns retries, and a retry
+loop inside `send` would hold a dispatcher slot and hide failures from it.
+"""
+
+from __future__ import annotations
+
+import http.client
+import re
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
+
+from medic.config import Settings
+from medic.notify.base import (
+    SLACK,
+    DeliveryResult,
+    Notification,
+    exception_error,
+    format_duration,
+    parse_retry_after,
+    parse_time,
+    reason_text,
+    safe_error,
+)
+
+# Slack `ok: false` error codes that describe a transient server-side condition.
+RETRYABLE_ERRORS = frozenset(
+    {"ratelimited", "rate_limited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
+)
+_ERROR_CODE = re.compile(r"^[a-z0-9_.]+$")
+
+MAX_FIELD_CHARS = 300
+MAX_TEXT_CHARS = 2900  # section text limit is 3000
+MAX_HEADER_CHARS = 150  # header block limit
+
+
+def _escape(value: object) -> str:
+    """Escape the three characters Slack mrkdwn treats as control characters."""
+    text = "" if value is None else str(value)
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _link(url: object, label: str) -> str | None:
+    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+        return None
+    # '|' and '>' would end the <url|label> token early.
+    safe_url = url.replace("|", "%7C").replace(">", "%3E").replace("<", "%3C")
+    return f"<{safe_url}|{label}>"
+
+
+def _subject(payload: dict, capital: bool = False) -> str:
+    heartbeat = _escape(payload.get("heartbeat_name") or "?")
+    service = _escape(payload.get("service_name") or "?")
+    return f"{'H' if capital else 'h'}eartbeat *{heartbeat}* of service *{service}*"
+
+
+def _down_for(payload: dict, until_key: str) -> str | None:
+    opened = parse_time(payload.get("opened_at"))
+    until = parse_time(payload.get(until_key)) or parse_time(payload.get("occurred_at"))
+    if opened is None or until is None:
+        return None
+    return format_duration((until - opened).total_seconds())
+
+
+def _links_block(payload: dict) -> dict | None:
+    links = [
+        link
+        for link in (_link(payload.get("runbook"), "Runbook"), _link(payload.get("medic_url"), "Open in Medic"))
+        if link
+    ]
+    if not links:
+        return None
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": "  ·  ".join(links)}]}
+
+
+def trigger_message(payload: dict) -> tuple[str, list[dict]]:
+    priority = str(payload.get("priority") or "?").upper()
+    reason = reason_text(payload.get("reason"))
+    text = _clip(f":rotating_light: [{priority}] {_subject(payload, capital=True)}: {_escape(reason)}", MAX_TEXT_CHARS)
+    header = _clip(f"🚨 {payload.get('service_name') or '?'} is down ({priority})", MAX_HEADER_CHARS)
+
+    def field(label: str, value: object) -> dict:
+        shown = _escape(value) if value not in (None, "") else "—"
+        return {"type": "mrkdwn", "text": _clip(f"*{label}*\n{shown}", MAX_FIELD_CHARS)}
+
+    expects = None
+    if payload.get("threshold") is not None and payload.get("alert_interval") is not None:
+        expects = f"{payload['threshold']} heartbeat(s) every {payload['alert_interval']} min"
+    fields = [
+        field("Service", payload.get("service_name")),
+        field("Heartbeat", payload.get("heartbeat_name")),
+        field("Team", payload.get("team")),
+        field("Priority", priority),
+        field("Reason", reason),
+        field("Expects", expects),
+        field("Last heartbeat", payload.get("last_heartbeat_at") or "never"),
+        field("Opened", payload.get("opened_at")),
+    ]
+    blocks: list[dict] = [
+        {"type": "header", "text": {"type": "plain_text", "text": header, "emoji": True}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": text}},
+        {"type": "section", "fields": fields},
+    ]
+    links = _links_block(payload)
+    if links:
+        blocks.append(links)
+    return text, blocks
+
+
+def resolve_message(payload: dict) -> tuple[str, list[dict]]:
+    duration = _down_for(payload, "closed_at")
+    after = f" after {duration}" if duration else ""
+    if payload.get("reason") == "deactivated":
+        service = _escape(payload.get("service_name") or "?")
+        text = f":white_check_mark: Resolved: service *{service}* was deactivated; its alert was closed{after}."
+    else:
+        text = f":white_check_mark: Recovered{after}: {_subject(payload)} is sending heartbeats again."
+    return _simple(text, payload)
+
+
+def reminder_message(payload: dict) -> tuple[str, list[dict]]:
+    duration = _down_for(payload, "occurred_at")
+    since = f" for {duration}" if duration else ""
+    text = f":hourglass: Still down{since}: {_subject(payload)} ({_escape(reason_text(payload.get('reason')))})."
+    return _simple(text, payload)
+
+
+def _simple(text: str, payload: dict) -> tuple[str, list[dict]]:
+    text = _clip(text, MAX_TEXT_CHARS)
+    blocks: list[dict] = [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
+    links = _links_block(payload)
+    if links:
+        blocks.append(links)
+    return text, blocks
+
+
+MESSAGE_BUILDERS = {"trigger": trigger_message, "resolve": resolve_message, "reminder": reminder_message}
+
+
+class SlackChannel:
+    name = SLACK
+
+    def __init__(
+        self,
+        token: str,
+        channel_id: str,
+        api_url: str = "https://slack.com/api/",
+        timeout: float = 10.0,
+        client: WebClient | None = None,
+    ) -> None:
+        self._token = token
+        self._channel_id = channel_id
+        if not api_url.endswith("/"):
+            api_url += "/"
+        self._client = client or WebClient(token=token, base_url=api_url, timeout=timeout, retry_handlers=[])
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SlackChannel:
+        if not (settings.slack_api_token and settings.slack_channel_id):
+            raise ValueError("SLACK_API_TOKEN and SLACK_CHANNEL_ID must both be set")
+        return cls(
+            settings.slack_api_token,
+            settings.slack_channel_id,
+            api_url=settings.slack_api_url,
+            timeout=settings.notify_timeout_seconds,
+        )
+
+    def close(self) -> None:
+        """Nothing to release: slack_sdk opens one connection per request."""
+
+    def send(self, notification: Notification) -> DeliveryResult:
+        builder = MESSAGE_BUILDERS.get(notification.kind)
+        if builder is None:
+            return DeliveryResult("permanent", error=f"unknown notification kind {notification.kind!r}")
+        text, blocks = builder(notification.payload)
+        kwargs: dict[str, Any] = {
+            "channel": self._channel_id,
+            "text": text,
+            "blocks": blocks,
+            "unfurl_links": False,
+            "unfurl_media": False,
+        }
+        if notification.kind != "trigger" and notification.thread_ref:
+            kwargs["thread_ts"] = notification.thread_ref
+            if notification.kind == "resolve":
+                kwargs["reply_broadcast"] = True
+
+        try:
+            response = self._client.chat_postMessage(**kwargs)
+        except SlackApiError as exc:
+            return self._classify_api_error(exc)
+        except (OSError, http.client.HTTPException) as exc:
+            # URLError, timeouts, refused or reset connections, truncated responses.
+            return DeliveryResult("retry", error=exception_error(exc, self._secrets()))
+        except SlackClientError as exc:
+            # Invalid URL or proxy: configuration, not a passing condition.
+            return DeliveryResult("permanent", error=exception_error(exc, self._secrets()))
+
+        ts = response.get("ts")
+        return DeliveryResult("delivered", provider_ref=str(ts) if ts else None)
+
+    def _secrets(self) -> tuple[str, ...]:
+        return (self._token,)
+
+    def _classify_api_error(self, exc: SlackApiError) -> DeliveryResult:
+        response = exc.response
+        status = getattr(response, "status_code", None) or 0
+        headers = getattr(response, "headers", None) or {}
+        data = getattr(response, "data", None)
+        code = data.get("error") if isinstance(data, dict) else None
+        code = str(code) if code else None
+        described = f"HTTP {status}" + (f": {code}" if code else "")
+        error = safe_error(f"Slack {described}", self._secrets())
+
+        retry_after = None
+        if status in (429, 503) or code in ("ratelimited", "rate_limited"):
+            retry_after = parse_retry_after(_get_header(headers, "Retry-After"))
+        if status >= 500 or status in (408, 429):
+            return DeliveryResult("retry", retry_after=retry_after, error=error)
+        if code in RETRYABLE_ERRORS:
+            return DeliveryResult("retry", retry_after=retry_after, error=error)
+        if status == 200 and (code is None or not _ERROR_CODE.match(code)):
+            # A 200 without a Slack JSON answer comes from something in between (a
+            # proxy, a captive portal): the message was not posted; try again.
+            return DeliveryResult("retry", error=error)
+        return DeliveryResult("permanent", error=error)
+
+
+def _get_header(headers: Any, name: str) -> str | None:
+    lowered = name.lower()
+    for key, value in dict(headers).items():
+        if str(key).lower() == lowered:
+            if isinstance(value, (list, tuple)):
+                return str(value[0]) if value else None
+            return str(value)
+    return None
