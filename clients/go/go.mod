@@ -1,0 +1,3 @@
+module github.com/medic/medic-go
+
+go 1.19
