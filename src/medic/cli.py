@@ -1,0 +1,194 @@
+"""The `medic` command."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import click
+
+from medic.config import ConfigError, Settings, load_settings
+
+log = logging.getLogger("medic")
+
+DEFAULT_LIVENESS_FILE = "/tmp/medic-worker.alive"
+
+
+def _settings(**defaults: str) -> Settings:
+    """Settings from the environment; ``defaults`` apply only where a variable is unset."""
+    env = {**defaults, **os.environ}
+    try:
+        settings = load_settings(env)
+    except ConfigError as exc:
+        click.echo(f"medic: {exc}", err=True)
+        sys.exit(2)
+    from medic.logs import configure
+
+    configure(settings.log_level, settings.log_format)
+    return settings
+
+
+def _engine(settings: Settings):
+    from medic.store.engine import make_engine
+
+    return make_engine(settings.database_url)
+
+
+def _stop_on_sigterm(stop: threading.Event | None = None) -> None:
+    def handler(signum, _frame):
+        if stop is not None:
+            stop.set()
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, handler)
+
+
+@click.group()
+def main() -> None:
+    """Medic: heartbeat monitoring with PagerDuty and Slack alerting."""
+
+
+@main.command()
+def run() -> None:
+    """Web, worker and daily cleanup in one process, on the embedded SQLite default."""
+    settings = _settings(LOG_FORMAT="text", HOST="127.0.0.1")
+    from waitress import create_server
+
+    from medic.store.migrate import upgrade
+    from medic.web import create_app
+    from medic.worker.loop import Worker
+
+    engine = _engine(settings)
+    upgrade(engine)
+    app = create_app(settings, engine=engine)
+    stop = threading.Event()
+    worker = Worker(settings, engine, liveness_file=os.environ.get("WORKER_LIVENESS_FILE"))
+    thread = threading.Thread(target=worker.run_forever, args=(stop,), name="medic-worker", daemon=True)
+    server = create_server(app, host=settings.host, port=settings.port, threads=settings.web_threads, ident="medic")
+    _stop_on_sigterm(stop)
+    thread.start()
+    log.info("medic serving on http://%s:%s (database %s)", settings.host, settings.port, _redact(settings.database_url))
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        log.info("shutting down")
+    finally:
+        stop.set()
+        server.close()
+        thread.join(timeout=30)
+        app.extensions["medic"].ingest.close()
+        engine.dispose()
+
+
+@main.command()
+def serve() -> None:
+    """The web API under gunicorn (production; several processes)."""
+    settings = _settings()
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # Must be set before prometheus_client is first imported by the app.
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="medic-metrics-")
+    from medic.web.server import serve as gunicorn_serve
+
+    gunicorn_serve(settings)
+
+
+@main.command()
+@click.option("--once", is_flag=True, help="Run exactly one cycle and exit (non-zero on failure).")
+def worker(once: bool) -> None:
+    """Evaluate services, deliver notifications, run the daily cleanup."""
+    settings = _settings()
+    from medic.worker.loop import Worker
+
+    engine = _engine(settings)
+    runner = Worker(settings, engine, liveness_file=os.environ.get("WORKER_LIVENESS_FILE", DEFAULT_LIVENESS_FILE))
+    if once:
+        try:
+            runner.run_once()
+        except Exception as exc:
+            log.exception("worker cycle failed")
+            raise click.ClickException(f"worker cycle failed: {type(exc).__name__}") from None
+        return
+    stop = threading.Event()
+    _stop_on_sigterm(stop)
+    try:
+        runner.run_forever(stop)
+    except KeyboardInterrupt:
+        stop.set()
+    finally:
+        engine.dispose()
+
+
+@main.command()
+def cleanup() -> None:
+    """Delete heartbeats and delivered notifications older than HEARTBEAT_RETENTION_DAYS."""
+    settings = _settings()
+    from medic.worker.cleanup import run_cleanup
+
+    engine = _engine(settings)
+    try:
+        deleted = run_cleanup(engine, settings)
+    except Exception as exc:
+        log.exception("cleanup failed")
+        raise click.ClickException(f"cleanup failed: {type(exc).__name__}: {exc}") from None
+    finally:
+        engine.dispose()
+    click.echo(", ".join(f"{table}: {count} deleted" for table, count in deleted.items()))
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+def db_upgrade(revision: str) -> None:
+    """Apply Alembic migrations."""
+    settings = _settings()
+    from medic.store.migrate import current_revision, upgrade
+
+    engine = _engine(settings)
+    upgrade(engine, revision)
+    click.echo(f"database at revision {current_revision(engine)}")
+
+
+@db.command("current")
+def db_current() -> None:
+    """Print the schema revision."""
+    settings = _settings()
+    from medic.store.migrate import current_revision
+
+    click.echo(current_revision(_engine(settings)) or "empty")
+
+
+@main.group()
+def probe() -> None:
+    """Exec probes for orchestrators."""
+
+
+@probe.command("worker")
+@click.option("--max-age", type=float, default=None, help="Seconds; default 4 x WORKER_INTERVAL_SECONDS, at least 60.")
+def probe_worker(max_age: float | None) -> None:
+    """Exit 0 when the worker completed a cycle recently (reads its liveness file)."""
+    settings = _settings()
+    path = Path(os.environ.get("WORKER_LIVENESS_FILE", DEFAULT_LIVENESS_FILE))
+    limit = max_age if max_age is not None else max(4 * settings.worker_interval_seconds, 60)
+    try:
+        age = time.time() - path.stat().st_mtime
+    except FileNotFoundError:
+        raise click.ClickException(f"no completed worker cycle yet ({path} missing)") from None
+    if age > limit:
+        raise click.ClickException(f"worker stalled: last cycle {age:.0f}s ago (limit {limit:.0f}s)")
+    click.echo(f"worker ok: last cycle {age:.1f}s ago")
+
+
+def _redact(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)

@@ -1,0 +1,1 @@
+"""Domain rules, free of I/O: no Flask, no SQLAlchemy, no HTTP, no clock reads."""

@@ -1,0 +1,93 @@
+"""When is a service healthy? (DESIGN.md section 5, rules 1 and 2.)
+
+Health is summarised as one number per service, its *deadline*: the Unix time
+after which the service is unhealthy unless another heartbeat arrives. The store
+keeps it current on every heartbeat, so the worker compares one column with
+``now`` instead of counting heartbeat history every cycle.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Sequence
+
+from medic.core.model import GOOD_STATUSES, OpenReason, ServiceState, Status
+
+
+def window_seconds(alert_interval_minutes: int, grace_period_seconds: int) -> int:
+    return alert_interval_minutes * 60 + grace_period_seconds
+
+
+def deadline_for(
+    *,
+    date_added: datetime,
+    alert_interval: int,
+    grace_period_seconds: int,
+    threshold: int,
+    newest_status: str | None,
+    newest_time: datetime | None,
+    good_times_newest_first: Sequence[datetime],
+) -> float:
+    """The deadline implied by a service's settings and its newest heartbeats.
+
+    ``good_times_newest_first`` needs at most ``threshold`` entries: the newest
+    UP/DEGRADED heartbeat times.
+    """
+    if newest_status == Status.DOWN and newest_time is not None:
+        # A service that says it is down is unhealthy from that moment.
+        return newest_time.timestamp()
+    window = window_seconds(alert_interval, grace_period_seconds)
+    # Nothing alerts before one full window after registration: a new service
+    # (rule 2), or one that has not yet had time to send `threshold` heartbeats.
+    first_window_end = date_added.timestamp() + window
+    if len(good_times_newest_first) < threshold:
+        return first_window_end
+    oldest_needed = good_times_newest_first[threshold - 1]
+    return max(oldest_needed.timestamp() + window, first_window_end)
+
+
+def deadline_after_single_heartbeat(status: str, at: datetime, window: int) -> float:
+    """The deadline after one heartbeat when ``threshold`` is 1 (the common case)."""
+    return at.timestamp() if status == Status.DOWN else at.timestamp() + window
+
+
+def is_healthy(deadline: float, now: datetime) -> bool:
+    return now.timestamp() < deadline
+
+
+def open_reason(last_heartbeat_at: datetime | None, last_status: str | None) -> OpenReason:
+    if last_heartbeat_at is None:
+        return OpenReason.NEVER_REPORTED
+    if last_status == Status.DOWN:
+        return OpenReason.REPORTED_DOWN
+    return OpenReason.MISSED_HEARTBEATS
+
+
+def state_of(*, active: bool, muted: bool, down: bool, last_heartbeat_at: datetime | None) -> ServiceState:
+    if not active:
+        return ServiceState.INACTIVE
+    if muted:
+        return ServiceState.MUTED
+    if down:
+        return ServiceState.DOWN
+    if last_heartbeat_at is None:
+        return ServiceState.NEW
+    return ServiceState.UP
+
+
+def is_good(status: str) -> bool:
+    return status in GOOD_STATUSES
+
+
+@dataclass(frozen=True)
+class HealthSnapshot:
+    """What the worker reads about one service."""
+
+    service_id: int
+    active: bool
+    muted: bool
+    down: bool
+    deadline: float
+    last_heartbeat_at: datetime | None
+    last_status: str | None

@@ -1,0 +1,31 @@
+"""Batched deletes, so cleanup never holds a long lock against ingest."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Connection, delete, select
+
+from medic.store.tables import heartbeat_events, notifications
+
+FINISHED_STATES = ("delivered", "failed")
+
+
+def delete_heartbeats_batch(conn: Connection, cutoff: datetime, batch_size: int) -> int:
+    doomed = (
+        select(heartbeat_events.c.heartbeat_id)
+        .where(heartbeat_events.c.time < cutoff)
+        .limit(batch_size)
+        .scalar_subquery()
+    )
+    return conn.execute(delete(heartbeat_events).where(heartbeat_events.c.heartbeat_id.in_(doomed))).rowcount
+
+
+def delete_notifications_batch(conn: Connection, cutoff: datetime, batch_size: int) -> int:
+    doomed = (
+        select(notifications.c.notification_id)
+        .where(notifications.c.state.in_(FINISHED_STATES), notifications.c.finished_at < cutoff)
+        .limit(batch_size)
+        .scalar_subquery()
+    )
+    return conn.execute(delete(notifications).where(notifications.c.notification_id.in_(doomed))).rowcount

@@ -1,0 +1,120 @@
+"""Queries on the services table."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Iterable
+
+from sqlalchemy import Connection, Row, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from medic.core import health
+from medic.core.model import GOOD_STATUSES
+from medic.store.tables import heartbeat_events, services
+
+
+def _by_name(name: str):
+    return func.lower(services.c.heartbeat_name) == name.lower()
+
+
+def get_by_name(conn: Connection, heartbeat_name: str) -> Row | None:
+    return conn.execute(select(services).where(_by_name(heartbeat_name))).first()
+
+
+def get_by_id(conn: Connection, service_id: int) -> Row | None:
+    return conn.execute(select(services).where(services.c.service_id == service_id)).first()
+
+
+def list_services(conn: Connection, *, service_name: str | None = None, active: bool | None = None) -> list[Row]:
+    query = select(services).order_by(services.c.service_id)
+    if service_name is not None:
+        query = query.where(services.c.service_name == service_name)
+    if active is not None:
+        query = query.where(services.c.active == active)
+    return list(conn.execute(query))
+
+
+def create(conn: Connection, values: dict[str, Any], now: datetime) -> tuple[Row, bool]:
+    """Insert a service; returns (row, created). An existing name returns that row.
+
+    The unique index on lower(heartbeat_name) settles races between replicas.
+    """
+    existing = get_by_name(conn, values["heartbeat_name"])
+    if existing is not None:
+        return existing, False
+    window = health.window_seconds(values["alert_interval"], values["grace_period_seconds"])
+    row_values = {
+        **values,
+        "active": True,
+        "muted": False,
+        "down": False,
+        "date_added": now,
+        "date_modified": now,
+        "deadline": now.timestamp() + window,
+    }
+    try:
+        with conn.begin_nested():
+            service_id = conn.execute(insert(services).values(**row_values).returning(services.c.service_id)).scalar_one()
+    except IntegrityError:
+        existing = get_by_name(conn, values["heartbeat_name"])
+        if existing is None:
+            raise
+        return existing, False
+    return get_by_id(conn, service_id), True
+
+
+# Settings that change how the deadline is computed.
+_DEADLINE_INPUTS = frozenset({"alert_interval", "threshold", "grace_period_seconds"})
+
+
+def update_service(conn: Connection, row: Row, changes: dict[str, Any], now: datetime) -> Row:
+    """Apply a partial update; keeps date_muted and the deadline consistent."""
+    values = dict(changes)
+    if "muted" in values and values["muted"] != row.muted:
+        values["date_muted"] = now if values["muted"] else None
+    if values.keys() & _DEADLINE_INPUTS:
+        merged = {**row._mapping, **values}
+        values["deadline"] = compute_deadline(conn, merged)
+    if values.get("active") and not row.active:
+        # A reactivated service gets a fresh window, as if newly registered.
+        window = health.window_seconds(
+            values.get("alert_interval", row.alert_interval),
+            values.get("grace_period_seconds", row.grace_period_seconds),
+        )
+        values["deadline"] = max(values.get("deadline", row.deadline), now.timestamp() + window)
+    values["date_modified"] = now
+    conn.execute(update(services).where(services.c.service_id == row.service_id).values(**values))
+    return get_by_id(conn, row.service_id)
+
+
+def compute_deadline(conn: Connection, service: dict[str, Any]) -> float:
+    """Recompute a service's deadline from its newest heartbeats (index range scans)."""
+    newest = conn.execute(
+        select(heartbeat_events.c.time, heartbeat_events.c.status)
+        .where(heartbeat_events.c.service_id == service["service_id"])
+        .order_by(heartbeat_events.c.time.desc())
+        .limit(1)
+    ).first()
+    good_times = conn.scalars(
+        select(heartbeat_events.c.time)
+        .where(
+            heartbeat_events.c.service_id == service["service_id"],
+            heartbeat_events.c.status.in_(sorted(GOOD_STATUSES)),
+        )
+        .order_by(heartbeat_events.c.time.desc())
+        .limit(service["threshold"])
+    ).all()
+    return health.deadline_for(
+        date_added=service["date_added"],
+        alert_interval=service["alert_interval"],
+        grace_period_seconds=service["grace_period_seconds"],
+        threshold=service["threshold"],
+        newest_status=newest.status if newest else None,
+        newest_time=newest.time if newest else None,
+        good_times_newest_first=good_times,
+    )
+
+
+def set_deadlines(conn: Connection, deadlines: Iterable[tuple[int, float]]) -> None:
+    for service_id, deadline in deadlines:
+        conn.execute(update(services).where(services.c.service_id == service_id).values(deadline=deadline))

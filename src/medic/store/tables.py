@@ -1,0 +1,171 @@
+"""Table definitions (SQLAlchemy Core). Migrations in ``migrations/`` mirror these."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    func,
+    text,
+)
+from sqlalchemy.types import TypeDecorator
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets a BIGINT identity.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UTCDateTime(TypeDecorator):
+    """Aware UTC datetimes in Python on every backend.
+
+    SQLite keeps no offset, so values are stored as naive UTC and given back their
+    ``timezone.utc`` on the way out; comparisons in SQL then work on both backends.
+    """
+
+    impl = DateTime
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect):
+        return dialect.type_descriptor(DateTime(timezone=dialect.name != "sqlite"))
+
+    def process_bind_param(self, value: datetime | None, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; use aware UTC")
+        value = value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+services = Table(
+    "services",
+    metadata,
+    Column("service_id", BigId, primary_key=True),
+    Column("heartbeat_name", String(255), nullable=False),
+    Column("service_name", String(255), nullable=False),
+    Column("active", Boolean, nullable=False, server_default=text("true")),
+    Column("alert_interval", Integer, nullable=False),
+    Column("threshold", Integer, nullable=False, server_default=text("1")),
+    Column("team", String(255), nullable=False, server_default="site-reliability"),
+    Column("priority", String(2), nullable=False, server_default="p3"),
+    Column("muted", Boolean, nullable=False, server_default=text("false")),
+    Column("down", Boolean, nullable=False, server_default=text("false")),
+    Column("runbook", String(2048)),
+    Column("grace_period_seconds", Integer, nullable=False, server_default=text("0")),
+    Column("max_duration_seconds", Integer),
+    Column("date_added", UTCDateTime, nullable=False),
+    Column("date_modified", UTCDateTime, nullable=False),
+    Column("date_muted", UTCDateTime),
+    Column("last_heartbeat_at", UTCDateTime),
+    Column("last_status", String(16)),
+    # Unix seconds after which the service is unhealthy unless another heartbeat
+    # arrives. Kept current on ingest so a worker cycle reads one row per service
+    # and never scans heartbeat history. Numeric so SQL can add the interval
+    # portably (SQLite has no interval arithmetic).
+    Column("deadline", Float, nullable=False),
+)
+Index("uq_services_heartbeat_name_lower", func.lower(services.c.heartbeat_name), unique=True)
+Index("ix_services_service_name", services.c.service_name)
+
+heartbeat_events = Table(
+    "heartbeat_events",
+    metadata,
+    Column("heartbeat_id", BigId, primary_key=True),
+    Column(
+        "service_id",
+        BigId,
+        ForeignKey("services.service_id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("time", UTCDateTime, nullable=False),
+    Column("status", String(16), nullable=False),
+)
+Index("ix_heartbeat_events_service_id_time", heartbeat_events.c.service_id, heartbeat_events.c.time)
+Index("ix_heartbeat_events_time", heartbeat_events.c.time)
+
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("alert_id", BigId, primary_key=True),
+    Column(
+        "service_id",
+        BigId,
+        ForeignKey("services.service_id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("alert_name", String(512), nullable=False),
+    Column("active", Boolean, nullable=False, server_default=text("true")),
+    Column("external_reference_id", String(255), nullable=False),
+    Column("open_reason", String(32), nullable=False),
+    Column("close_reason", String(32)),
+    Column("created_date", UTCDateTime, nullable=False),
+    Column("closed_date", UTCDateTime),
+    Column("last_reminded_at", UTCDateTime),
+)
+# At most one open alert per service, whatever the workers do.
+Index(
+    "uq_alerts_service_id_active",
+    alerts.c.service_id,
+    unique=True,
+    sqlite_where=alerts.c.active,
+    postgresql_where=alerts.c.active,
+)
+Index("ix_alerts_created_date", alerts.c.created_date)
+
+# The outbox: a notification is a row until its provider accepted it.
+notifications = Table(
+    "notifications",
+    metadata,
+    Column("notification_id", BigId, primary_key=True),
+    Column("alert_id", BigId, ForeignKey("alerts.alert_id", ondelete="CASCADE"), nullable=False),
+    Column("channel", String(32), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("state", String(16), nullable=False, server_default="pending"),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("next_attempt_at", UTCDateTime, nullable=False),
+    Column("claimed_until", UTCDateTime),
+    Column("last_error", Text),
+    Column("provider_ref", String(255)),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime),
+)
+Index("ix_notifications_state_next_attempt_at", notifications.c.state, notifications.c.next_attempt_at)
+Index("ix_notifications_alert_id_channel", notifications.c.alert_id, notifications.c.channel)
+
+# Small key/value bookkeeping shared by workers: last completed cycle, last cleanup day.
+worker_state = Table(
+    "worker_state",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", String(255)),
+    Column("updated_at", UTCDateTime, nullable=False),
+)

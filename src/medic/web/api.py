@@ -1,0 +1,105 @@
+"""Declaring an operation once: its route, its validation and its OpenAPI entry.
+
+``@operation(...)`` registers a view on a blueprint, parses and validates the
+query string and JSON body with the given pydantic models (passing them to the
+view as ``query=`` and ``body=``), and records what /openapi.json documents.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from flask import Blueprint, request
+from pydantic import BaseModel, ValidationError
+
+from medic.web.envelope import ApiError
+
+
+@dataclass(frozen=True)
+class Operation:
+    rule: str
+    method: str
+    summary: str
+    tag: str
+    body: type[BaseModel] | None = None
+    query: type[BaseModel] | None = None
+    result: type[BaseModel] | None = None
+    result_is_list: bool = False
+    statuses: tuple[int, ...] = (200,)
+    errors: tuple[int, ...] = ()
+    path_params: tuple[str, ...] = ()
+    raw: bool = False  # replies outside the envelope (metrics, docs, 204s)
+    description: str = ""
+    security: tuple[str, ...] | None = None  # scopes, filled in by the auth layer
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+OPERATIONS: list[Operation] = []
+
+
+def _problems(exc: ValidationError) -> list[dict[str, str]]:
+    problems = []
+    for err in exc.errors(include_url=False, include_input=False):
+        name = ".".join(str(part) for part in err["loc"]) or "body"
+        problems.append({"field": name, "problem": err["msg"]})
+    return problems
+
+
+def validation_error(exc: ValidationError, where: str) -> ApiError:
+    problems = _problems(exc)
+    summary = "; ".join(f"{p['field']}: {p['problem']}" for p in problems)
+    return ApiError(400, f"invalid {where}: {summary}", problems)
+
+
+def parse_body(model: type[BaseModel]) -> BaseModel:
+    if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        raise ApiError(400, "request body must be JSON (Content-Type: application/json), not a form")
+    raw = request.get_data(cache=True)
+    if not raw.strip():
+        raise ApiError(400, "request body is empty: expected a JSON object")
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise ApiError(400, "request body is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise ApiError(400, "request body must be a JSON object")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise validation_error(exc, "body") from None
+
+
+def parse_query(model: type[BaseModel]) -> BaseModel:
+    values: dict[str, Any] = {}
+    for key in request.args:
+        items = request.args.getlist(key)
+        if len(items) > 1:
+            raise ApiError(400, f"invalid query: {key}: given more than once")
+        values[key] = items[0]
+    try:
+        return model.model_validate(values)
+    except ValidationError as exc:
+        raise validation_error(exc, "query") from None
+
+
+def operation(blueprint: Blueprint, rule: str, method: str, **spec: Any) -> Callable:
+    op = Operation(rule=rule, method=method.upper(), **spec)
+    OPERATIONS.append(op)
+
+    def decorator(view: Callable) -> Callable:
+        @functools.wraps(view)
+        def wrapper(**kwargs: Any):
+            if op.query is not None:
+                kwargs["query"] = parse_query(op.query)
+            if op.body is not None:
+                kwargs["body"] = parse_body(op.body)
+            return view(**kwargs)
+
+        wrapper.operation = op  # read by the auth layer
+        blueprint.add_url_rule(rule, view_func=wrapper, methods=[op.method])
+        return wrapper
+
+    return decorator

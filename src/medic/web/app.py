@@ -1,0 +1,91 @@
+"""The application factory."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from typing import TYPE_CHECKING
+
+from flask import Flask, g, request
+
+from medic import metrics
+from medic.clock import Clock, utcnow
+from medic.config import Settings
+from medic.store.engine import make_engine
+from medic.store.errors import DATABASE_UNAVAILABLE
+from medic.store.instrument import instrument
+from medic.web.context import Runtime
+from medic.web.envelope import reply, register_error_handlers
+from medic.web.ingest import DirectIngest
+from medic.web.routes import alerts, health, heartbeats, meta, services
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+access_log = logging.getLogger("medic.access")
+
+
+def create_app(settings: Settings, *, engine: "Engine | None" = None, clock: Clock = utcnow) -> Flask:
+    app = Flask("medic")
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    app.json.sort_keys = False
+    app.url_map.strict_slashes = False
+
+    engine = engine or make_engine(settings.database_url)
+    process_metrics = metrics.process_metrics()
+    _instrument_once(engine, process_metrics)
+    rt = Runtime(settings=settings, engine=engine, clock=clock)
+    rt.metrics = process_metrics
+    rt.store_collector = metrics.StoreCollector(engine, clock)
+    rt.ingest = DirectIngest(engine, clock)
+    app.extensions["medic"] = rt
+
+    register_error_handlers(app)
+
+    def database_unavailable(exc: Exception):
+        app.logger.error("database unavailable: %s", type(exc).__name__)
+        return reply(None, "database unavailable, try again shortly", 503, {"Retry-After": "5"})
+
+    for exc_class in DATABASE_UNAVAILABLE:
+        app.register_error_handler(exc_class, database_unavailable)
+    for module in (heartbeats, services, alerts, health, meta):
+        app.register_blueprint(module.bp)
+
+    @app.before_request
+    def _start_timer():
+        g.started = time.perf_counter()
+        g.request_id = request.headers.get("X-Request-ID", "")[:64] or uuid.uuid4().hex
+
+    @app.after_request
+    def _observe(response):
+        elapsed = time.perf_counter() - g.get("started", time.perf_counter())
+        endpoint = request.url_rule.rule if request.url_rule else "unmatched"
+        process_metrics.http_duration.labels(
+            method=request.method, endpoint=endpoint, status=str(response.status_code)
+        ).observe(elapsed)
+        response.headers["X-Request-ID"] = g.get("request_id", "")
+        access_log.info(
+            "%s %s %s",
+            request.method,
+            request.path,
+            response.status_code,
+            extra={
+                "request_id": g.get("request_id"),
+                "method": request.method,
+                "path": request.path,
+                "status": response.status_code,
+                "duration_ms": round(elapsed * 1000, 2),
+                "remote_addr": request.remote_addr,
+            },
+        )
+        return response
+
+    return app
+
+
+def _instrument_once(engine: "Engine", process_metrics: metrics.ProcessMetrics) -> None:
+    # Tests build many apps on one engine; attach the statement timer once.
+    if not getattr(engine, "_medic_instrumented", False):
+        instrument(engine, process_metrics.observe_query)
+        engine._medic_instrumented = True

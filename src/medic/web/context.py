@@ -1,0 +1,36 @@
+"""What views need from the running app: settings, the engine, the clock."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from typing import TYPE_CHECKING
+
+from flask import current_app
+
+from medic.clock import Clock
+from medic.config import Settings
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from medic.metrics import ProcessMetrics, StoreCollector
+    from medic.web.ingest import DirectIngest
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: "Engine"
+    clock: Clock
+    metrics: "ProcessMetrics" = None
+    store_collector: "StoreCollector" = None
+    ingest: "DirectIngest" = None
+
+    def now(self) -> datetime:
+        return self.clock()
+
+
+def runtime() -> Runtime:
+    return current_app.extensions["medic"]

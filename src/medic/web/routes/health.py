@@ -1,0 +1,78 @@
+"""Health checks for load balancers, Kubernetes and humans."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response
+
+from medic.store import worker_state as ws
+from medic.store.engine import ping
+from medic.web.api import operation
+from medic.web.context import runtime
+from medic.web.envelope import reply
+
+bp = Blueprint("health", __name__)
+
+READY_TIMEOUT_SECONDS = 2.0
+
+
+@operation(bp, "/health", "GET", summary="Comprehensive health", tag="health", statuses=(200,), errors=(503,),
+           description="200 while the database answers, 503 when it does not. Reports the worker's last "
+           "completed cycle, the notification backlog and which channels are configured.")
+def health():
+    rt = runtime()
+    settings = rt.settings
+    now = rt.now()
+    channels = {
+        "pagerduty": settings.pagerduty_configured,
+        "slack": settings.slack_configured,
+        "webhook": settings.webhook_configured,
+    }
+    report: dict = {"database": {"status": "down"}, "worker": None, "outbox": None, "channels": channels}
+    try:
+        latency = ping(rt.engine, READY_TIMEOUT_SECONDS)
+        with rt.engine.connect() as conn:
+            last_cycle = ws.get(conn, ws.LAST_CYCLE)
+            backlog = ws.outbox_backlog(conn)
+    except Exception as exc:  # the report is the point: say what failed, do not raise
+        report["database"] = {"status": "down", "error": type(exc).__name__}
+        return reply(report, "database unavailable", 503)
+    report["database"] = {"status": "up", "latency_ms": round(latency * 1000, 2)}
+    stale_after = max(4 * settings.worker_interval_seconds, 60)
+    if last_cycle is None:
+        report["worker"] = {"status": "unknown", "last_cycle": None, "age_seconds": None}
+    else:
+        age = (now - last_cycle.updated_at).total_seconds()
+        report["worker"] = {
+            "status": "ok" if age <= stale_after else "stalled",
+            "last_cycle": last_cycle.updated_at.isoformat(),
+            "age_seconds": round(age, 3),
+        }
+    oldest = min((created for _, _, created in backlog), default=None)
+    report["outbox"] = {
+        "pending": sum(count for _, count, _ in backlog),
+        "by_channel": {channel: count for channel, count, _ in backlog},
+        "oldest_age_seconds": round((now - oldest).total_seconds(), 3) if oldest else None,
+    }
+    missing = [name for name, ok in channels.items() if not ok]
+    message = "ok" if not missing else f"ok; not configured: {', '.join(missing)}"
+    return reply(report, message)
+
+
+@operation(bp, "/health/live", "GET", summary="Liveness: the process serves", tag="health")
+def live():
+    return reply({"status": "alive"}, "alive")
+
+
+@operation(bp, "/health/ready", "GET", summary="Readiness: the database answers quickly", tag="health", errors=(503,))
+def ready():
+    try:
+        latency = ping(runtime().engine, READY_TIMEOUT_SECONDS)
+    except Exception as exc:
+        return reply({"database": "down", "error": type(exc).__name__}, "not ready: database unavailable", 503)
+    return reply({"database": "up", "latency_ms": round(latency * 1000, 2)}, "ready")
+
+
+@operation(bp, "/v1/healthcheck/network", "GET", summary="Legacy load-balancer check", tag="health",
+           statuses=(204,), raw=True)
+def network():
+    return Response(status=204)

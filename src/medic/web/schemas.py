@@ -1,0 +1,172 @@
+"""Request and response schemas: they validate requests and generate /openapi.json."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+)
+
+from medic.core.model import DEFAULT_PRIORITY, DEFAULT_TEAM, PRIORITIES, Status
+
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/@-]*$"
+HeartbeatName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255, pattern=NAME_PATTERN)]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
+
+
+def _status(value: Any) -> Any:
+    if isinstance(value, str) and value.strip().upper() in Status.__members__:
+        return value.strip().upper()
+    return value
+
+
+def _priority(value: Any) -> Any:
+    return value.strip().lower() if isinstance(value, str) else value
+
+
+def _flag(value: Any) -> Any:
+    """Booleans as the original clients send them: true/false, 0/1, "true"/"0"."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in ("true", "false", "1", "0"):
+        return value.strip().lower() in ("true", "1")
+    raise ValueError("must be true, false, 0 or 1")
+
+
+def _http_url(value: str | None) -> str | None:
+    if value is not None and not value.lower().startswith(("http://", "https://")):
+        raise ValueError("must be an http:// or https:// URL")
+    return value
+
+
+StatusField = Annotated[Literal["UP", "DOWN", "DEGRADED"], BeforeValidator(_status)]
+PriorityField = Annotated[Literal["p1", "p2", "p3", "p4", "p5"], BeforeValidator(_priority)]
+Flag = Annotated[bool, BeforeValidator(_flag)]
+Runbook = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2048), AfterValidator(_http_url)]
+Minutes = Annotated[int, Field(strict=True, ge=1, le=525600, description="minutes")]
+Count = Annotated[int, Field(strict=True, ge=1, le=10000)]
+Seconds = Annotated[int, Field(strict=True, ge=0, le=31536000)]
+
+assert PRIORITIES == ("p1", "p2", "p3", "p4", "p5")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+# --- requests -------------------------------------------------------------
+
+
+class HeartbeatIn(BaseModel):
+    # Old clients send extra keys; they are ignored here and only here.
+    model_config = ConfigDict(extra="ignore")
+
+    heartbeat_name: HeartbeatName
+    status: StatusField = Field(description="UP, DOWN or DEGRADED, any case")
+    service_name: Text | None = None
+
+
+class HeartbeatQuery(Strict):
+    heartbeat_name: HeartbeatName | None = None
+    service_name: Text | None = None
+    maxCount: Annotated[int, Field(ge=1, le=10000)] = 250
+
+
+class ServiceCreate(Strict):
+    heartbeat_name: HeartbeatName
+    service_name: Text
+    alert_interval: Minutes
+    threshold: Count = 1
+    team: Text = DEFAULT_TEAM
+    priority: PriorityField = DEFAULT_PRIORITY
+    runbook: Runbook | None = None
+    grace_period_seconds: Seconds = 0
+    max_duration_seconds: Annotated[int, Field(strict=True, ge=1, le=31536000)] | None = None
+    environment: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    ] | None = None
+
+
+class ServiceUpdate(Strict):
+    service_name: Text | None = None
+    muted: Flag | None = None
+    active: Flag | None = None
+    alert_interval: Minutes | None = None
+    threshold: Count | None = None
+    team: Text | None = None
+    priority: PriorityField | None = None
+    runbook: Runbook | None = None
+    grace_period_seconds: Seconds | None = None
+    max_duration_seconds: Annotated[int, Field(strict=True, ge=1, le=31536000)] | None = None
+
+
+class ServiceQuery(Strict):
+    service_name: Text | None = None
+    active: Flag | None = None
+
+
+class AlertQuery(Strict):
+    active: Flag | None = None
+    heartbeat_name: HeartbeatName | None = None
+    limit: Annotated[int, Field(ge=1, le=1000)] = 100
+    offset: Annotated[int, Field(ge=0, le=10_000_000)] = 0
+
+
+# --- responses (documented in /openapi.json) ------------------------------
+
+
+class HeartbeatOut(BaseModel):
+    heartbeat_id: int
+    heartbeat_name: str
+    service_name: str
+    time: datetime
+    status: str
+    team: str
+    priority: str
+
+
+class ServiceOut(BaseModel):
+    service_id: int
+    heartbeat_name: str
+    service_name: str
+    active: bool
+    alert_interval: int
+    threshold: int
+    team: str
+    priority: str
+    muted: bool
+    down: bool
+    runbook: str | None
+    grace_period_seconds: int
+    max_duration_seconds: int | None
+    date_added: datetime
+    date_modified: datetime
+    date_muted: datetime | None
+    last_heartbeat_at: datetime | None
+    last_status: str | None
+    state: Literal["up", "down", "muted", "new", "inactive"]
+
+
+class AlertOut(BaseModel):
+    alert_id: int
+    service_id: int
+    heartbeat_name: str
+    service_name: str
+    alert_name: str
+    active: bool
+    external_reference_id: str
+    open_reason: str
+    close_reason: str | None
+    created_date: datetime
+    closed_date: datetime | None
+    team: str
+    priority: str

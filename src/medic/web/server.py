@@ -1,0 +1,41 @@
+"""`medic serve`: the Flask app under gunicorn."""
+
+from __future__ import annotations
+
+from gunicorn.app.base import BaseApplication
+
+from medic.config import Settings
+
+
+def _child_exit(server, worker) -> None:
+    # Drop a dead process's live gauges from the multiprocess metric files.
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+class MedicGunicorn(BaseApplication):
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        super().__init__()
+
+    def load_config(self) -> None:
+        s = self.settings
+        self.cfg.set("bind", f"{s.host}:{s.port}")
+        self.cfg.set("workers", s.web_concurrency)
+        self.cfg.set("threads", s.web_threads)
+        self.cfg.set("worker_class", "gthread")
+        self.cfg.set("timeout", 30)
+        self.cfg.set("graceful_timeout", 20)
+        self.cfg.set("keepalive", 5)
+        self.cfg.set("child_exit", _child_exit)
+        self.cfg.set("accesslog", None)  # Medic logs its own access lines with request ids
+
+    def load(self):
+        from medic.web import create_app
+
+        return create_app(self.settings)
+
+
+def serve(settings: Settings) -> None:
+    MedicGunicorn(settings).run()

@@ -1,0 +1,1 @@
+"""The background side: evaluation loop, outbox dispatcher, cleanup scheduling."""

@@ -1,0 +1,58 @@
+"""Fixtures for behaviour tests: database per backend, clock, app, live HTTP API."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from medic.config import load_settings
+from medic.web import create_app
+from tests.support.clock import FakeClock
+from tests.support.databases import BACKENDS, postgres_engine, sqlite_engine
+from tests.support.server import LiveServer
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request) -> str:
+    return request.param
+
+
+@pytest.fixture
+def engine(backend, tmp_path):
+    engine = postgres_engine() if backend == "postgresql" else sqlite_engine(tmp_path)
+    yield engine
+    if backend == "sqlite":
+        engine.dispose()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def settings_overrides() -> dict:
+    """Override in a test module to change settings for its app and worker."""
+    return {}
+
+
+@pytest.fixture
+def settings(engine, settings_overrides):
+    return load_settings({}, database_url=engine.url.render_as_string(hide_password=False), **settings_overrides)
+
+
+@pytest.fixture
+def app(settings, engine, clock):
+    return create_app(settings, engine=engine, clock=clock)
+
+
+@pytest.fixture
+def server(app):
+    with LiveServer(app) as live:
+        yield live
+
+
+@pytest.fixture
+def api(server):
+    with httpx.Client(base_url=server.url, timeout=10) as client:
+        yield client

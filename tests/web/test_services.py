@@ -1,0 +1,97 @@
+"""Service registration and updates over real HTTP."""
+
+from __future__ import annotations
+
+
+def test_register_with_defaults(api):
+    response = api.post("/service", json={"heartbeat_name": "svc-hb", "service_name": "svc", "alert_interval": 5})
+    assert response.status_code == 201
+    service = response.json()["results"]
+    assert service["threshold"] == 1
+    assert service["team"] == "site-reliability"
+    assert service["priority"] == "p3"
+    assert service["grace_period_seconds"] == 0
+    assert service["active"] is True and service["muted"] is False and service["down"] is False
+    assert service["state"] == "new"
+
+
+def test_register_twice_returns_existing_with_200(api):
+    first = api.post("/service", json={"heartbeat_name": "svc-hb", "service_name": "svc", "alert_interval": 5})
+    again = api.post("/service", json={"heartbeat_name": "SVC-HB", "service_name": "other", "alert_interval": 9})
+    assert again.status_code == 200
+    assert again.json()["results"]["service_id"] == first.json()["results"]["service_id"]
+    assert again.json()["results"]["service_name"] == "svc"
+    assert len(api.get("/service").json()["results"]) == 1
+
+
+def test_environment_prefixes_the_name(api):
+    response = api.post(
+        "/service",
+        json={"heartbeat_name": "billing-hb", "service_name": "billing", "alert_interval": 1, "environment": "staging"},
+    )
+    assert response.status_code == 201
+    assert response.json()["results"]["heartbeat_name"] == "staging-billing-hb"
+    assert api.get("/service/staging-billing-hb").status_code == 200
+
+
+def test_all_options_are_stored(api):
+    body = {
+        "heartbeat_name": "full-hb",
+        "service_name": "full",
+        "alert_interval": 10,
+        "threshold": 3,
+        "team": "payments",
+        "priority": "P1",
+        "runbook": "https://runbooks.example.com/full",
+        "grace_period_seconds": 30,
+    }
+    service = api.post("/service", json=body).json()["results"]
+    assert {k: service[k] for k in body} == {**body, "priority": "p1"}
+
+
+def test_list_filters(api):
+    api.post("/service", json={"heartbeat_name": "a", "service_name": "alpha", "alert_interval": 1})
+    api.post("/service", json={"heartbeat_name": "b", "service_name": "beta", "alert_interval": 1})
+    api.post("/service/b", json={"active": 0})
+    assert [s["heartbeat_name"] for s in api.get("/service", params={"active": "true"}).json()["results"]] == ["a"]
+    assert [s["heartbeat_name"] for s in api.get("/service", params={"active": "0"}).json()["results"]] == ["b"]
+    assert [s["heartbeat_name"] for s in api.get("/service", params={"service_name": "alpha"}).json()["results"]] == ["a"]
+
+
+def test_partial_update_and_mute_dates(api, clock):
+    api.post("/service", json={"heartbeat_name": "svc-hb", "service_name": "svc", "alert_interval": 5})
+    response = api.post("/service/svc-hb", json={"muted": "true", "team": "infra", "alert_interval": 7})
+    assert response.status_code == 200
+    service = response.json()["results"]
+    assert service["muted"] is True and service["team"] == "infra" and service["alert_interval"] == 7
+    assert service["date_muted"] is not None
+    assert service["state"] == "muted"
+    unmuted = api.post("/service/svc-hb", json={"muted": 0}).json()["results"]
+    assert unmuted["muted"] is False and unmuted["date_muted"] is None
+
+
+def test_update_unknown_service_is_404(api):
+    response = api.post("/service/ghost", json={"muted": True})
+    assert response.status_code == 404
+    assert response.json()["success"] is False
+
+
+def test_update_rejects_unknown_keys_and_changes_nothing(api):
+    api.post("/service", json={"heartbeat_name": "svc-hb", "service_name": "svc", "alert_interval": 5})
+    response = api.post("/service/svc-hb", json={"team": "infra", "colour": "red"})
+    assert response.status_code == 400
+    assert "colour" in response.json()["message"]
+    assert api.get("/service/svc-hb").json()["results"]["team"] == "site-reliability"
+
+
+def test_original_client_flow(api):
+    """Register, three heartbeats, list them, then mute+deactivate with 0/1 flags."""
+    assert api.post("/service", json={"heartbeat_name": "legacy-hb", "service_name": "legacy", "alert_interval": 1}).status_code == 201
+    for _ in range(3):
+        response = api.post("/heartbeat", json={"heartbeat_name": "legacy-hb", "service_name": "legacy", "status": "UP"})
+        assert response.status_code == 201
+    listing = api.get("/heartbeat", params={"heartbeat_name": "legacy-hb"}).json()
+    assert listing["success"] is True and len(listing["results"]) == 3
+    response = api.post("/service/legacy-hb", json={"muted": 1, "active": 0})
+    assert response.status_code == 200
+    assert response.json()["results"]["muted"] is True and response.json()["results"]["active"] is False
