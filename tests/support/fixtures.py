@@ -31,14 +31,15 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def settings_overrides() -> dict:
-    """Override in a test module to change settings for its app and worker."""
+def settings_env() -> dict[str, str]:
+    """Environment variables for the app and worker; override in a test module."""
     return {}
 
 
 @pytest.fixture
-def settings(engine, settings_overrides):
-    return load_settings({}, database_url=engine.url.render_as_string(hide_password=False), **settings_overrides)
+def settings(engine, settings_env):
+    url = engine.url.render_as_string(hide_password=False)
+    return load_settings({"MEDIC_DATABASE_URL": url, **settings_env})
 
 
 @pytest.fixture

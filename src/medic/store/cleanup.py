@@ -6,7 +6,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, delete, select
 
-from medic.store.tables import heartbeat_events, notifications
+from medic.store.tables import alerts, heartbeat_events, notifications
 
 FINISHED_STATES = ("delivered", "failed")
 
@@ -24,7 +24,12 @@ def delete_heartbeats_batch(conn: Connection, cutoff: datetime, batch_size: int)
 def delete_notifications_batch(conn: Connection, cutoff: datetime, batch_size: int) -> int:
     doomed = (
         select(notifications.c.notification_id)
-        .where(notifications.c.state.in_(FINISHED_STATES), notifications.c.finished_at < cutoff)
+        .where(
+            notifications.c.state.in_(FINISHED_STATES),
+            notifications.c.finished_at < cutoff,
+            # An open alert's trigger holds the Slack thread its resolve replies in.
+            ~notifications.c.alert_id.in_(select(alerts.c.alert_id).where(alerts.c.active)),
+        )
         .limit(batch_size)
         .scalar_subquery()
     )

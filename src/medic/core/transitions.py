@@ -1,0 +1,124 @@
+"""What the worker does with one service this cycle (DESIGN.md section 5, rules 3-7).
+
+``decide`` is the whole rule book; the store only narrows the services it must
+look at and applies the result with compare-and-set updates.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from medic.core.health import is_healthy, open_reason
+from medic.core.model import CloseReason, OpenReason
+
+
+class Action(StrEnum):
+    OPEN = "open"
+    CLOSE = "close"
+    REMIND = "remind"
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A service as the worker sees it, with its open alert if any."""
+
+    service_id: int
+    heartbeat_name: str
+    service_name: str
+    team: str
+    priority: str
+    runbook: str | None
+    alert_interval: int
+    threshold: int
+    grace_period_seconds: int
+    active: bool
+    muted: bool
+    down: bool
+    deadline: float
+    last_heartbeat_at: datetime | None
+    last_status: str | None
+    alert_id: int | None = None
+    alert_created: datetime | None = None
+    last_reminded_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Decision:
+    action: Action
+    reason: str
+
+
+def decide(c: Candidate, now: datetime, reminder_every: timedelta | None = None) -> Decision | None:
+    healthy = is_healthy(c.deadline, now)
+    if c.down:
+        if not c.active:
+            return Decision(Action.CLOSE, CloseReason.DEACTIVATED)  # rule 7
+        if healthy:
+            # Rule 5. A recovery is resolved even while muted: a resolve wakes
+            # nobody, and an incident left open would be a false page.
+            return Decision(Action.CLOSE, CloseReason.RECOVERED)
+        if reminder_every and not c.muted and c.alert_created is not None:
+            last = c.last_reminded_at or c.alert_created
+            if now >= last + reminder_every:
+                return Decision(Action.REMIND, open_reason(c.last_heartbeat_at, c.last_status))
+        return None  # rule 4: still down, no second page
+    if c.active and not c.muted and not healthy:
+        return Decision(Action.OPEN, open_reason(c.last_heartbeat_at, c.last_status))  # rules 3 and 6
+    return None
+
+
+def auto_unmute_cutoff(now: datetime, hours: float) -> datetime:
+    """Services muted at or before this time are unmuted (rule 6)."""
+    return now - timedelta(hours=hours)
+
+
+_REASON_TEXT = {
+    OpenReason.MISSED_HEARTBEATS: "missed heartbeats",
+    OpenReason.REPORTED_DOWN: "reported DOWN",
+    OpenReason.NEVER_REPORTED: "never sent a heartbeat",
+    OpenReason.JOB_FAILED: "job failed",
+    OpenReason.JOB_OVERDUE: "job overdue",
+}
+
+
+def alert_name(c: Candidate, reason: str) -> str:
+    return f"{c.heartbeat_name} ({c.service_name}): {_REASON_TEXT.get(reason, reason)}"
+
+
+def payload(
+    kind: str,
+    c: Candidate,
+    *,
+    alert_id: int,
+    dedup_key: str,
+    name: str,
+    reason: str,
+    opened_at: datetime,
+    closed_at: datetime | None,
+    now: datetime,
+    base_url: str | None,
+) -> dict:
+    """The alert event every channel renders (stored in the outbox row)."""
+    iso = lambda value: value.isoformat() if value else None  # noqa: E731
+    return {
+        "event": kind,
+        "alert_id": alert_id,
+        "dedup_key": dedup_key,
+        "alert_name": name,
+        "reason": reason,
+        "heartbeat_name": c.heartbeat_name,
+        "service_name": c.service_name,
+        "team": c.team,
+        "priority": c.priority,
+        "runbook": c.runbook,
+        "alert_interval": c.alert_interval,
+        "threshold": c.threshold,
+        "grace_period_seconds": c.grace_period_seconds,
+        "opened_at": iso(opened_at),
+        "closed_at": iso(closed_at),
+        "last_heartbeat_at": iso(c.last_heartbeat_at),
+        "occurred_at": iso(now),
+        "medic_url": f"{base_url.rstrip('/')}/service/{c.heartbeat_name}" if base_url else None,
+    }

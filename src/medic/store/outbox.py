@@ -1,0 +1,113 @@
+"""The notification outbox: claim due rows, record what the provider said.
+
+States: ``pending`` (due at ``next_attempt_at``) -> ``sending`` (claimed until
+``claimed_until``) -> ``delivered`` | ``failed`` (permanent error), or back to
+``pending`` with a later ``next_attempt_at`` after a transient error. A claim
+whose worker died expires and the row is claimed again.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import Connection, and_, exists, or_, select, update
+
+from medic.store.tables import notifications
+
+PENDING, SENDING, DELIVERED, FAILED = "pending", "sending", "delivered", "failed"
+UNFINISHED = (PENDING, SENDING)
+
+
+def claim_due(conn: Connection, now: datetime, lease: timedelta, limit: int) -> list:
+    """Claim up to ``limit`` due notifications for this worker.
+
+    A notification waits while an earlier one for the same alert and channel is
+    unfinished, so a resolve never overtakes its trigger. On PostgreSQL, SKIP
+    LOCKED lets concurrent workers take disjoint rows; the state re-check in the
+    outer UPDATE keeps the claim exclusive on every backend.
+    """
+    n = notifications
+    earlier = n.alias("earlier")
+    due = or_(
+        and_(n.c.state == PENDING, n.c.next_attempt_at <= now),
+        and_(n.c.state == SENDING, n.c.claimed_until < now),
+    )
+    blocked = exists().where(
+        earlier.c.alert_id == n.c.alert_id,
+        earlier.c.channel == n.c.channel,
+        earlier.c.notification_id < n.c.notification_id,
+        earlier.c.state.in_(UNFINISHED),
+    )
+    ids = (
+        select(n.c.notification_id)
+        .where(due, ~blocked)
+        .order_by(n.c.notification_id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    claimed = conn.execute(
+        update(n)
+        .where(n.c.notification_id.in_(ids.scalar_subquery()), due)
+        .values(state=SENDING, claimed_until=now + lease, attempts=n.c.attempts + 1)
+        .returning(n)
+    ).all()
+    return sorted(claimed, key=lambda row: row.notification_id)
+
+
+def trigger_refs(conn: Connection, pairs: set[tuple[int, str]]) -> dict[tuple[int, str], str]:
+    """Provider references of delivered triggers (the Slack thread of an alert)."""
+    if not pairs:
+        return {}
+    alert_ids = {alert_id for alert_id, _ in pairs}
+    rows = conn.execute(
+        select(notifications.c.alert_id, notifications.c.channel, notifications.c.provider_ref).where(
+            notifications.c.alert_id.in_(alert_ids),
+            notifications.c.kind == "trigger",
+            notifications.c.state == DELIVERED,
+            notifications.c.provider_ref.is_not(None),
+        )
+    )
+    return {(row.alert_id, row.channel): row.provider_ref for row in rows if (row.alert_id, row.channel) in pairs}
+
+
+def _finish(conn: Connection, notification_id: int, claim: datetime, **values) -> bool:
+    # Only the holder of the claim records the outcome.
+    return (
+        conn.execute(
+            update(notifications)
+            .where(
+                notifications.c.notification_id == notification_id,
+                notifications.c.state == SENDING,
+                notifications.c.claimed_until == claim,
+            )
+            .values(**values)
+        ).rowcount
+        == 1
+    )
+
+
+def mark_delivered(conn, notification_id: int, claimed_until: datetime, now: datetime, provider_ref: str | None) -> bool:
+    return _finish(
+        conn, notification_id, claimed_until,
+        state=DELIVERED, finished_at=now, provider_ref=provider_ref, claimed_until=None, last_error=None,
+    )
+
+
+def mark_retry(conn, notification_id: int, claimed_until: datetime, next_attempt_at: datetime, error: str | None) -> bool:
+    return _finish(
+        conn, notification_id, claimed_until,
+        state=PENDING, next_attempt_at=next_attempt_at, claimed_until=None, last_error=error,
+    )
+
+
+def mark_failed(conn, notification_id: int, claimed_until: datetime, now: datetime, error: str | None) -> bool:
+    return _finish(
+        conn, notification_id, claimed_until,
+        state=FAILED, finished_at=now, claimed_until=None, last_error=error,
+    )
+
+
+def list_for_alert(conn: Connection, alert_id: int) -> list:
+    return list(
+        conn.execute(select(notifications).where(notifications.c.alert_id == alert_id).order_by(notifications.c.notification_id))
+    )

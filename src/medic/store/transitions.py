@@ -1,0 +1,232 @@
+"""The worker's writes: open and close alerts with their outbox rows, atomically.
+
+Every write is a compare-and-set that re-checks the condition it acts on, so
+several workers (or a heartbeat racing the worker) can never produce a second
+page for one incident: only the transaction whose UPDATE changed the service
+row writes the alert and its notifications.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Iterable, Sequence
+
+from sqlalchemy import Connection, and_, false, insert, or_, select, true, update
+
+from medic.core.transitions import Candidate, alert_name, payload
+from medic.store.tables import alerts, notifications, services
+
+# Bound parameter lists well under SQLite's variable limit.
+CHUNK = 500
+
+_CANDIDATE_COLUMNS = (
+    services.c.service_id,
+    services.c.heartbeat_name,
+    services.c.service_name,
+    services.c.team,
+    services.c.priority,
+    services.c.runbook,
+    services.c.alert_interval,
+    services.c.threshold,
+    services.c.grace_period_seconds,
+    services.c.active,
+    services.c.muted,
+    services.c.down,
+    services.c.deadline,
+    services.c.last_heartbeat_at,
+    services.c.last_status,
+    alerts.c.alert_id,
+    alerts.c.created_date.label("alert_created"),
+    alerts.c.last_reminded_at,
+)
+
+
+def unmute_expired(conn: Connection, cutoff: datetime, now: datetime) -> int:
+    return conn.execute(
+        update(services)
+        .where(services.c.muted, services.c.date_muted <= cutoff)
+        .values(muted=False, date_muted=None, date_modified=now)
+    ).rowcount
+
+
+def candidates(conn: Connection, now: datetime, remind_before: datetime | None) -> list[Candidate]:
+    """Services that may need a transition: a superset, decided by core.decide.
+
+    One pass over ``services`` with no heartbeat history involved, so a cycle
+    costs the same with one day or thirty days of heartbeats stored.
+    """
+    epoch = now.timestamp()
+    may_open = and_(services.c.active, ~services.c.muted, ~services.c.down, services.c.deadline <= epoch)
+    may_close = and_(services.c.down, or_(~services.c.active, services.c.deadline > epoch))
+    conditions = [may_open, may_close]
+    if remind_before is not None:
+        last_notice = alerts.c.last_reminded_at.is_(None) & (alerts.c.created_date <= remind_before)
+        conditions.append(
+            and_(services.c.down, services.c.active, ~services.c.muted,
+                 or_(last_notice, alerts.c.last_reminded_at <= remind_before))
+        )
+    query = (
+        select(*_CANDIDATE_COLUMNS)
+        .select_from(services.outerjoin(alerts, and_(alerts.c.service_id == services.c.service_id, alerts.c.active)))
+        .where(or_(*conditions))
+        .order_by(services.c.service_id)
+    )
+    return [Candidate(**row._mapping) for row in conn.execute(query)]
+
+
+def _chunks(items: Sequence, size: int = CHUNK) -> Iterable[Sequence]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def open_alerts(
+    conn: Connection,
+    decided: Sequence[tuple[Candidate, str]],
+    now: datetime,
+    channels: Sequence[str],
+    base_url: str | None,
+) -> list[int]:
+    """Mark services down, open their alerts, queue triggers. Returns alert ids opened."""
+    by_id = {c.service_id: (c, reason) for c, reason in decided}
+    epoch = now.timestamp()
+    won: list[int] = []
+    for chunk in _chunks(list(by_id)):
+        won += conn.execute(
+            update(services)
+            .where(
+                services.c.service_id.in_(chunk),
+                services.c.down == false(),
+                services.c.active == true(),
+                services.c.muted == false(),
+                services.c.deadline <= epoch,
+            )
+            .values(down=True)
+            .returning(services.c.service_id)
+        ).scalars().all()
+    if not won:
+        return []
+    won.sort()
+    rows = []
+    for service_id in won:
+        c, reason = by_id[service_id]
+        rows.append(
+            {
+                "service_id": service_id,
+                "alert_name": alert_name(c, reason)[:512],
+                "active": True,
+                "external_reference_id": f"medic-{service_id}-{uuid.uuid4().hex}",
+                "open_reason": reason,
+                "created_date": now,
+            }
+        )
+    alert_ids = conn.execute(
+        insert(alerts).returning(alerts.c.alert_id, sort_by_parameter_order=True), rows
+    ).scalars().all()
+    outbox = []
+    for row, alert_id in zip(rows, alert_ids):
+        c, reason = by_id[row["service_id"]]
+        event = payload(
+            "trigger", c, alert_id=alert_id, dedup_key=row["external_reference_id"], name=row["alert_name"],
+            reason=reason, opened_at=now, closed_at=None, now=now, base_url=base_url,
+        )
+        outbox += [_notification(alert_id, channel, "trigger", event, now) for channel in channels]
+    if outbox:
+        conn.execute(insert(notifications), outbox)
+    return list(alert_ids)
+
+
+def close_alerts(
+    conn: Connection,
+    decided: Sequence[tuple[Candidate, str]],
+    now: datetime,
+    channels: Sequence[str],
+    base_url: str | None,
+) -> list[int]:
+    """Clear ``down``, close the open alerts, queue resolves. Returns alert ids closed."""
+    by_id = {c.service_id: (c, reason) for c, reason in decided}
+    epoch = now.timestamp()
+    won: list[int] = []
+    for chunk in _chunks(list(by_id)):
+        won += conn.execute(
+            update(services)
+            .where(
+                services.c.service_id.in_(chunk),
+                services.c.down == true(),
+                or_(services.c.active == false(), services.c.deadline > epoch),
+            )
+            .values(down=False)
+            .returning(services.c.service_id)
+        ).scalars().all()
+    closed: list[int] = []
+    outbox = []
+    for service_id in sorted(won):
+        c, reason = by_id[service_id]
+        alert = conn.execute(
+            update(alerts)
+            .where(alerts.c.service_id == service_id, alerts.c.active == true())
+            .values(active=False, closed_date=now, close_reason=reason)
+            .returning(alerts.c.alert_id, alerts.c.alert_name, alerts.c.external_reference_id, alerts.c.created_date)
+        ).first()
+        if alert is None:
+            continue  # down without an open alert cannot happen through the worker; nothing to resolve
+        closed.append(alert.alert_id)
+        event = payload(
+            "resolve", c, alert_id=alert.alert_id, dedup_key=alert.external_reference_id, name=alert.alert_name,
+            reason=reason, opened_at=alert.created_date, closed_at=now, now=now, base_url=base_url,
+        )
+        outbox += [_notification(alert.alert_id, channel, "resolve", event, now) for channel in channels]
+    if outbox:
+        conn.execute(insert(notifications), outbox)
+    return closed
+
+
+def remind(
+    conn: Connection,
+    decided: Sequence[tuple[Candidate, str]],
+    now: datetime,
+    remind_before: datetime,
+    channels: Sequence[str],
+    base_url: str | None,
+) -> list[int]:
+    """Queue reminders for alerts still open; the CAS on last_reminded_at makes it once per period."""
+    reminded = []
+    outbox = []
+    for c, reason in decided:
+        alert = conn.execute(
+            update(alerts)
+            .where(
+                alerts.c.alert_id == c.alert_id,
+                alerts.c.active == true(),
+                or_(
+                    alerts.c.last_reminded_at <= remind_before,
+                    and_(alerts.c.last_reminded_at.is_(None), alerts.c.created_date <= remind_before),
+                ),
+            )
+            .values(last_reminded_at=now)
+            .returning(alerts.c.alert_id, alerts.c.alert_name, alerts.c.external_reference_id, alerts.c.created_date)
+        ).first()
+        if alert is None:
+            continue
+        reminded.append(alert.alert_id)
+        event = payload(
+            "reminder", c, alert_id=alert.alert_id, dedup_key=alert.external_reference_id, name=alert.alert_name,
+            reason=reason, opened_at=alert.created_date, closed_at=None, now=now, base_url=base_url,
+        )
+        outbox += [_notification(alert.alert_id, channel, "reminder", event, now) for channel in channels]
+    if outbox:
+        conn.execute(insert(notifications), outbox)
+    return reminded
+
+
+def _notification(alert_id: int, channel: str, kind: str, event: dict, now: datetime) -> dict:
+    return {
+        "alert_id": alert_id,
+        "channel": channel,
+        "kind": kind,
+        "payload": event,
+        "state": "pending",
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+    }

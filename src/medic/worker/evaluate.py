@@ -1,0 +1,61 @@
+"""One evaluation pass: auto-unmute, decide every candidate, write transitions."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Sequence
+
+from medic.config import Settings
+from medic.core.transitions import Action, auto_unmute_cutoff, decide
+from medic.notify import PAGERDUTY
+from medic.store import transitions as store
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+log = logging.getLogger("medic.worker")
+
+
+@dataclass
+class EvaluationResult:
+    unmuted: int = 0
+    opened: list[int] = field(default_factory=list)
+    closed: list[int] = field(default_factory=list)
+    reminded: list[int] = field(default_factory=list)
+
+
+def evaluate(engine: "Engine", settings: Settings, channels: Sequence[str], now: datetime) -> EvaluationResult:
+    """Decide and record every transition due at ``now``, in one transaction.
+
+    The transaction holds the transitions and their outbox rows together: a
+    crash leaves either both or neither.
+    """
+    reminder_every = (
+        timedelta(minutes=settings.reminder_interval_minutes) if settings.reminder_interval_minutes else None
+    )
+    remind_before = now - reminder_every if reminder_every else None
+    result = EvaluationResult()
+    with engine.begin() as conn:
+        result.unmuted = store.unmute_expired(conn, auto_unmute_cutoff(now, settings.auto_unmute_hours), now)
+        to_open, to_close, to_remind = [], [], []
+        for candidate in store.candidates(conn, now, remind_before):
+            decision = decide(candidate, now, reminder_every)
+            if decision is None:
+                continue
+            bucket = {Action.OPEN: to_open, Action.CLOSE: to_close, Action.REMIND: to_remind}[decision.action]
+            bucket.append((candidate, decision.reason))
+        if to_close:
+            result.closed = store.close_alerts(conn, to_close, now, channels, settings.base_url)
+        if to_open:
+            result.opened = store.open_alerts(conn, to_open, now, channels, settings.base_url)
+        if to_remind:
+            # PagerDuty keeps escalating an open incident itself; reminders go to chat and webhooks.
+            chat = [channel for channel in channels if channel != PAGERDUTY]
+            result.reminded = store.remind(conn, to_remind, now, remind_before, chat, settings.base_url)
+    if result.unmuted:
+        log.info("auto-unmuted %d services", result.unmuted)
+    if result.opened or result.closed:
+        log.info("alerts opened: %d, closed: %d", len(result.opened), len(result.closed))
+    return result
