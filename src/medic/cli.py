@@ -17,8 +17,6 @@ from medic.config import ConfigError, Settings, load_settings
 
 log = logging.getLogger("medic")
 
-DEFAULT_LIVENESS_FILE = "/tmp/medic-worker.alive"
-
 
 def _settings(**defaults: str) -> Settings:
     """Settings from the environment; ``defaults`` apply only where a variable is unset."""
@@ -68,7 +66,7 @@ def run() -> None:
     upgrade(engine)
     app = create_app(settings, engine=engine)
     stop = threading.Event()
-    worker = Worker(settings, engine, liveness_file=os.environ.get("WORKER_LIVENESS_FILE"))
+    worker = Worker(settings, engine, liveness_file=settings.worker_liveness_file)
     thread = threading.Thread(target=worker.run_forever, args=(stop,), name="medic-worker", daemon=True)
     server = create_server(app, host=settings.host, port=settings.port, threads=settings.web_threads, ident="medic")
     _stop_on_sigterm(stop)
@@ -106,7 +104,7 @@ def worker(once: bool) -> None:
     from medic.worker.loop import Worker
 
     engine = _engine(settings)
-    runner = Worker(settings, engine, liveness_file=os.environ.get("WORKER_LIVENESS_FILE", DEFAULT_LIVENESS_FILE))
+    runner = Worker(settings, engine, liveness_file=settings.worker_liveness_file)
     if once:
         try:
             runner.run_once()
@@ -114,6 +112,11 @@ def worker(once: bool) -> None:
             log.exception("worker cycle failed")
             raise click.ClickException(f"worker cycle failed: {type(exc).__name__}") from None
         return
+    if settings.worker_metrics_port:
+        from medic.metrics import serve_worker_metrics
+
+        serve_worker_metrics(settings.worker_metrics_port)
+        log.info("worker metrics on :%d/metrics", settings.worker_metrics_port)
     stop = threading.Event()
     _stop_on_sigterm(stop)
     try:
@@ -177,7 +180,7 @@ def probe() -> None:
 def probe_worker(max_age: float | None) -> None:
     """Exit 0 when the worker completed a cycle recently (reads its liveness file)."""
     settings = _settings()
-    path = Path(os.environ.get("WORKER_LIVENESS_FILE", DEFAULT_LIVENESS_FILE))
+    path = Path(settings.worker_liveness_file)
     limit = max_age if max_age is not None else max(4 * settings.worker_interval_seconds, 60)
     try:
         age = time.time() - path.stat().st_mtime

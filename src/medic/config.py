@@ -46,6 +46,8 @@ class Settings(BaseModel):
     log_format: Literal["json", "text"] = Field("json", alias="LOG_FORMAT")
     max_body_bytes: int = Field(64 * 1024, alias="MEDIC_MAX_BODY_BYTES", ge=1024)
     notify_timeout_seconds: float = Field(10, alias="NOTIFY_TIMEOUT_SECONDS", gt=0, le=120)
+    worker_metrics_port: int = Field(9091, alias="WORKER_METRICS_PORT", ge=0, le=65535)
+    worker_liveness_file: str = Field("/tmp/medic-worker.alive", alias="WORKER_LIVENESS_FILE")
 
     @field_validator("log_level", "log_format", mode="before")
     @classmethod

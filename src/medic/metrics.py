@@ -19,7 +19,7 @@ import os
 from datetime import datetime
 from typing import TYPE_CHECKING, Iterable
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, start_http_server
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
@@ -157,8 +157,7 @@ class StoreCollector(Collector):
             )
 
 
-def render(store_collector: StoreCollector | None) -> bytes:
-    """The /metrics body: process metrics (all processes) plus stored-state gauges."""
+def _registry(store_collector: StoreCollector | None) -> CollectorRegistry:
     registry = CollectorRegistry()
     if multiprocess_enabled():
         MultiProcessCollector(registry)
@@ -166,4 +165,19 @@ def render(store_collector: StoreCollector | None) -> bytes:
         registry.register(_Forward(process_metrics().registry))
     if store_collector is not None:
         registry.register(store_collector)
-    return generate_latest(registry)
+    return registry
+
+
+def render(store_collector: StoreCollector | None) -> bytes:
+    """The /metrics body: process metrics (all processes) plus stored-state gauges."""
+    return generate_latest(_registry(store_collector))
+
+
+def serve_worker_metrics(port: int, host: str = "0.0.0.0"):
+    """`medic worker`'s own /metrics: cycle durations, deliveries, cleanup counts.
+
+    Stored-state gauges are left to the web replicas' /metrics so each is
+    reported once, not once per process.
+    """
+    server, thread = start_http_server(port, addr=host, registry=_registry(None))
+    return server, thread

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from gunicorn import glogging
 from gunicorn.app.base import BaseApplication
 
 from medic.config import Settings
@@ -12,6 +13,16 @@ def _child_exit(server, worker) -> None:
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid)
+
+
+class GunicornLogger(glogging.Logger):
+    """Send gunicorn's own lines through Medic's handlers, so every line has one format."""
+
+    def setup(self, cfg) -> None:
+        super().setup(cfg)
+        for logger in (self.error_log, self.access_log):
+            logger.handlers.clear()
+            logger.propagate = True
 
 
 class MedicGunicorn(BaseApplication):
@@ -30,6 +41,7 @@ class MedicGunicorn(BaseApplication):
         self.cfg.set("keepalive", 5)
         self.cfg.set("child_exit", _child_exit)
         self.cfg.set("accesslog", None)  # Medic logs its own access lines with request ids
+        self.cfg.set("logger_class", GunicornLogger)
 
     def load(self):
         from medic.web import create_app
