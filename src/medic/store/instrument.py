@@ -9,6 +9,10 @@ from sqlalchemy import Engine, event
 
 
 def instrument(engine: Engine, observe: Callable[[str, float], None]) -> None:
+    """Attach the statement timer once per engine (tests build many apps on one)."""
+    if getattr(engine, "_medic_instrumented", False):
+        return
+    engine._medic_instrumented = True
     @event.listens_for(engine, "before_cursor_execute")
     def _start(conn, cursor, statement, parameters, context, executemany):
         conn.info.setdefault("medic_query_start", []).append(time.perf_counter())

@@ -18,7 +18,7 @@ from medic.store.instrument import instrument
 from medic.web.context import Runtime
 from medic.web.envelope import reply, register_error_handlers
 from medic.web.ingest import DirectIngest
-from medic.web.routes import alerts, health, heartbeats, meta, services
+from medic.web.routes import alerts, health, heartbeats, jobs, meta, services
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -34,7 +34,7 @@ def create_app(settings: Settings, *, engine: "Engine | None" = None, clock: Clo
 
     engine = engine or make_engine(settings.database_url)
     process_metrics = metrics.process_metrics()
-    _instrument_once(engine, process_metrics)
+    instrument(engine, process_metrics.observe_query)
     rt = Runtime(settings=settings, engine=engine, clock=clock)
     rt.metrics = process_metrics
     rt.store_collector = metrics.StoreCollector(engine, clock)
@@ -49,7 +49,7 @@ def create_app(settings: Settings, *, engine: "Engine | None" = None, clock: Clo
 
     for exc_class in DATABASE_UNAVAILABLE:
         app.register_error_handler(exc_class, database_unavailable)
-    for module in (heartbeats, services, alerts, health, meta):
+    for module in (heartbeats, services, alerts, health, meta, jobs):
         app.register_blueprint(module.bp)
 
     @app.before_request
@@ -83,9 +83,3 @@ def create_app(settings: Settings, *, engine: "Engine | None" = None, clock: Clo
 
     return app
 
-
-def _instrument_once(engine: "Engine", process_metrics: metrics.ProcessMetrics) -> None:
-    # Tests build many apps on one engine; attach the statement timer once.
-    if not getattr(engine, "_medic_instrumented", False):
-        instrument(engine, process_metrics.observe_query)
-        engine._medic_instrumented = True

@@ -14,6 +14,7 @@ from medic.config import Settings
 from medic.metrics import process_metrics
 from medic.notify import Channel, build_channels, close_channels
 from medic.store import worker_state as ws
+from medic.store.instrument import instrument
 from medic.worker.cleanup import run_cleanup
 from medic.worker.dispatch import Dispatcher
 from medic.worker.evaluate import EvaluationResult, evaluate
@@ -46,6 +47,7 @@ class Worker:
         self.liveness_file = Path(liveness_file) if liveness_file else None
         self.run_daily_cleanup = run_daily_cleanup
         self.metrics = process_metrics()
+        instrument(engine, self.metrics.observe_query)
         self.dispatcher = Dispatcher(engine, self.channels, clock, send_timeout=settings.notify_timeout_seconds)
 
     def evaluate(self) -> EvaluationResult:
