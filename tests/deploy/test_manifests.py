@@ -296,7 +296,7 @@ def test_worker_deployment() -> None:
         assert container["resources"][kind] == {"cpu": "100m", "memory": "384Mi"}, kind
     assert container["livenessProbe"]["exec"]["command"] == ["medic", "probe", "worker"]
     assert container["startupProbe"]["exec"]["command"] == ["medic", "probe", "worker"]
-    assert "ports" not in container
+    assert container["ports"] == [{"name": "metrics", "containerPort": 9091}]  # its own /metrics, nothing else
     # The worker's pods must not be selected by the web Service/PDB/HPA.
     assert pod_labels(worker)["app.kubernetes.io/component"] == "worker"
 
@@ -397,7 +397,7 @@ def test_workload_environment_and_security(kind_name: tuple[str, str]) -> None:
 
 
 def test_servicemonitor() -> None:
-    [sm] = load_docs(K8S / "servicemonitor.yaml")
+    sm, pm = load_docs(K8S / "servicemonitor.yaml")
     assert sm["apiVersion"] == "monitoring.coreos.com/v1"
     assert sm["kind"] == "ServiceMonitor"
     assert sm["metadata"]["name"] and "namespace" not in sm["metadata"]
@@ -411,6 +411,15 @@ def test_servicemonitor() -> None:
     assert re.fullmatch(r"\d+[smh]", endpoint["interval"])
     assert set(endpoint) <= {"port", "path", "interval", "scrapeTimeout", "scheme", "honorLabels",
                              "relabelings", "metricRelabelings"}
+
+    # The worker serves its own counters; the PodMonitor must select its pods and named port.
+    assert pm["kind"] == "PodMonitor" and "namespace" not in pm["metadata"]
+    worker = by_kind_name("Deployment", "medic-worker")
+    assert pm["spec"]["selector"]["matchLabels"].items() <= worker["spec"]["template"]["metadata"]["labels"].items()
+    [pod_endpoint] = pm["spec"]["podMetricsEndpoints"]
+    ports = {p["name"]: p["containerPort"] for c in worker["spec"]["template"]["spec"]["containers"] for p in c.get("ports", [])}
+    assert pod_endpoint["port"] in ports and pod_endpoint["path"] == "/metrics"
+    assert ports[pod_endpoint["port"]] == 9091  # WORKER_METRICS_PORT's default
 
 
 def test_cli_provides_every_command_the_deployment_runs() -> None:
