@@ -269,8 +269,10 @@ func (c *Client) jobSignal(ctx context.Context, name, action, runID, message str
 		body["run_id"] = runID
 	}
 	if message != "" {
-		if len(message) > maxMessageLen {
-			message = message[:maxMessageLen]
+		// The server counts characters, not bytes; cutting on a rune boundary also
+		// keeps the JSON valid UTF-8.
+		if runes := []rune(message); len(runes) > maxMessageLen {
+			message = string(runes[:maxMessageLen])
 		}
 		body["message"] = message
 	}

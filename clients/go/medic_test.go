@@ -37,7 +37,7 @@ func TestMain(m *testing.M) {
 
 func run(m *testing.M) int {
 	python := medicPython()
-	probe := exec.Command(python, "-c", "import importlib.util, sys; sys.exit(importlib.util.find_spec('medic.__main__') is None)")
+	probe := exec.Command(python, "-c", "import importlib.util as u, sys; sys.exit(u.find_spec('medic') is None or u.find_spec('medic.__main__') is None)")
 	if out, err := probe.CombinedOutput(); err != nil {
 		skipReason = fmt.Sprintf("%s cannot run `-m medic` (set MEDIC_PYTHON to the server's python): %v %s", python, err, bytes.TrimSpace(out))
 		if os.Getenv("MEDIC_REQUIRE_ALL_CLIENTS") == "1" {
@@ -241,6 +241,27 @@ func (r *recorder) jobCalls(name string) []call {
 	return out
 }
 
+// serverRun returns the run as the server recorded it (GET /v2/services/<name>/runs).
+func serverRun(t *testing.T, name, runID string) map[string]any {
+	t.Helper()
+	resp, err := http.Get(openURL + "/v2/services/" + name + "/runs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var env struct{ Results []map[string]any }
+	if err := json.NewDecoder(resp.Body).Decode(&env); err != nil {
+		t.Fatal(err)
+	}
+	for _, run := range env.Results {
+		if run["run_id"] == runID {
+			return run
+		}
+	}
+	t.Fatalf("run %s not recorded by the server: %v", runID, env.Results)
+	return nil
+}
+
 func recordingClient(url string, opts ...medic.Option) (*medic.Client, *recorder) {
 	rec := &recorder{next: http.DefaultTransport}
 	opts = append([]medic.Option{medic.WithHTTPClient(&http.Client{Transport: rec}), medic.WithBackoff(time.Millisecond)}, opts...)
@@ -420,6 +441,9 @@ func TestRunJobSuccess(t *testing.T) {
 			t.Fatalf("bad signal %+v (run id %q)", cl, seen)
 		}
 	}
+	if run := serverRun(t, name, seen); run["state"] != "succeeded" {
+		t.Fatalf("server recorded %v", run)
+	}
 }
 
 func TestRunJobFailure(t *testing.T) {
@@ -437,6 +461,9 @@ func TestRunJobFailure(t *testing.T) {
 	}
 	if calls[1].Body["message"] != "disk full" || calls[1].Body["run_id"] != calls[0].Body["run_id"] {
 		t.Fatalf("bad fail signal %+v", calls[1])
+	}
+	if run := serverRun(t, name, calls[0].Body["run_id"]); run["state"] != "failed" || run["message"] != "disk full" {
+		t.Fatalf("server recorded %v", run)
 	}
 }
 

@@ -85,8 +85,11 @@ class Server:
         self._log.close()
 
 
+PROBE = "import importlib.util as u, sys; sys.exit(u.find_spec('medic') is None or u.find_spec('medic.__main__') is None)"
+
+
 def _require_medic() -> None:
-    probe = subprocess.run([medic_python(), "-c", "import importlib.util, sys; sys.exit(importlib.util.find_spec('medic.__main__') is None)"], capture_output=True, text=True)
+    probe = subprocess.run([medic_python(), "-c", PROBE], capture_output=True, text=True)
     if probe.returncode != 0:
         reason = f"{medic_python()} cannot run `-m medic` (set MEDIC_PYTHON to the server's python) {probe.stderr.strip()[-300:]}"
         if os.environ.get("MEDIC_REQUIRE_ALL_CLIENTS") == "1":

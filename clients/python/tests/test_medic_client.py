@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import urllib.request
@@ -144,6 +145,13 @@ def test_api_key_from_environment(auth_server, unique_name, monkeypatch):
     assert client.heartbeat(unique_name) is True
 
 
+def server_run(server, name, run_id):
+    """The run as the server recorded it (GET /v2/services/<name>/runs)."""
+    with urllib.request.urlopen(f"{server.url}/v2/services/{name}/runs", timeout=5) as resp:
+        runs = json.load(resp)["results"]
+    return next(run for run in runs if run["run_id"] == run_id)
+
+
 def _job_calls(client, name):
     return [(path.rsplit("/", 1)[-1], body, outcome) for _m, path, body, outcome in client.calls if f"/{name}/" in path]
 
@@ -157,6 +165,7 @@ def test_job_context_manager_success(server, unique_name):
     assert [c[0] for c in calls] == ["start", "complete"]
     assert all(outcome == "ok" for *_rest, outcome in calls)
     assert calls[0][1]["run_id"] == calls[1][1]["run_id"] == run.run_id
+    assert server_run(server, unique_name, run.run_id)["state"] == "succeeded"
 
 
 def test_job_context_manager_failure_sends_reason_and_reraises(server, unique_name):
@@ -169,6 +178,8 @@ def test_job_context_manager_failure_sends_reason_and_reraises(server, unique_na
     assert [c[0] for c in calls] == ["start", "fail"]
     assert calls[1][2] == "ok"
     assert calls[1][1] == {"run_id": run.run_id, "message": "ValueError: disk full"}
+    recorded = server_run(server, unique_name, run.run_id)
+    assert (recorded["state"], recorded["message"]) == ("failed", "ValueError: disk full")
 
 
 def test_job_decorator_reports_each_call(server, unique_name):

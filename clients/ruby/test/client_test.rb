@@ -31,6 +31,12 @@ class RecordingClient < Medic::Client
 end
 
 class ClientTest < MedicTest
+  # The run as the server recorded it (GET /v2/services/<name>/runs).
+  def server_run(name, run_id)
+    reply = JSON.parse(Net::HTTP.get(URI("#{open_url}/v2/services/#{name}/runs")))
+    reply["results"].find { |run| run["run_id"] == run_id } || flunk("run #{run_id} not recorded")
+  end
+
   def test_send_heartbeat_success
     client = Medic::Client.new(base_url: open_url)
     hb = unique_name
@@ -120,6 +126,7 @@ class ClientTest < MedicTest
     calls = client.job_calls(hb)
     assert_equal [%w[start ok], %w[complete ok]], calls.map { |a, _b, o| [a, o.to_s] }
     assert calls.all? { |_a, body, _o| body[:run_id] == seen }
+    assert_equal "succeeded", server_run(hb, seen)["state"]
   end
 
   def test_job_failure_reports_and_reraises
@@ -132,6 +139,9 @@ class ClientTest < MedicTest
     assert_equal [%w[start ok], %w[fail ok]], calls.map { |a, _b, o| [a, o.to_s] }
     assert_equal "ArgumentError: disk full", calls[1][1][:message]
     assert_equal calls[0][1][:run_id], calls[1][1][:run_id]
+    run = server_run(hb, calls[0][1][:run_id])
+    assert_equal "failed", run["state"]
+    assert_equal "ArgumentError: disk full", run["message"]
   end
 
   def test_job_runs_when_medic_is_down

@@ -33,7 +33,7 @@ module MedicTestServer
   def skip_reason
     return @skip_reason if defined?(@skip_reason)
 
-    probe = "import importlib.util, sys; sys.exit(importlib.util.find_spec('medic.__main__') is None)"
+    probe = "import importlib.util as u, sys; sys.exit(u.find_spec('medic') is None or u.find_spec('medic.__main__') is None)"
     ok = system(python, "-c", probe, out: File::NULL, err: File::NULL)
     @skip_reason = ok ? nil : "#{python} cannot run `-m medic` (set MEDIC_PYTHON to the server's python)"
   end

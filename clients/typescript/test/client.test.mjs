@@ -35,6 +35,14 @@ function jobCalls(calls, name) {
     .map((c) => ({ action: c.url.split("/").pop(), body: c.body, status: c.status }));
 }
 
+/** The run as the server recorded it (GET /v2/services/<name>/runs). */
+async function serverRun(name, runId) {
+  const reply = await (await fetch(`${openUrl}/v2/services/${name}/runs`)).json();
+  const run = reply.results.find((r) => r.run_id === runId);
+  assert.ok(run, `run ${runId} not recorded`);
+  return run;
+}
+
 let counter = 0;
 const uniqueName = (label) => `ts-${label}-${counter++}-${randomHex(3)}`;
 
@@ -159,6 +167,7 @@ describe("MedicClient against a real server", { skip: reason }, () => {
       ],
     );
     assert.ok(calls.every((c) => c.body.run_id === seen));
+    assert.equal((await serverRun(name, seen)).state, "succeeded");
   });
 
   test("runJob failure sends fail with the reason and rethrows", async () => {
@@ -183,6 +192,8 @@ describe("MedicClient against a real server", { skip: reason }, () => {
     );
     assert.equal(calls[1].body.message, "RangeError: disk full");
     assert.equal(calls[1].body.run_id, calls[0].body.run_id);
+    const run = await serverRun(name, calls[0].body.run_id);
+    assert.deepEqual([run.state, run.message], ["failed", "RangeError: disk full"]);
   });
 
   test("runJob still runs the work when Medic is down", async () => {

@@ -19,7 +19,7 @@ export function medicPython() {
 export function skipReason() {
   const probe = spawnSync(medicPython(), [
     "-c",
-    "import importlib.util, sys; sys.exit(importlib.util.find_spec('medic.__main__') is None)",
+    "import importlib.util as u, sys; sys.exit(u.find_spec('medic') is None or u.find_spec('medic.__main__') is None)",
   ]);
   if (probe.status === 0) return undefined;
   return `${medicPython()} cannot run \`-m medic\` (set MEDIC_PYTHON to the server's python)`;
