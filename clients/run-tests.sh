@@ -52,7 +52,13 @@ run_go() {
   if ! command -v go >/dev/null 2>&1; then absent go "go not installed"; return; fi
   echo "== go client ($(go version))"
   # Standard library only: never reach for a module proxy.
-  (cd "$HERE/go" && export GOFLAGS=-mod=mod GOPROXY=off && go vet ./... && "${LIMIT[@]}" go test -count=1 -v ./...)
+  (
+    cd "$HERE/go" || exit 1
+    export GOFLAGS=-mod=mod GOPROXY=off
+    # go refuses to run without a build cache location (no HOME in some CI shells).
+    [ -n "${HOME:-}${GOCACHE:-}${XDG_CACHE_HOME:-}" ] || export GOCACHE=${TMPDIR:-/tmp}/medic-go-cache
+    go vet ./... && "${LIMIT[@]}" go test -count=1 -v ./...
+  )
   ran go $?
 }
 
