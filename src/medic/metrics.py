@@ -27,6 +27,7 @@ from prometheus_client.registry import Collector
 from medic.clock import Clock
 from medic.core.health import state_of
 from medic.core.model import ServiceState
+from medic.notify.base import CHANNEL_NAMES
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -134,10 +135,14 @@ class StoreCollector(Collector):
         yield GaugeMetricFamily("medic_alerts_active", "Open alerts", value=active_alerts)
 
         pending = GaugeMetricFamily("medic_outbox_pending", "Notifications not yet delivered", labels=["channel"])
+        # Every channel reports, zero included, so an empty outbox is a value, not an absence.
+        depth = dict.fromkeys(CHANNEL_NAMES, 0)
         oldest: datetime | None = None
         for channel, count, created in backlog:
-            pending.add_metric([channel], count)
+            depth[channel] = count
             oldest = created if oldest is None or created < oldest else oldest
+        for channel, count in depth.items():
+            pending.add_metric([channel], count)
         yield pending
         age = (now - oldest).total_seconds() if oldest else 0.0
         yield GaugeMetricFamily(
