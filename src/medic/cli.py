@@ -13,6 +13,7 @@ from pathlib import Path
 
 import click
 
+from medic import jobs_cli
 from medic.config import ConfigError, Settings, load_settings
 
 log = logging.getLogger("medic")
@@ -189,6 +190,10 @@ def probe_worker(max_age: float | None) -> None:
     if age > limit:
         raise click.ClickException(f"worker stalled: last cycle {age:.0f}s ago (limit {limit:.0f}s)")
     click.echo(f"worker ok: last cycle {age:.1f}s ago")
+
+
+main.add_command(jobs_cli.heartbeat)  # HTTP client commands for cron users
+main.add_command(jobs_cli.job)
 
 
 def _redact(url: str) -> str:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Sequence
 
-from medic.core.model import GOOD_STATUSES, OpenReason, ServiceState, Status
+from medic.core.model import GOOD_STATUSES, JOB_FAILED, JOB_RUNNING, OpenReason, ServiceState, Status
 
 
 def window_seconds(alert_interval_minutes: int, grace_period_seconds: int) -> int:
@@ -61,6 +61,11 @@ def open_reason(last_heartbeat_at: datetime | None, last_status: str | None) -> 
         return OpenReason.NEVER_REPORTED
     if last_status == Status.DOWN:
         return OpenReason.REPORTED_DOWN
+    if last_status == JOB_FAILED:
+        return OpenReason.JOB_FAILED
+    if last_status == JOB_RUNNING:
+        # A run left open past max_duration_seconds (or past the whole window).
+        return OpenReason.JOB_OVERDUE
     return OpenReason.MISSED_HEARTBEATS
 
 

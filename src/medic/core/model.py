@@ -14,6 +14,11 @@ class Status(StrEnum):
 # Heartbeats that count towards a service's threshold.
 GOOD_STATUSES = frozenset({Status.UP, Status.DEGRADED})
 
+# services.last_status after job signals (heartbeat_events keep UP/DOWN): they
+# tell the worker why a job's service went unhealthy.
+JOB_RUNNING = "RUNNING"
+JOB_FAILED = "FAILED"
+
 PRIORITIES = ("p1", "p2", "p3", "p4", "p5")
 DEFAULT_PRIORITY = "p3"
 DEFAULT_TEAM = "site-reliability"

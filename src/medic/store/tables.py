@@ -140,6 +140,36 @@ Index(
 )
 Index("ix_alerts_created_date", alerts.c.created_date)
 
+# Batch job runs reported through /v2/heartbeat/<name>/start|complete|fail.
+job_runs = Table(
+    "job_runs",
+    metadata,
+    Column("job_run_id", BigId, primary_key=True),
+    Column(
+        "service_id",
+        BigId,
+        ForeignKey("services.service_id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("run_id", String(128), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("started_at", UTCDateTime),  # null: closed without a start signal
+    Column("finished_at", UTCDateTime),
+    Column("duration_seconds", Float),
+    Column("message", Text),
+)
+Index("uq_job_runs_service_id_run_id", job_runs.c.service_id, job_runs.c.run_id, unique=True)
+# A service's newest finished runs (stats, listing) ...
+Index("ix_job_runs_service_id_finished_at", job_runs.c.service_id, job_runs.c.finished_at)
+# ... and its open runs, which every signal reads: partial, so it stays small.
+Index(
+    "ix_job_runs_open_service_id_started_at",
+    job_runs.c.service_id,
+    job_runs.c.started_at,
+    sqlite_where=job_runs.c.state == "running",
+    postgresql_where=job_runs.c.state == "running",
+)
+
 # The outbox: a notification is a row until its provider accepted it.
 notifications = Table(
     "notifications",

@@ -1,0 +1,101 @@
+"""The pure job rules (core.jobs), without a database."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from medic.core.health import open_reason
+from medic.core.jobs import JobAction, duration_seconds, duration_stats, health_after_signal
+from medic.core.model import JOB_FAILED, JOB_RUNNING, OpenReason
+
+T0 = datetime(2026, 1, 1, 12, 0, tzinfo=timezone.utc)
+WINDOW = 3600.0
+
+
+def after(action, **kw):
+    args = dict(
+        now=T0,
+        liveness_deadline=T0.timestamp() + WINDOW,
+        max_duration_seconds=None,
+        oldest_open_start=None,
+        previous_status="UP",
+        previous_deadline=T0.timestamp() + 10,
+    )
+    args.update(kw)
+    return health_after_signal(JobAction(action), **args)
+
+
+def test_durations_known_and_unknown():
+    assert duration_seconds(T0, T0 + timedelta(minutes=2, milliseconds=500)) == 120.5
+    assert duration_seconds(None, T0) is None  # closed without a start
+
+
+def test_stats_of_one_to_a_hundred_interpolate_between_ranks():
+    stats = duration_stats([float(n) for n in range(100, 0, -1)])  # order does not matter
+    assert stats.count == 100
+    assert stats.avg == 50.5
+    assert stats.p50 == 50.5
+    assert stats.p95 == pytest.approx(95.05)
+    assert stats.p99 == pytest.approx(99.01)
+    assert (stats.min, stats.max) == (1.0, 100.0)
+
+
+def test_stats_of_four_runs():
+    stats = duration_stats([40.0, 10.0, 30.0, 20.0])
+    assert (stats.p50, stats.avg) == (25.0, 25.0)
+    assert stats.p95 == pytest.approx(38.5)
+    assert stats.p99 == pytest.approx(39.7)
+
+
+def test_stats_of_one_and_of_none():
+    one = duration_stats([7.0])
+    assert (one.count, one.avg, one.p50, one.p99, one.min, one.max) == (1, 7.0, 7.0, 7.0, 7.0, 7.0)
+    empty = duration_stats([])
+    assert empty.count == 0 and empty.avg is None and empty.p95 is None and empty.max is None
+
+
+def test_start_without_max_duration_is_a_heartbeat():
+    health = after("start", oldest_open_start=T0)
+    assert health.deadline == T0.timestamp() + WINDOW
+    assert health.last_status == JOB_RUNNING
+
+
+def test_start_with_max_duration_caps_the_deadline():
+    health = after("start", oldest_open_start=T0, max_duration_seconds=600)
+    assert health.deadline == T0.timestamp() + 600
+    # A max_duration longer than the window leaves the window in charge.
+    assert after("start", oldest_open_start=T0, max_duration_seconds=7200).deadline == T0.timestamp() + WINDOW
+
+
+def test_older_open_run_keeps_its_own_limit():
+    older = T0 - timedelta(minutes=8)
+    health = after("complete", oldest_open_start=older, max_duration_seconds=600)
+    assert health.deadline == older.timestamp() + 600
+    assert health.last_status == JOB_RUNNING
+
+
+def test_complete_with_nothing_open_is_up():
+    health = after("complete", previous_status=JOB_FAILED, previous_deadline=T0.timestamp() - 5)
+    assert health.deadline == T0.timestamp() + WINDOW
+    assert health.last_status == "UP"
+
+
+def test_fail_is_unhealthy_at_once():
+    health = after("fail", oldest_open_start=T0 - timedelta(seconds=5))
+    assert health.deadline == T0.timestamp()
+    assert health.last_status == JOB_FAILED
+
+
+def test_start_after_a_failure_does_not_clear_it():
+    health = after("start", oldest_open_start=T0, previous_status=JOB_FAILED, previous_deadline=T0.timestamp() - 60)
+    assert health.deadline == T0.timestamp() - 60
+    assert health.last_status == JOB_FAILED
+
+
+def test_open_reasons_for_jobs():
+    assert open_reason(T0, JOB_FAILED) == OpenReason.JOB_FAILED
+    assert open_reason(T0, JOB_RUNNING) == OpenReason.JOB_OVERDUE
+    assert open_reason(T0, "UP") == OpenReason.MISSED_HEARTBEATS
+    assert open_reason(T0, "DOWN") == OpenReason.REPORTED_DOWN
