@@ -134,17 +134,18 @@ def _run(command: list[str]) -> tuple[int, list[str]]:
     """Run the command with stdout untouched and stderr passed through; returns
     (exit code in shell convention, last stderr lines)."""
     tail: deque[str] = deque(maxlen=STDERR_TAIL_LINES)
+    child = _Child()
+    restore = _forward_signals(child)  # before the command starts: no window to lose a SIGTERM
     try:
-        proc = subprocess.Popen(command, stderr=subprocess.PIPE)
-    except FileNotFoundError:
-        return 127, [f"command not found: {command[0]}"]
-    except OSError as exc:  # not executable, and the like
-        return 126, [f"cannot run {command[0]}: {exc.strerror or exc}"]
-
-    pump = threading.Thread(target=_pump_stderr, args=(proc.stderr, tail), daemon=True)
-    pump.start()
-    restore = _forward_signals(proc)
-    try:
+        try:
+            proc = subprocess.Popen(command, stderr=subprocess.PIPE)
+        except FileNotFoundError:
+            return 127, [f"command not found: {command[0]}"]
+        except OSError as exc:  # not executable, and the like
+            return 126, [f"cannot run {command[0]}: {exc.strerror or exc}"]
+        pump = threading.Thread(target=_pump_stderr, args=(proc.stderr, tail), daemon=True)
+        pump.start()
+        child.started(proc)
         code = proc.wait()
     finally:
         restore()
@@ -166,19 +167,38 @@ def _pump_stderr(stream, tail: deque) -> None:
     stream.close()
 
 
-def _forward_signals(proc: subprocess.Popen):
+class _Child:
+    """The command's process, once started; signals that arrive earlier wait for it."""
+
+    def __init__(self) -> None:
+        self.proc: subprocess.Popen | None = None
+        self.pending: list[int] = []
+
+    def signal(self, signum: int) -> None:
+        if self.proc is None:
+            self.pending.append(signum)
+            return
+        try:
+            self.proc.send_signal(signum)
+        except ProcessLookupError:
+            pass
+
+    def started(self, proc: subprocess.Popen) -> None:
+        self.proc = proc
+        for signum in self.pending:
+            self.signal(signum)
+
+
+def _forward_signals(child: _Child):
     """While the command runs, pass SIGTERM/SIGHUP on to it and let it handle
     SIGINT itself (the terminal sends Ctrl-C to both), so its own exit status
     is what gets reported."""
     previous = {}
-
-    def forward(signum, _frame):
-        try:
-            proc.send_signal(signum)
-        except ProcessLookupError:
-            pass
-
-    handlers = {signal.SIGTERM: forward, signal.SIGHUP: forward, signal.SIGINT: lambda *_: None}
+    handlers = {
+        signal.SIGTERM: lambda signum, _frame: child.signal(signum),
+        signal.SIGHUP: lambda signum, _frame: child.signal(signum),
+        signal.SIGINT: lambda *_: None,
+    }
     try:
         for signum, handler in handlers.items():
             previous[signum] = signal.signal(signum, handler)

@@ -154,3 +154,23 @@ def test_job_command_closes_without_run_id_when_the_start_was_lost(stand_in):
 def test_job_command_needs_a_command():
     result = CliRunner().invoke(main, ["job", "nightly", "--"])
     assert result.exit_code == 2 and "COMMAND" in result.output
+
+
+def test_job_command_passes_sigterm_to_the_command_and_reports_its_exit(jobs, api, server):
+    import signal
+
+    jobs.register()
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("MEDIC_")}
+    script = "trap 'kill $!; echo stopping >&2; exit 7' TERM; sleep 60 & echo ready; wait"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "medic", "job", "--url", server.url, "nightly", "--", "sh", "-c", script],
+        env=clean, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        assert proc.stdout.readline() == "ready\n"  # the command runs, its trap is set
+        proc.send_signal(signal.SIGTERM)  # as cron, systemd or Kubernetes stop the wrapper
+        assert proc.wait(timeout=30) == 7
+    finally:
+        proc.kill()
+    [run] = runs(api)
+    assert run["state"] == "failed" and run["message"] == "exit 7: stopping"

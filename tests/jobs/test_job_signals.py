@@ -264,3 +264,24 @@ def test_job_routes_are_in_the_openapi_document(api):
     for action in ("start", "complete", "fail"):
         assert "post" in paths[f"/v2/heartbeat/{{service}}/{action}"]
     assert "get" in paths["/v2/services/{service}/stats"]
+
+
+def test_concurrent_signals_of_one_service_are_serialised(jobs, api):
+    from concurrent.futures import ThreadPoolExecutor
+
+    jobs.register()
+
+    def run(index: int) -> tuple[int, int]:
+        start = api.post("/v2/heartbeat/nightly/start", json={"run_id": f"run-{index}"})
+        complete = api.post("/v2/heartbeat/nightly/complete", json={"run_id": f"run-{index}"})
+        return start.status_code, complete.status_code
+
+    def duplicate_start(_index: int) -> int:
+        return api.post("/v2/heartbeat/nightly/start", json={"run_id": "same"}).status_code
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        assert list(pool.map(run, range(16))) == [(201, 201)] * 16
+        assert sorted(pool.map(duplicate_start, range(8))) == [200] * 7 + [201]
+    stats = jobs.stats()
+    assert stats["by_state"] == {"succeeded": 16, "failed": 0, "running": 1}
+    assert jobs.service()["last_status"] == "RUNNING"
