@@ -14,6 +14,7 @@ from pathlib import Path
 import click
 
 from medic import jobs_cli
+from medic.auth.cli import key
 from medic.config import ConfigError, Settings, load_settings
 
 log = logging.getLogger("medic")
@@ -56,7 +57,7 @@ def main() -> None:
 @main.command()
 def run() -> None:
     """Web, worker and daily cleanup in one process, on the embedded SQLite default."""
-    settings = _settings(LOG_FORMAT="text", HOST="127.0.0.1")
+    settings = _settings(LOG_FORMAT="text", HOST="127.0.0.1", MEDIC_AUTH="disabled")
     from waitress import create_server
 
     from medic.store.migrate import upgrade
@@ -73,6 +74,7 @@ def run() -> None:
     _stop_on_sigterm(stop)
     thread.start()
     log.info("medic serving on http://%s:%s (database %s)", settings.host, settings.port, _redact(settings.database_url))
+    _warn_if_open(settings)
     try:
         server.run()
     except KeyboardInterrupt:
@@ -88,7 +90,8 @@ def run() -> None:
 @main.command()
 def serve() -> None:
     """The web API under gunicorn (production; several processes)."""
-    settings = _settings()
+    settings = _settings(MEDIC_AUTH="required")
+    _warn_if_open(settings)
     if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         # Must be set before prometheus_client is first imported by the app.
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="medic-metrics-")
@@ -171,6 +174,9 @@ def db_current() -> None:
     click.echo(current_revision(_engine(settings)) or "empty")
 
 
+main.add_command(key)
+
+
 @main.group()
 def probe() -> None:
     """Exec probes for orchestrators."""
@@ -194,6 +200,19 @@ def probe_worker(max_age: float | None) -> None:
 
 main.add_command(jobs_cli.heartbeat)  # HTTP client commands for cron users
 main.add_command(jobs_cli.job)
+
+
+def _warn_if_open(settings: Settings) -> None:
+    if settings.auth == "required":
+        if settings.admin_api_key is None:
+            log.info("API keys required; create one with `medic key create --name NAME --scopes ...`")
+        return
+    where = "this machine only" if settings.host in ("127.0.0.1", "localhost", "::1") else f"EVERYONE WHO CAN REACH {settings.host}"
+    log.warning(
+        "AUTHENTICATION IS DISABLED (MEDIC_AUTH=disabled): %s can register, mute and deactivate services. "
+        "Set MEDIC_AUTH=required and create keys with `medic key create` before exposing Medic.",
+        where,
+    )
 
 
 def _redact(url: str) -> str:

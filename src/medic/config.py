@@ -10,10 +10,11 @@ import os
 from typing import Literal, Mapping
 from urllib.parse import quote
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 DEFAULT_PAGERDUTY_EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+REDIS_SCHEMES = ("redis://", "rediss://", "redis+unix://", "redis+sentinel://", "redis+cluster://")
 
 
 class ConfigError(Exception):
@@ -46,6 +47,15 @@ class Settings(BaseModel):
     log_format: Literal["json", "text"] = Field("json", alias="LOG_FORMAT")
     max_body_bytes: int = Field(64 * 1024, alias="MEDIC_MAX_BODY_BYTES", ge=1024)
     notify_timeout_seconds: float = Field(10, alias="NOTIFY_TIMEOUT_SECONDS", gt=0, le=120)
+    # Security (see README "Security"). `medic serve` defaults MEDIC_AUTH to required.
+    auth: Literal["required", "disabled"] = Field("disabled", alias="MEDIC_AUTH")
+    admin_api_key: SecretStr | None = Field(None, alias="MEDIC_ADMIN_API_KEY")
+    anonymous_heartbeats: bool = Field(False, alias="MEDIC_ANONYMOUS_HEARTBEATS")
+    auth_cache_seconds: float = Field(5, alias="MEDIC_AUTH_CACHE_SECONDS", ge=0, le=300)
+    redis_url: str | None = Field(None, alias="REDIS_URL")
+    rate_limit_enabled: bool = Field(True, alias="MEDIC_RATE_LIMIT_ENABLED")
+    rate_limit_heartbeat: str = Field("6000/second", alias="MEDIC_RATE_LIMIT_HEARTBEAT")
+    rate_limit_api: str = Field("1200/minute", alias="MEDIC_RATE_LIMIT_API")
     worker_metrics_port: int = Field(9091, alias="WORKER_METRICS_PORT", ge=0, le=65535)
     worker_liveness_file: str = Field("/tmp/medic-worker.alive", alias="WORKER_LIVENESS_FILE")
 
@@ -68,6 +78,36 @@ class Settings(BaseModel):
     def _http_url(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith(("http://", "https://")):
             raise ValueError("must be an http:// or https:// URL")
+        return value
+
+    @field_validator("auth", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("admin_api_key")
+    @classmethod
+    def _strong_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 16:
+            raise ValueError("must be at least 16 characters, e.g. python3 -c 'import secrets; print(secrets.token_urlsafe(32))'")
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(REDIS_SCHEMES):
+            raise ValueError("must be a redis://, rediss:// or redis+unix:// URL")
+        return value
+
+    @field_validator("rate_limit_heartbeat", "rate_limit_api")
+    @classmethod
+    def _rate_limit(cls, value: str) -> str:
+        from limits import parse_many  # Flask-Limiter's own notation, e.g. "6000/second;100000/hour"
+
+        try:
+            parse_many(value)
+        except ValueError:
+            raise ValueError('must be a rate limit such as "100/minute" or "10/second;500/hour"') from None
         return value
 
     @property
@@ -96,6 +136,11 @@ def _database_url_from_parts(env: Mapping[str, str]) -> str | None:
     return f"postgresql+psycopg://{auth}@{host}:{port}/{name}"
 
 
+def _is_secret(name: str) -> bool:
+    # Never echo a secret into a log or a terminal, even a malformed one.
+    return name == "REDIS_URL" or any(word in name for word in ("KEY", "TOKEN", "SECRET", "PASS"))
+
+
 def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
     """Build Settings from the environment (or a given mapping) plus overrides."""
     env = os.environ if env is None else env
@@ -111,6 +156,7 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> 
         problems = []
         for err in exc.errors():
             name = ".".join(str(part) for part in err["loc"])
-            problems.append(f"{name}: {err['msg']} (got {err.get('input')!r})")
+            shown = "<redacted>" if _is_secret(name) else repr(err.get("input"))
+            problems.append(f"{name}: {err['msg']} (got {shown})")
         raise ConfigError("invalid configuration: " + "; ".join(problems)) from None
     return settings.model_copy(update=overrides) if overrides else settings

@@ -199,3 +199,19 @@ worker_state = Table(
     Column("value", String(255)),
     Column("updated_at", UTCDateTime, nullable=False),
 )
+
+# API keys: only a digest of the secret is stored; public_id (visible in the key) is the lookup.
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("key_id", BigId, primary_key=True),
+    Column("public_id", String(32), nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("secret_hash", String(64), nullable=False),
+    Column("scopes", String(255), nullable=False),  # space-separated
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime),
+    Column("revoked_at", UTCDateTime),
+    Column("last_used_at", UTCDateTime),
+)
+Index("uq_api_keys_public_id", api_keys.c.public_id, unique=True)

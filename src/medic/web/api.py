@@ -15,6 +15,7 @@ from typing import Any, Callable
 from flask import Blueprint, request
 from pydantic import BaseModel, ValidationError
 
+from medic.auth.scopes import OPEN, route_scope
 from medic.web.envelope import ApiError
 
 
@@ -33,8 +34,17 @@ class Operation:
     path_params: tuple[str, ...] = ()
     raw: bool = False  # replies outside the envelope (metrics, docs, 204s)
     description: str = ""
-    security: tuple[str, ...] | None = None  # scopes, filled in by the auth layer
+    # API-key scope a caller needs: "heartbeat", "read", "write", "admin" or "open" (no key).
+    # Left out, it is derived from the method (GET read, else write): never open by accident.
+    scope: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "scope", route_scope(self.scope, self.method))
+
+    @property
+    def security(self) -> tuple[str, ...]:
+        return () if self.scope == OPEN else (self.scope,)
 
 
 OPERATIONS: list[Operation] = []
@@ -64,6 +74,8 @@ def parse_body(model: type[BaseModel]) -> BaseModel:
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
         raise ApiError(400, "request body is not valid JSON") from None
+    except RecursionError:
+        raise ApiError(400, "request body nests too deeply") from None
     if not isinstance(data, dict):
         raise ApiError(400, "request body must be a JSON object")
     try:
@@ -85,6 +97,12 @@ def parse_query(model: type[BaseModel]) -> BaseModel:
         raise validation_error(exc, "query") from None
 
 
+def check_path_param(name: str, value: Any) -> None:
+    """Path segments get the limits /openapi.json documents for them (1-255 printable characters)."""
+    if isinstance(value, str) and (len(value) > 255 or any(ord(c) < 32 or ord(c) == 127 for c in value)):
+        raise ApiError(400, f"invalid path: {name}: must be 1 to 255 characters without control characters")
+
+
 def operation(blueprint: Blueprint, rule: str, method: str, **spec: Any) -> Callable:
     op = Operation(rule=rule, method=method.upper(), **spec)
     OPERATIONS.append(op)
@@ -92,6 +110,8 @@ def operation(blueprint: Blueprint, rule: str, method: str, **spec: Any) -> Call
     def decorator(view: Callable) -> Callable:
         @functools.wraps(view)
         def wrapper(**kwargs: Any):
+            for name in op.path_params:
+                check_path_param(name, kwargs.get(name))
             if op.query is not None:
                 kwargs["query"] = parse_query(op.query)
             if op.body is not None:

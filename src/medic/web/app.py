@@ -15,6 +15,7 @@ from medic.config import Settings
 from medic.store.engine import make_engine
 from medic.store.errors import DATABASE_UNAVAILABLE
 from medic.store.instrument import instrument
+from medic.web import auth, ratelimit
 from medic.web.context import Runtime
 from medic.web.envelope import reply, register_error_handlers
 from medic.web.ingest import DirectIngest
@@ -77,9 +78,14 @@ def create_app(settings: Settings, *, engine: "Engine | None" = None, clock: Clo
                 "status": response.status_code,
                 "duration_ms": round(elapsed * 1000, 2),
                 "remote_addr": request.remote_addr,
+                "api_key": getattr(g.get("principal"), "public_id", None),  # the id only, never the secret
             },
         )
         return response
 
+    # API keys and rate limits: identify the caller, count it, then answer 401/403.
+    auth.install_identify(app, rt)
+    ratelimit.install(app, settings)
+    auth.install_enforce(app)
     return app
 

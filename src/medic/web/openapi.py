@@ -62,7 +62,8 @@ def _operation(op: Operation, schemas: dict[str, Any]) -> dict[str, Any]:
     if op.description:
         entry["description"] = op.description
     parameters = [
-        {"name": name, "in": "path", "required": True, "schema": {"type": "string", "minLength": 1, "maxLength": 255}}
+        {"name": name, "in": "path", "required": True,
+         "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": r"^[^\x00-\x1f\x7f]+$"}}
         for name in op.path_params
     ]
     if op.query is not None:
@@ -86,7 +87,9 @@ def _operation(op: Operation, schemas: dict[str, Any]) -> dict[str, Any]:
             "description": _STATUS_TEXT.get(status, "OK"),
             "content": {"application/json": {"schema": _envelope(results)}},
         }
-    for status in sorted({*op.errors, 500}):
+    guarded = (401, 403, 429) if op.security else ()  # API key checks and rate limits
+    bad_path = (400,) if op.path_params else ()  # path segment limits, see api.check_path_param
+    for status in sorted({*op.errors, *guarded, *bad_path, 500}):
         responses[str(status)] = {
             "description": _STATUS_TEXT.get(status, "Error"),
             "content": {"application/json": {"schema": {"$ref": REF.format(model="Error")}}},

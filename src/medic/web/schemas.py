@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -17,8 +18,23 @@ from pydantic import (
 from medic.core.model import DEFAULT_PRIORITY, DEFAULT_TEAM, PRIORITIES, Status
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/@-]*$"
+# No control characters: they break one-line logs and Slack text, and PostgreSQL rejects NUL.
+PRINTABLE_PATTERN = r"^[^\x00-\x1f\x7f]*$"
+
+
+def _printable(value: str) -> str:
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise ValueError("must not contain control characters (newlines, tabs, NUL)")
+    return value
+
+
 HeartbeatName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255, pattern=NAME_PATTERN)]
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
+Text = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=255),
+    AfterValidator(_printable),
+    Field(json_schema_extra={"pattern": PRINTABLE_PATTERN}),
+]
 
 
 def _status(value: Any) -> Any:
@@ -42,16 +58,30 @@ def _flag(value: Any) -> Any:
     raise ValueError("must be true, false, 0 or 1")
 
 
+# http(s)://host[:port][/path?query#fragment]: a host is required, no credentials, no spaces
+# or control characters. /openapi.json documents the same pattern.
+URL_PATTERN = (
+    r"^[Hh][Tt][Tt][Pp][Ss]?://(\[[0-9A-Fa-f:.]+\]|[^\x00-\x20\x7f/?#@:\[\]]+)(:[0-9]{1,5})?"
+    r"([/?#][^\x00-\x20\x7f]*)?$"
+)
+_URL = re.compile(URL_PATTERN)
+
+
 def _http_url(value: str | None) -> str | None:
-    if value is not None and not value.lower().startswith(("http://", "https://")):
-        raise ValueError("must be an http:// or https:// URL")
+    if value is not None and not _URL.match(value):
+        raise ValueError("must be an http:// or https:// URL with a host, without spaces or credentials")
     return value
 
 
 StatusField = Annotated[Literal["UP", "DOWN", "DEGRADED"], BeforeValidator(_status)]
 PriorityField = Annotated[Literal["p1", "p2", "p3", "p4", "p5"], BeforeValidator(_priority)]
 Flag = Annotated[bool, BeforeValidator(_flag)]
-Runbook = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2048), AfterValidator(_http_url)]
+Runbook = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=2048),
+    AfterValidator(_http_url),
+    Field(json_schema_extra={"pattern": URL_PATTERN}),
+]
 Minutes = Annotated[int, Field(strict=True, ge=1, le=525600, description="minutes")]
 Count = Annotated[int, Field(strict=True, ge=1, le=10000)]
 Seconds = Annotated[int, Field(strict=True, ge=0, le=31536000)]
@@ -96,16 +126,26 @@ class ServiceCreate(Strict):
     ] | None = None
 
 
+def _undocumented_null_defaults(schema: dict[str, Any]) -> None:
+    # A field typed without None but defaulting to None is "optional, not nullable".
+    for prop in schema.get("properties", {}).values():
+        if "default" in prop and prop["default"] is None and "anyOf" not in prop:
+            del prop["default"]
+
+
 class ServiceUpdate(Strict):
-    service_name: Text | None = None
-    muted: Flag | None = None
-    active: Flag | None = None
-    alert_interval: Minutes | None = None
-    threshold: Count | None = None
-    team: Text | None = None
-    priority: PriorityField | None = None
+    # Leave a field out to keep its value; null is refused except where it clears one.
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, json_schema_extra=_undocumented_null_defaults)
+
+    service_name: Text = None
+    muted: Flag = None
+    active: Flag = None
+    alert_interval: Minutes = None
+    threshold: Count = None
+    team: Text = None
+    priority: PriorityField = None
     runbook: Runbook | None = None
-    grace_period_seconds: Seconds | None = None
+    grace_period_seconds: Seconds = None
     max_duration_seconds: Annotated[int, Field(strict=True, ge=1, le=31536000)] | None = None
 
 

@@ -15,7 +15,7 @@ bp = Blueprint("health", __name__)
 READY_TIMEOUT_SECONDS = 2.0
 
 
-@operation(bp, "/health", "GET", summary="Comprehensive health", tag="health", statuses=(200,), errors=(503,),
+@operation(bp, "/health", "GET", summary="Comprehensive health", tag="health", scope="open", statuses=(200,), errors=(503,),
            description="200 while the database answers, 503 when it does not. Reports the worker's last "
            "completed cycle, the notification backlog and which channels are configured.")
 def health():
@@ -58,12 +58,12 @@ def health():
     return reply(report, message)
 
 
-@operation(bp, "/health/live", "GET", summary="Liveness: the process serves", tag="health")
+@operation(bp, "/health/live", "GET", summary="Liveness: the process serves", tag="health", scope="open")
 def live():
     return reply({"status": "alive"}, "alive")
 
 
-@operation(bp, "/health/ready", "GET", summary="Readiness: the database answers quickly", tag="health", errors=(503,))
+@operation(bp, "/health/ready", "GET", summary="Readiness: the database answers quickly", tag="health", scope="open", errors=(503,))
 def ready():
     try:
         latency = ping(runtime().engine, READY_TIMEOUT_SECONDS)
@@ -72,7 +72,7 @@ def ready():
     return reply({"database": "up", "latency_ms": round(latency * 1000, 2)}, "ready")
 
 
-@operation(bp, "/v1/healthcheck/network", "GET", summary="Legacy load-balancer check", tag="health",
+@operation(bp, "/v1/healthcheck/network", "GET", summary="Legacy load-balancer check", tag="health", scope="open",
            statuses=(204,), raw=True)
 def network():
     return Response(status=204)

@@ -18,6 +18,7 @@ bp = Blueprint("heartbeats", __name__)
     bp, "/heartbeat", "POST",
     summary="Send a heartbeat",
     tag="heartbeats",
+    scope="heartbeat",
     body=HeartbeatIn,
     result=HeartbeatOut,
     statuses=(201,),

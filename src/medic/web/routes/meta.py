@@ -12,13 +12,13 @@ from medic.web.openapi import build_spec
 bp = Blueprint("meta", __name__)
 
 
-@operation(bp, "/metrics", "GET", summary="Prometheus metrics", tag="meta", raw=True,
+@operation(bp, "/metrics", "GET", summary="Prometheus metrics", tag="meta", raw=True, scope="open",
            extra={"content": {"content": {"text/plain": {"schema": {"type": "string"}}}}})
 def prometheus_metrics():
     return Response(metrics.render(runtime().store_collector), mimetype=None, content_type=metrics.CONTENT_TYPE)
 
 
-@operation(bp, "/openapi.json", "GET", summary="This API's OpenAPI document", tag="meta", raw=True,
+@operation(bp, "/openapi.json", "GET", summary="This API's OpenAPI document", tag="meta", raw=True, scope="open",
            extra={"content": {"content": {"application/json": {"schema": {"type": "object"}}}}})
 def openapi():
     return jsonify(build_spec())
@@ -45,7 +45,7 @@ h2{border-bottom:1px solid #ddd;margin-top:2rem}.op{margin:1rem 0;padding:.5rem 
 </body></html>"""
 
 
-@operation(bp, "/docs", "GET", summary="Browsable API documentation", tag="meta", raw=True,
+@operation(bp, "/docs", "GET", summary="Browsable API documentation", tag="meta", raw=True, scope="open",
            extra={"content": {"content": {"text/html": {"schema": {"type": "string"}}}}})
 def docs():
     spec = build_spec()

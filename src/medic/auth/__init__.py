@@ -1,0 +1,1 @@
+"""API keys and scopes: who may call which part of the HTTP API."""
