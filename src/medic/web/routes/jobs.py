@@ -87,6 +87,7 @@ def _register(action: JobAction) -> None:
         errors=(400, 404, 409, 413, 503),
         path_params=("service",),
         description=_SIGNAL_DOC,
+        scope="heartbeat",  # a cron job's key can report runs and nothing else
     )(view)
 
 
@@ -102,6 +103,7 @@ for _action in JobAction:
     result=JobStatsOut,
     path_params=("service",),
     errors=(400, 404, 503),
+    scope="read",
     description="Over the newest `limit` finished runs: counts by state, and count, avg, p50, p95, "
     "p99, min, max of the durations (seconds) of those that succeeded. Percentiles interpolate "
     "linearly between closest ranks.",
@@ -147,6 +149,7 @@ def job_stats(service: str, query: JobStatsQuery):
     result_is_list=True,
     path_params=("service",),
     errors=(400, 404, 503),
+    scope="read",
 )
 def job_runs(service: str, query: JobRunsQuery):
     with runtime().engine.connect() as conn:
