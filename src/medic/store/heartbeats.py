@@ -6,7 +6,21 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Sequence
 
-from sqlalchemy import Connection, Row, bindparam, case, func, insert, literal, select, update
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    Integer,
+    Row,
+    bindparam,
+    case,
+    column,
+    func,
+    insert,
+    literal,
+    select,
+    text,
+    update,
+)
 
 from medic.core.model import Status
 from medic.store import services as service_queries
@@ -36,6 +50,19 @@ UNKNOWN = "unknown"
 INACTIVE = "inactive"
 
 
+_RETURNED = (
+    services.c.service_id,
+    services.c.heartbeat_name,
+    services.c.service_name,
+    services.c.team,
+    services.c.priority,
+    services.c.threshold,
+    services.c.alert_interval,
+    services.c.grace_period_seconds,
+    services.c.date_added,
+)
+
+
 def _touch_service():
     """One statement that finds an active service by name and moves its deadline.
 
@@ -54,61 +81,152 @@ def _touch_service():
                 else_=at_epoch + services.c.alert_interval * 60 + services.c.grace_period_seconds,
             ),
         )
-        .returning(
-            services.c.service_id,
-            services.c.heartbeat_name,
-            services.c.service_name,
-            services.c.team,
-            services.c.priority,
-            services.c.threshold,
-            services.c.alert_interval,
-            services.c.grace_period_seconds,
-            services.c.date_added,
-        )
+        .returning(*_RETURNED)
     )
+
+
+_TOUCH = _touch_service()  # built once: building it costs more than running it on SQLite
+
+# PostgreSQL: a whole batch in one statement and one round trip, whatever its size
+# (arrays keep the text constant, so psycopg prepares it once per connection).
+# - Services are locked in service_id order, so concurrent batches touching the same
+#   services queue behind each other instead of deadlocking.
+# - A name sent twice moves its service once, with its last status: the same end
+#   state as applying the beats one by one. Every beat still gets its own row.
+# - Heartbeat ids come from the sequence in ``ord`` order, so numbering inserted ids
+#   and matched beats in ascending order pairs them (the assumption SQLAlchemy's own
+#   insertmanyvalues makes for PostgreSQL).
+_STORE_BATCH_PG = text(
+    """
+    WITH batch AS (
+        SELECT name_lower, status, ord
+        FROM unnest(CAST(:names AS text[]), CAST(:statuses AS text[])) WITH ORDINALITY AS b(name_lower, status, ord)
+    ), last AS (
+        SELECT DISTINCT ON (name_lower) name_lower, status FROM batch ORDER BY name_lower, ord DESC
+    ), locked AS MATERIALIZED (
+        SELECT s.service_id, last.status
+        FROM services AS s JOIN last ON lower(s.heartbeat_name) = last.name_lower
+        WHERE s.active
+        ORDER BY s.service_id
+        FOR UPDATE OF s
+    ), touched AS (
+        UPDATE services
+        SET last_heartbeat_at = :at,
+            last_status = locked.status,
+            deadline = CASE WHEN locked.status = :down THEN :at_epoch
+                            ELSE :at_epoch + services.alert_interval * 60 + services.grace_period_seconds END
+        FROM locked
+        WHERE services.service_id = locked.service_id
+        RETURNING lower(services.heartbeat_name) AS name_lower, services.service_id, services.heartbeat_name,
+            services.service_name, services.team, services.priority, services.threshold,
+            services.alert_interval, services.grace_period_seconds, services.date_added
+    ), matched AS (
+        SELECT batch.ord, batch.status, touched.service_id,
+               row_number() OVER (ORDER BY batch.ord) AS n
+        FROM batch JOIN touched USING (name_lower)
+    ), inserted AS (
+        INSERT INTO heartbeat_events (service_id, time, status)
+        SELECT service_id, :at, status FROM matched ORDER BY ord
+        RETURNING heartbeat_id
+    )
+    SELECT matched.ord, numbered.heartbeat_id, touched.service_id, touched.heartbeat_name,
+        touched.service_name, touched.team, touched.priority, touched.threshold,
+        touched.alert_interval, touched.grace_period_seconds, touched.date_added
+    FROM matched
+    JOIN (SELECT heartbeat_id, row_number() OVER (ORDER BY heartbeat_id) AS n FROM inserted) AS numbered USING (n)
+    JOIN touched ON touched.service_id = matched.service_id
+    """
+).columns(column("ord", Integer), column("heartbeat_id", BigInteger), *_RETURNED)
+
+
+def _store_postgresql(conn: Connection, beats: Sequence[Beat], now: datetime) -> dict[int, tuple[int, Row]]:
+    rows = conn.execute(
+        _STORE_BATCH_PG,
+        {
+            "names": [beat.heartbeat_name.lower() for beat in beats],
+            "statuses": [beat.status for beat in beats],
+            "at": now,
+            "at_epoch": now.timestamp(),
+            "down": Status.DOWN.value,
+        },
+    )
+    return {row.ord - 1: (row.heartbeat_id, row) for row in rows}
+
+
+def _store_each(conn: Connection, beats: Sequence[Beat], now: datetime) -> dict[int, tuple[int, Row]]:
+    # SQLite: one writer and no round trips, so statement by statement, in order.
+    params = {"at": now, "at_epoch": now.timestamp()}
+    matched: list[tuple[int, Row]] = []
+    for index, beat in enumerate(beats):
+        row = conn.execute(_TOUCH, {**params, "name_lower": beat.heartbeat_name.lower(), "status": beat.status}).first()
+        if row is not None:
+            matched.append((index, row))
+    if not matched:
+        return {}
+    ids = conn.execute(
+        insert(heartbeat_events).returning(heartbeat_events.c.heartbeat_id, sort_by_parameter_order=True),
+        [{"service_id": row.service_id, "time": now, "status": beats[index].status} for index, row in matched],
+    ).scalars().all()
+    return {index: (heartbeat_id, row) for (index, row), heartbeat_id in zip(matched, ids)}
+
+
+def _refused(conn: Connection, names: set[str]) -> dict[str, str]:
+    """Why named heartbeats matched no active service: INACTIVE or UNKNOWN."""
+    lower_name = func.lower(services.c.heartbeat_name)
+    existing = set(conn.execute(select(lower_name).where(lower_name.in_(sorted(names)))).scalars())
+    return {name: INACTIVE if name in existing else UNKNOWN for name in names}
 
 
 def record(conn: Connection, beats: Sequence[Beat], now: datetime) -> list[Stored | str]:
     """Store heartbeats in the caller's transaction; one result per beat, in order.
 
     A result is a ``Stored`` or the reason it was refused (``UNKNOWN``/``INACTIVE``).
+    On PostgreSQL any number of beats costs one statement (plus one when some are
+    refused), so a batch of concurrent requests shares one transaction and commit.
     """
-    touch = _touch_service()
+    if not beats:
+        return []
+    store = _store_postgresql if conn.dialect.name == "postgresql" else _store_each
+    stored = store(conn, beats, now)
+    missing = {beat.heartbeat_name.lower() for index, beat in enumerate(beats) if index not in stored}
+    refused = _refused(conn, missing) if missing else {}
     results: list[Stored | str] = []
-    pending: list[tuple[int, Row, Beat]] = []
+    recount: dict[int, Row] = {}
     for index, beat in enumerate(beats):
-        row = conn.execute(
-            touch,
-            {"name_lower": beat.heartbeat_name.lower(), "at": now, "at_epoch": now.timestamp(), "status": beat.status},
-        ).first()
-        if row is None:
-            results.append(INACTIVE if service_queries.get_by_name(conn, beat.heartbeat_name) else UNKNOWN)
+        if index not in stored:
+            results.append(refused[beat.heartbeat_name.lower()])
             continue
-        results.append("")  # filled in below, once ids are known
-        pending.append((index, row, beat))
-    if not pending:
-        return results
-    ids = conn.execute(
-        insert(heartbeat_events).returning(heartbeat_events.c.heartbeat_id, sort_by_parameter_order=True),
-        [{"service_id": row.service_id, "time": now, "status": beat.status} for _, row, beat in pending],
-    ).scalars().all()
-    deadlines = []
-    for (index, row, beat), heartbeat_id in zip(pending, ids):
-        results[index] = Stored(
-            heartbeat_id=heartbeat_id,
-            service_id=row.service_id,
-            heartbeat_name=row.heartbeat_name,
-            service_name=row.service_name,
-            team=row.team,
-            priority=row.priority,
-            time=now,
-            status=beat.status,
+        heartbeat_id, row = stored[index]
+        results.append(
+            Stored(
+                heartbeat_id=heartbeat_id,
+                service_id=row.service_id,
+                heartbeat_name=row.heartbeat_name,
+                service_name=row.service_name,
+                team=row.team,
+                priority=row.priority,
+                time=now,
+                status=beat.status,
+            )
         )
-        if row.threshold > 1 and beat.status != Status.DOWN:
-            # The UPDATE assumed threshold 1; count the newest heartbeats instead.
-            deadlines.append((row.service_id, service_queries.compute_deadline(conn, dict(row._mapping))))
-    service_queries.set_deadlines(conn, deadlines)
+        if row.threshold > 1:
+            # The UPDATE assumed threshold 1; count the newest heartbeats instead
+            # (after the insert, once per service however often it is in the batch).
+            recount[row.service_id] = row
+    if recount:
+        service_queries.set_deadlines(
+            conn,
+            [(service_id, service_queries.compute_deadline(conn, dict(row._mapping))) for service_id, row in recount.items()],
+        )
     return results
+
+
+# Deadlock detected, serialization failure: the transaction lost a race and can be retried.
+_RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
+
+
+def is_transient_conflict(exc: BaseException) -> bool:
+    return getattr(getattr(exc, "orig", None), "sqlstate", None) in _RETRYABLE_SQLSTATES
 
 
 def list_recent(

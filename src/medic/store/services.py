@@ -92,7 +92,7 @@ def compute_deadline(conn: Connection, service: dict[str, Any]) -> float:
     newest = conn.execute(
         select(heartbeat_events.c.time, heartbeat_events.c.status)
         .where(heartbeat_events.c.service_id == service["service_id"])
-        .order_by(heartbeat_events.c.time.desc())
+        .order_by(heartbeat_events.c.time.desc(), heartbeat_events.c.heartbeat_id.desc())  # ties: a batch shares one time
         .limit(1)
     ).first()
     good_times = conn.scalars(

@@ -18,7 +18,7 @@ from medic.store.instrument import instrument
 from medic.web import auth, ratelimit
 from medic.web.context import Runtime
 from medic.web.envelope import reply, register_error_handlers
-from medic.web.ingest import DirectIngest
+from medic.web.ingest import GroupCommitIngest
 from medic.web.routes import alerts, health, heartbeats, jobs, meta, services
 
 if TYPE_CHECKING:
@@ -39,7 +39,7 @@ def create_app(settings: Settings, *, engine: "Engine | None" = None, clock: Clo
     rt = Runtime(settings=settings, engine=engine, clock=clock)
     rt.metrics = process_metrics
     rt.store_collector = metrics.StoreCollector(engine, clock)
-    rt.ingest = DirectIngest(engine, clock)
+    rt.ingest = GroupCommitIngest(engine, clock)
     app.extensions["medic"] = rt
 
     register_error_handlers(app)

@@ -15,6 +15,14 @@ def _child_exit(server, worker) -> None:
     multiprocess.mark_process_dead(worker.pid)
 
 
+def _worker_exit(server, worker) -> None:
+    # Store the heartbeats still queued for a group commit before the process goes.
+    app = getattr(worker, "wsgi", None)
+    runtime = getattr(app, "extensions", {}).get("medic")
+    if runtime is not None and runtime.ingest is not None:
+        runtime.ingest.close()
+
+
 class GunicornLogger(glogging.Logger):
     """Send gunicorn's own lines through Medic's handlers, so every line has one format."""
 
@@ -40,6 +48,7 @@ class MedicGunicorn(BaseApplication):
         self.cfg.set("graceful_timeout", 20)
         self.cfg.set("keepalive", 5)
         self.cfg.set("child_exit", _child_exit)
+        self.cfg.set("worker_exit", _worker_exit)
         self.cfg.set("accesslog", None)  # Medic logs its own access lines with request ids
         self.cfg.set("logger_class", GunicornLogger)
 

@@ -1,0 +1,240 @@
+"""The group-commit heartbeat writer: behaviour only, never timings.
+
+A batch is made deterministic with a gated clock: the writer reads the clock as it
+starts a transaction, so holding the first read keeps the writer busy while the
+test queues more heartbeats; releasing it lets them all go into the next batch.
+"""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from medic.store import heartbeats as store
+from medic.store import services as service_queries
+from medic.store.engine import make_engine
+from medic.store.errors import DATABASE_UNAVAILABLE
+from medic.store.tables import heartbeat_events, services
+from medic.web import create_app
+from medic.web.ingest import GroupCommitIngest
+from tests.support.server import LiveServer
+
+
+class GatedClock:
+    """The test clock, except that its first read waits until ``release()``."""
+
+    def __init__(self, clock):
+        self.clock = clock
+        self.first_read = threading.Event()
+        self.gate = threading.Event()
+        self._reads = 0
+        self._lock = threading.Lock()
+
+    def __call__(self):
+        with self._lock:
+            self._reads += 1
+            first = self._reads == 1
+        if first:
+            self.first_read.set()
+            assert self.gate.wait(10), "gate never released"
+        return self.clock()
+
+    def release(self) -> None:
+        self.gate.set()
+
+
+def register(engine, clock, name: str, **extra):
+    values = {
+        "heartbeat_name": name,
+        "service_name": "svc",
+        "alert_interval": 5,
+        "threshold": 1,
+        "team": "site-reliability",
+        "priority": "p3",
+        "grace_period_seconds": 0,
+        **extra,
+    }
+    with engine.begin() as conn:
+        row, _ = service_queries.create(conn, values, clock())
+    return row
+
+
+def wait_until_queued(ingest: GroupCommitIngest, count: int) -> None:
+    for _ in range(1000):
+        if ingest._queue.qsize() >= count:
+            return
+        threading.Event().wait(0.01)
+    raise AssertionError(f"{count} heartbeats never queued")
+
+
+class Batch:
+    """Submit beats from threads while the writer is held at its first batch."""
+
+    def __init__(self, engine, clock):
+        self.gated = GatedClock(clock)
+        self.ingest = GroupCommitIngest(engine, self.gated)
+        self.pool = ThreadPoolExecutor(max_workers=32)
+
+    def hold_writer(self, beat: store.Beat):
+        future = self.pool.submit(self.ingest.submit, beat)
+        assert self.gated.first_read.wait(10)
+        return future
+
+    def queue(self, beats: list[store.Beat]):
+        futures = [self.pool.submit(self.ingest.submit, beat) for beat in beats]
+        wait_until_queued(self.ingest, len(beats))
+        return futures
+
+    def close(self) -> None:
+        self.gated.release()
+        self.ingest.close()
+        self.pool.shutdown(wait=True)
+
+
+@pytest.fixture
+def batch(engine, clock):
+    b = Batch(engine, clock)
+    yield b
+    b.close()
+
+
+def stored_rows(engine) -> dict[int, tuple[int, str]]:
+    with engine.connect() as conn:
+        rows = conn.execute(select(heartbeat_events.c.heartbeat_id, heartbeat_events.c.service_id, heartbeat_events.c.status))
+        return {row.heartbeat_id: (row.service_id, row.status) for row in rows}
+
+
+def test_one_batch_stores_every_heartbeat_and_refuses_only_the_bad_names(engine, clock, batch):
+    a = register(engine, clock, "a-hb")
+    b = register(engine, clock, "b-hb")
+    register(engine, clock, "off-hb")
+    with engine.begin() as conn:
+        service_queries.update_service(conn, service_queries.get_by_name(conn, "off-hb"), {"active": False}, clock())
+
+    first = batch.hold_writer(store.Beat("a-hb", "UP"))
+    beats = [
+        store.Beat("A-HB", "UP"),
+        store.Beat("ghost", "UP"),
+        store.Beat("b-hb", "DEGRADED"),
+        store.Beat("off-hb", "UP"),
+        store.Beat("a-hb", "DOWN"),
+        store.Beat("b-hb", "UP"),
+    ]
+    futures = batch.queue(beats)
+    batch.gated.release()
+    results = [future.result(timeout=10) for future in futures]
+    first.result(timeout=10)
+
+    assert results[1] == store.UNKNOWN
+    assert results[3] == store.INACTIVE
+    stored = [r for r in results if isinstance(r, store.Stored)]
+    assert [(r.heartbeat_name, r.status) for r in stored] == [
+        ("a-hb", "UP"), ("b-hb", "DEGRADED"), ("a-hb", "DOWN"), ("b-hb", "UP")
+    ]
+    # Each 201 names its own committed row, in submission order.
+    rows = stored_rows(engine)
+    assert len({r.heartbeat_id for r in stored}) == 4
+    for r in stored:
+        assert rows[r.heartbeat_id] == (r.service_id, r.status)
+    assert [r.heartbeat_id for r in stored] == sorted(r.heartbeat_id for r in stored)
+    assert len(rows) == 5  # the held first beat plus the four stored here
+    # The service ends in the state of its last heartbeat, as if applied one by one.
+    with engine.connect() as conn:
+        last = dict(conn.execute(select(services.c.service_id, services.c.last_status)).all())
+    assert last[a.service_id] == "DOWN" and last[b.service_id] == "UP"
+
+
+def test_threshold_services_get_their_deadline_counted_in_a_batch(engine, clock, batch):
+    register(engine, clock, "t-hb", threshold=3)
+    first = batch.hold_writer(store.Beat("t-hb", "UP"))
+    futures = batch.queue([store.Beat("t-hb", "UP"), store.Beat("t-hb", "UP")])
+    batch.gated.release()
+    first.result(timeout=10)
+    for future in futures:
+        assert isinstance(future.result(timeout=10), store.Stored)
+    with engine.connect() as conn:
+        row = service_queries.get_by_name(conn, "t-hb")
+    # Three good heartbeats within the window: healthy for one window from the oldest.
+    assert row.deadline == pytest.approx(clock().timestamp() + 5 * 60)
+
+
+def test_a_heartbeat_that_breaks_the_batch_fails_alone(engine, clock, batch):
+    register(engine, clock, "a-hb")
+    register(engine, clock, "b-hb")
+    first = batch.hold_writer(store.Beat("a-hb", "UP"))
+    # A status of None violates NOT NULL on insert: the batch fails, then each beat is retried alone.
+    futures = batch.queue([store.Beat("a-hb", "UP"), store.Beat("b-hb", None), store.Beat("b-hb", "UP")])
+    batch.gated.release()
+    first.result(timeout=10)
+    good_1, bad, good_2 = futures
+    assert isinstance(good_1.result(timeout=10), store.Stored)
+    assert isinstance(good_2.result(timeout=10), store.Stored)
+    with pytest.raises(Exception) as raised:
+        bad.result(timeout=10)
+    assert "null" in str(raised.value).lower()
+    assert len(stored_rows(engine)) == 3
+
+
+def test_close_stores_everything_already_submitted(engine, clock, batch):
+    register(engine, clock, "a-hb")
+    first = batch.hold_writer(store.Beat("a-hb", "UP"))
+    futures = batch.queue([store.Beat("a-hb", "UP") for _ in range(10)])
+    closing = threading.Thread(target=batch.ingest.close)
+    closing.start()
+    batch.gated.release()
+    closing.join(timeout=10)
+    assert not closing.is_alive()
+    results = [first.result(timeout=10)] + [future.result(timeout=10) for future in futures]
+    assert all(isinstance(r, store.Stored) for r in results)
+    assert set(stored_rows(engine)) == {r.heartbeat_id for r in results}
+    # After close, a late heartbeat is still stored (written directly, no writer).
+    late = batch.ingest.submit(store.Beat("a-hb", "DOWN"))
+    assert isinstance(late, store.Stored) and late.heartbeat_id in stored_rows(engine)
+
+
+def test_database_outage_fails_every_waiting_request(clock):
+    dead = make_engine("postgresql://medic@127.0.0.1:1/medic")  # nothing listens on port 1
+    ingest = GroupCommitIngest(dead, clock)
+    try:
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            futures = [pool.submit(ingest.submit, store.Beat(f"s{i}", "UP")) for i in range(8)]
+            for future in futures:
+                with pytest.raises(DATABASE_UNAVAILABLE):
+                    future.result(timeout=30)
+    finally:
+        ingest.close()
+        dead.dispose()
+
+
+def test_database_outage_answers_503_to_each_request(settings, clock):
+    dead = make_engine("postgresql://medic@127.0.0.1:1/medic")
+    app = create_app(settings, engine=dead, clock=clock)
+    try:
+        with LiveServer(app) as live, httpx.Client(base_url=live.url, timeout=30) as client:
+            with ThreadPoolExecutor(max_workers=8) as pool:
+                replies = list(
+                    pool.map(lambda i: client.post("/heartbeat", json={"heartbeat_name": f"s{i}", "status": "UP"}), range(8))
+                )
+        for reply in replies:
+            assert reply.status_code == 503
+            assert reply.json()["success"] is False
+    finally:
+        app.extensions["medic"].ingest.close()
+        dead.dispose()
+
+
+def test_concurrent_requests_over_http_are_each_stored(api, engine):
+    for i in range(4):
+        assert api.post("/service", json={"heartbeat_name": f"c{i}-hb", "service_name": "svc", "alert_interval": 5}).status_code == 201
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        replies = list(
+            pool.map(lambda i: api.post("/heartbeat", json={"heartbeat_name": f"c{i % 4}-hb", "status": "UP"}), range(64))
+        )
+    assert [r.status_code for r in replies] == [201] * 64
+    ids = {r.json()["results"]["heartbeat_id"] for r in replies}
+    assert len(ids) == 64
+    assert set(stored_rows(engine)) == ids
