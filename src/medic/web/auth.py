@@ -158,6 +158,12 @@ def forbidden(op_scope: str, principal: Principal) -> ApiError:
 
 def current_operation() -> Operation | None:
     """The operation the request is routed to; None for 404/405 and automatic OPTIONS."""
+    if "medic_operation" not in g:
+        g.medic_operation = _find_operation()
+    return g.medic_operation
+
+
+def _find_operation() -> Operation | None:
     if request.endpoint is None or request.method == "OPTIONS":
         return None
     view = current_app.view_functions.get(request.endpoint)
