@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from medic.worker.dispatch import lease_for
 from tests.fakes.providers import Response
 
 
@@ -243,13 +244,14 @@ def test_a_claim_left_by_a_dead_worker_expires_and_is_delivered(medic, make_work
     medic.register(alert_interval=1)
     clock.advance(minutes=1)
     make_worker().evaluate()
-    with engine.begin() as conn:  # a worker claims the rows, then dies mid-send
-        claimed = outbox.claim_due(conn, clock(), __import__("datetime").timedelta(seconds=60), 10)
+    lease = lease_for(2)  # NOTIFY_TIMEOUT_SECONDS in these tests
+    with engine.begin() as conn:  # a worker claims the row, then dies mid-send
+        claimed = outbox.claim_due(conn, clock(), lease, 10, channel="pagerduty")
     assert claimed
     survivor = make_worker()
     survivor.deliver()
     assert pagerduty.requests == []  # still claimed
-    clock.advance(seconds=61)
+    clock.advance(seconds=lease.total_seconds() + 1)
     survivor.deliver()
     assert [r.json["event_action"] for r in pagerduty.requests] == ["trigger"]
 
@@ -264,3 +266,16 @@ def test_no_channels_configured_still_records_alerts(medic, clock, settings, eng
     plain.close()
     assert medic.service()["down"] is True
     assert medic.alerts()[0]["active"] is True
+
+
+def test_rows_for_a_channel_this_worker_lacks_stay_pending(medic, make_worker, clock, pagerduty, slack, api):
+    medic.register(alert_interval=1)
+    clock.advance(minutes=1)
+    make_worker().evaluate()  # rows for pagerduty, slack and webhook
+    partial = make_worker(channels={"pagerduty": make_worker().channels["pagerduty"]})
+    partial.deliver()
+    assert len(pagerduty.requests) == 1 and slack.requests == []
+    outbox = api.get("/health").json()["results"]["outbox"]
+    assert outbox["by_channel"] == {"slack": 1, "webhook": 1}  # not failed, not lost: waiting
+    make_worker().deliver()
+    assert len(slack.requests) == 1

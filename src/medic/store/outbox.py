@@ -18,8 +18,11 @@ PENDING, SENDING, DELIVERED, FAILED = "pending", "sending", "delivered", "failed
 UNFINISHED = (PENDING, SENDING)
 
 
-def claim_due(conn: Connection, now: datetime, lease: timedelta, limit: int) -> list:
-    """Claim up to ``limit`` due notifications for this worker.
+def claim_due(conn: Connection, now: datetime, lease: timedelta, limit: int, *, channel: str) -> list:
+    """Claim up to ``limit`` due notifications of one channel for this worker.
+
+    Rows of channels this worker is not configured for stay pending (and show in
+    /health) until a worker that has the channel delivers them.
 
     A notification waits while an earlier one for the same alert and channel is
     unfinished, so a resolve never overtakes its trigger. On PostgreSQL, SKIP
@@ -40,7 +43,7 @@ def claim_due(conn: Connection, now: datetime, lease: timedelta, limit: int) -> 
     )
     ids = (
         select(n.c.notification_id)
-        .where(due, ~blocked)
+        .where(n.c.channel == channel, due, ~blocked)
         .order_by(n.c.notification_id)
         .limit(limit)
         .with_for_update(skip_locked=True)

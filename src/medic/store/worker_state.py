@@ -21,8 +21,13 @@ def put(conn: Connection, name: str, value: str, now: datetime) -> None:
     changed = conn.execute(
         update(worker_state).where(worker_state.c.name == name).values(value=value, updated_at=now)
     ).rowcount
-    if not changed:
-        conn.execute(worker_state.insert().values(name=name, value=value, updated_at=now))
+    if changed:
+        return
+    try:
+        with conn.begin_nested():
+            conn.execute(worker_state.insert().values(name=name, value=value, updated_at=now))
+    except IntegrityError:  # another worker created the row first: ours is an update after all
+        conn.execute(update(worker_state).where(worker_state.c.name == name).values(value=value, updated_at=now))
 
 
 def claim_daily(conn: Connection, name: str, day: str, now: datetime) -> bool:

@@ -1,5 +1,10 @@
-"""The worker: evaluation every WORKER_INTERVAL_SECONDS, delivery every second,
-cleanup once a day at 00:00 UTC (once across all workers)."""
+"""The worker: evaluation every WORKER_INTERVAL_SECONDS; delivery per channel in
+its own thread, every second and right after an evaluation queued something;
+cleanup once a day at 00:00 UTC (once across all workers), in the background.
+
+Nothing slow sits in front of an evaluation: a hanging provider or a long
+cleanup never delays the next page.
+"""
 
 from __future__ import annotations
 
@@ -16,7 +21,7 @@ from medic.notify import Channel, build_channels, close_channels
 from medic.store import worker_state as ws
 from medic.store.instrument import instrument
 from medic.worker.cleanup import run_cleanup
-from medic.worker.dispatch import Dispatcher
+from medic.worker.dispatch import ChannelDispatcher
 from medic.worker.evaluate import EvaluationResult, evaluate
 
 if TYPE_CHECKING:
@@ -24,7 +29,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("medic.worker")
 
-# Retries are due on a finer grain than evaluation: the first one within ~2 s.
+# Retries come due on a finer grain than evaluation: the first one within ~2 s.
 DELIVERY_TICK_SECONDS = 1.0
 CLEANUP_CLAIM = "cleanup_day"
 
@@ -48,21 +53,34 @@ class Worker:
         self.run_daily_cleanup = run_daily_cleanup
         self.metrics = process_metrics()
         instrument(engine, self.metrics.observe_query)
-        self.dispatcher = Dispatcher(engine, self.channels, clock, send_timeout=settings.notify_timeout_seconds)
+        self.dispatchers = [
+            ChannelDispatcher(engine, name, channel, clock, send_timeout=settings.notify_timeout_seconds)
+            for name, channel in sorted(self.channels.items())
+        ]
+        self._wake = {d.name: threading.Event() for d in self.dispatchers}
+        self._cleanup_thread: threading.Thread | None = None
+
+    # -- one step at a time (tests, `medic worker --once`) -----------------
 
     def evaluate(self) -> EvaluationResult:
         return evaluate(self.engine, self.settings, sorted(self.channels), self.clock())
 
     def deliver(self) -> int:
-        return self.dispatcher.run()
+        """Deliver everything due on every channel, now, in this thread."""
+        return sum(dispatcher.run() for dispatcher in self.dispatchers)
 
     def run_once(self) -> EvaluationResult:
-        """One full cycle: evaluate, deliver what is due, cleanup if today's is unclaimed."""
+        """One full cycle: evaluate, deliver what is due, run today's cleanup if unclaimed."""
+        result = self.cycle()
+        self.deliver()
+        if self._claim_cleanup():
+            self._cleanup()
+        return result
+
+    def cycle(self) -> EvaluationResult:
+        """Evaluate and record the completed cycle (for /health and the liveness probe)."""
         started = time.perf_counter()
         result = self.evaluate()
-        self.deliver()
-        if self.run_daily_cleanup:
-            self._daily_cleanup()
         now = self.clock()
         with self.engine.begin() as conn:
             ws.put(conn, ws.LAST_CYCLE, now.isoformat(), now)
@@ -71,35 +89,67 @@ class Worker:
             self.liveness_file.touch()
         return result
 
-    def _daily_cleanup(self) -> None:
+    # -- cleanup -------------------------------------------------------------
+
+    def _claim_cleanup(self) -> bool:
+        if not self.run_daily_cleanup:
+            return False
         now = self.clock()
         with self.engine.begin() as conn:
-            mine = ws.claim_daily(conn, CLEANUP_CLAIM, now.date().isoformat(), now)
-        if mine:
-            try:
-                run_cleanup(self.engine, self.settings, clock=self.clock)
-            except Exception:
-                # Not fatal to alerting; the metric and /health show the last success.
-                log.exception("daily cleanup failed; it runs again tomorrow or with `medic cleanup`")
+            return ws.claim_daily(conn, CLEANUP_CLAIM, now.date().isoformat(), now)
+
+    def _cleanup(self) -> None:
+        try:
+            run_cleanup(self.engine, self.settings, clock=self.clock)
+        except Exception:
+            # Not fatal to alerting; the metric and /health show the last success.
+            log.exception("daily cleanup failed; it runs again tomorrow or with `medic cleanup`")
+
+    # -- the long-running worker ------------------------------------------
 
     def run_forever(self, stop: threading.Event) -> None:
         interval = self.settings.worker_interval_seconds
         log.info("worker started; evaluation every %ss; channels: %s", interval, ", ".join(self.channels) or "none")
-        next_cycle = time.monotonic()
+        senders = [
+            threading.Thread(target=self._deliver_forever, args=(d, stop), name=f"medic-deliver-{d.name}", daemon=True)
+            for d in self.dispatchers
+        ]
+        for thread in senders:
+            thread.start()
         while not stop.is_set():
+            started = time.monotonic()
             try:
-                if time.monotonic() >= next_cycle:
-                    next_cycle = time.monotonic() + interval
-                    self.run_once()
-                else:
-                    self.deliver()
+                result = self.cycle()
+                if result.opened or result.closed or result.reminded:
+                    self._wake_all()
+                if self._claim_cleanup() and not (self._cleanup_thread and self._cleanup_thread.is_alive()):
+                    self._cleanup_thread = threading.Thread(target=self._cleanup, name="medic-cleanup", daemon=True)
+                    self._cleanup_thread.start()
             except Exception:
-                # A database or provider blip must not kill the worker; the next tick retries.
-                log.exception("worker cycle failed; retrying")
-            stop.wait(max(0.0, min(DELIVERY_TICK_SECONDS, next_cycle - time.monotonic())))
+                # A database blip must not kill the worker; the next cycle retries.
+                log.exception("worker cycle failed; retrying next cycle")
+            stop.wait(max(0.0, interval - (time.monotonic() - started)))
+        self._wake_all()
+        for thread in senders:
+            thread.join(timeout=60)
         self.close()
         log.info("worker stopped")
 
+    def _wake_all(self) -> None:
+        for event in self._wake.values():
+            event.set()
+
+    def _deliver_forever(self, dispatcher: ChannelDispatcher, stop: threading.Event) -> None:
+        wake = self._wake[dispatcher.name]
+        while not stop.is_set():
+            wake.clear()
+            try:
+                dispatcher.run()
+            except Exception:
+                log.exception("%s delivery failed; retrying", dispatcher.name)
+            wake.wait(DELIVERY_TICK_SECONDS)
+
     def close(self) -> None:
-        self.dispatcher.close()
+        for dispatcher in self.dispatchers:
+            dispatcher.close()
         close_channels(self.channels)

@@ -1,0 +1,37 @@
+"""The long-running worker: channels deliver independently of each other."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from tests.fakes.providers import Response, provider_env
+
+
+@pytest.fixture
+def settings_env(pagerduty, slack, webhook):
+    return {**provider_env(pagerduty, slack, webhook), "NOTIFY_TIMEOUT_SECONDS": "2", "WORKER_INTERVAL_SECONDS": "0.2"}
+
+
+def test_a_hanging_provider_does_not_hold_up_the_others(medic, make_worker, clock, pagerduty, slack, engine):
+    from medic.store.tables import notifications
+    from sqlalchemy import select
+
+    pagerduty.set_default(Response(202, {"status": "success"}, delay=5))  # past the 2 s timeout, every time
+    medic.register(alert_interval=1)
+    clock.advance(minutes=1)
+    worker = make_worker()
+    stop = threading.Event()
+    thread = threading.Thread(target=worker.run_forever, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        slack.wait_for(1, timeout=10)
+        with engine.connect() as conn:
+            pd_state = conn.execute(select(notifications.c.state).where(notifications.c.channel == "pagerduty")).scalar_one()
+        # Slack was delivered while PagerDuty's first attempt was still in flight.
+        assert pd_state == "sending"
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+    assert not thread.is_alive()
