@@ -54,6 +54,8 @@ def test_newest_down_is_unhealthy_at_once():
     earlier = [beat - timedelta(seconds=10)]
     d = deadline(newest_status="DOWN", newest_time=beat, good_times_newest_first=earlier)
     assert not is_healthy(d, beat)
+    # ... even to a worker whose clock reads earlier than the web host that stamped it.
+    assert not is_healthy(d, beat - timedelta(seconds=5))
 
 
 def test_threshold_needs_that_many_in_window():

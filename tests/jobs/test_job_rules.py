@@ -6,8 +6,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from medic.core.health import open_reason
-from medic.core.jobs import JobAction, duration_seconds, duration_stats, health_after_signal
+from medic.core.health import UNHEALTHY, open_reason
+from medic.core.jobs import JobAction, duration_seconds, duration_stats, health_after_signal, job_deadline
 from medic.core.model import JOB_FAILED, JOB_RUNNING, OpenReason
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=timezone.utc)
@@ -16,12 +16,10 @@ WINDOW = 3600.0
 
 def after(action, **kw):
     args = dict(
-        now=T0,
         liveness_deadline=T0.timestamp() + WINDOW,
         max_duration_seconds=None,
         oldest_open_start=None,
         previous_status="UP",
-        previous_deadline=T0.timestamp() + 10,
     )
     args.update(kw)
     return health_after_signal(JobAction(action), **args)
@@ -77,20 +75,20 @@ def test_older_open_run_keeps_its_own_limit():
 
 
 def test_complete_with_nothing_open_is_up():
-    health = after("complete", previous_status=JOB_FAILED, previous_deadline=T0.timestamp() - 5)
+    health = after("complete", previous_status=JOB_FAILED)
     assert health.deadline == T0.timestamp() + WINDOW
     assert health.last_status == "UP"
 
 
 def test_fail_is_unhealthy_at_once():
     health = after("fail", oldest_open_start=T0 - timedelta(seconds=5))
-    assert health.deadline == T0.timestamp()
+    assert health.deadline == UNHEALTHY  # before any clock's "now"
     assert health.last_status == JOB_FAILED
 
 
 def test_start_after_a_failure_does_not_clear_it():
-    health = after("start", oldest_open_start=T0, previous_status=JOB_FAILED, previous_deadline=T0.timestamp() - 60)
-    assert health.deadline == T0.timestamp() - 60
+    health = after("start", oldest_open_start=T0, previous_status=JOB_FAILED)
+    assert health.deadline == UNHEALTHY
     assert health.last_status == JOB_FAILED
 
 
@@ -99,3 +97,9 @@ def test_open_reasons_for_jobs():
     assert open_reason(T0, JOB_RUNNING) == OpenReason.JOB_OVERDUE
     assert open_reason(T0, "UP") == OpenReason.MISSED_HEARTBEATS
     assert open_reason(T0, "DOWN") == OpenReason.REPORTED_DOWN
+
+
+def test_settings_change_keeps_job_state():
+    assert job_deadline(T0.timestamp() + WINDOW, JOB_FAILED, 600, None) == UNHEALTHY
+    assert job_deadline(T0.timestamp() + WINDOW, JOB_RUNNING, 600, T0) == T0.timestamp() + 600
+    assert job_deadline(T0.timestamp() + WINDOW, "UP", 600, None) == T0.timestamp() + WINDOW

@@ -15,6 +15,12 @@ from typing import Sequence
 from medic.core.model import GOOD_STATUSES, JOB_FAILED, JOB_RUNNING, OpenReason, ServiceState, Status
 
 
+# The deadline of a service whose newest signal says it is down (a DOWN heartbeat,
+# a failed job): before any "now", whichever host's clock reads it, so a worker
+# whose clock trails the web's can never take a fresh DOWN for a recovery.
+UNHEALTHY = 0.0
+
+
 def window_seconds(alert_interval_minutes: int, grace_period_seconds: int) -> int:
     return alert_interval_minutes * 60 + grace_period_seconds
 
@@ -35,8 +41,7 @@ def deadline_for(
     UP/DEGRADED heartbeat times.
     """
     if newest_status == Status.DOWN and newest_time is not None:
-        # A service that says it is down is unhealthy from that moment.
-        return newest_time.timestamp()
+        return UNHEALTHY
     window = window_seconds(alert_interval, grace_period_seconds)
     # Nothing alerts before one full window after registration: a new service
     # (rule 2), or one that has not yet had time to send `threshold` heartbeats.
@@ -49,7 +54,7 @@ def deadline_for(
 
 def deadline_after_single_heartbeat(status: str, at: datetime, window: int) -> float:
     """The deadline after one heartbeat when ``threshold`` is 1 (the common case)."""
-    return at.timestamp() if status == Status.DOWN else at.timestamp() + window
+    return UNHEALTHY if status == Status.DOWN else at.timestamp() + window
 
 
 def is_healthy(deadline: float, now: datetime) -> bool:

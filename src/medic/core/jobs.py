@@ -14,6 +14,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Sequence
 
+from medic.core.health import UNHEALTHY
 from medic.core.model import JOB_FAILED, JOB_RUNNING, Status
 
 
@@ -55,33 +56,44 @@ class Health:
 def health_after_signal(
     action: JobAction,
     *,
-    now: datetime,
     liveness_deadline: float,
     max_duration_seconds: int | None,
     oldest_open_start: datetime | None,
     previous_status: str | None,
-    previous_deadline: float,
 ) -> Health:
-    """The service's deadline and last_status after a signal at ``now``.
+    """The service's deadline and last_status after a signal.
 
     ``liveness_deadline`` is the deadline the signal's heartbeat alone implies;
     ``oldest_open_start`` is the start of the oldest run still open once this
     signal is applied.
     """
-    epoch = now.timestamp()
     if action == JobAction.FAIL:
-        return Health(epoch, JOB_FAILED)  # unhealthy at once: the next cycle pages
-    if action == JobAction.START and previous_status == JOB_FAILED:
+        status = JOB_FAILED  # unhealthy at once: the next cycle pages
+    elif action == JobAction.START and previous_status == JOB_FAILED:
         # Only a completed run clears a failure: resolving the page at the next
         # start would make a job that fails every run page and resolve every run.
-        return Health(min(previous_deadline, epoch), JOB_FAILED)
-    deadline = liveness_deadline
-    if oldest_open_start is None:
-        return Health(deadline, Status.UP)
-    if max_duration_seconds is not None:
-        # An open run past max_duration makes the service unhealthy then.
-        deadline = min(deadline, oldest_open_start.timestamp() + max_duration_seconds)
-    return Health(deadline, JOB_RUNNING)
+        status = JOB_FAILED
+    elif oldest_open_start is not None:
+        status = JOB_RUNNING
+    else:
+        status = Status.UP
+    return Health(job_deadline(liveness_deadline, status, max_duration_seconds, oldest_open_start), status)
+
+
+def job_deadline(
+    liveness_deadline: float,
+    last_status: str | None,
+    max_duration_seconds: int | None,
+    oldest_open_start: datetime | None,
+) -> float:
+    """A job service's deadline: its liveness deadline, unless the job failed or
+    its oldest open run reaches max_duration first. Used after a signal and when
+    the service's settings change, so both agree."""
+    if last_status == JOB_FAILED:
+        return UNHEALTHY
+    if oldest_open_start is not None and max_duration_seconds is not None:
+        return min(liveness_deadline, oldest_open_start.timestamp() + max_duration_seconds)
+    return liveness_deadline
 
 
 @dataclass(frozen=True)

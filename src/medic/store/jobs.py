@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, Row, func, insert, literal_column, select, update
 
@@ -72,24 +72,22 @@ def apply_signal(conn: Connection, service_id: int, signal: Signal, now: datetim
         run = _start(conn, service_id, signal, now)
     else:
         run = _finish(conn, service_id, signal, now)
+        if run.state == RunState.SUCCEEDED and service.max_duration_seconds is not None:
+            _abandon_overdue(conn, service_id, now - timedelta(seconds=service.max_duration_seconds), now)
 
     status = HEARTBEAT_STATUS[signal.action]
     conn.execute(insert(heartbeat_events).values(service_id=service_id, time=now, status=status))
-    if status == Status.DOWN:
-        liveness = now.timestamp()
-    elif service.threshold > 1:
+    if service.threshold > 1 and status != Status.DOWN:
         liveness = service_queries.compute_deadline(conn, dict(service._mapping))
     else:
         window = health.window_seconds(service.alert_interval, service.grace_period_seconds)
         liveness = health.deadline_after_single_heartbeat(status, now, window)
     after = health_after_signal(
         signal.action,
-        now=now,
         liveness_deadline=liveness,
         max_duration_seconds=service.max_duration_seconds,
-        oldest_open_start=_oldest_open_start(conn, service_id),
+        oldest_open_start=service_queries.oldest_open_run_start(conn, service_id),
         previous_status=service.last_status,
-        previous_deadline=service.deadline,
     )
     conn.execute(
         update(services)
@@ -171,10 +169,17 @@ def _finish(conn: Connection, service_id: int, signal: Signal, now: datetime) ->
     return conn.execute(select(job_runs).where(job_runs.c.job_run_id == run.job_run_id)).one()
 
 
-def _oldest_open_start(conn: Connection, service_id: int) -> datetime | None:
-    return conn.execute(
-        select(func.min(job_runs.c.started_at)).where(job_runs.c.service_id == service_id, _OPEN)
-    ).scalar()
+def _abandon_overdue(conn: Connection, service_id: int, started_before: datetime, now: datetime) -> None:
+    """Close runs left open past max_duration once a later run succeeded.
+
+    A run whose host died never reports; without this its overdue page would
+    stay open however many runs succeed after it.
+    """
+    conn.execute(
+        update(job_runs)
+        .where(job_runs.c.service_id == service_id, _OPEN, job_runs.c.started_at <= started_before)
+        .values(state=RunState.FAILED, finished_at=now, message="abandoned: still open when a later run completed")
+    )
 
 
 def open_runs(conn: Connection, service_id: int, limit: int) -> list[Row]:

@@ -9,8 +9,9 @@ from sqlalchemy import Connection, Row, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from medic.core import health
+from medic.core.jobs import RunState, job_deadline
 from medic.core.model import GOOD_STATUSES
-from medic.store.tables import heartbeat_events, services
+from medic.store.tables import heartbeat_events, job_runs, services
 
 
 def _by_name(name: str):
@@ -64,17 +65,26 @@ def create(conn: Connection, values: dict[str, Any], now: datetime) -> tuple[Row
 
 
 # Settings that change how the deadline is computed.
-_DEADLINE_INPUTS = frozenset({"alert_interval", "threshold", "grace_period_seconds"})
+_DEADLINE_INPUTS = frozenset({"alert_interval", "threshold", "grace_period_seconds", "max_duration_seconds"})
 
 
 def update_service(conn: Connection, row: Row, changes: dict[str, Any], now: datetime) -> Row:
     """Apply a partial update; keeps date_muted and the deadline consistent."""
+    # Write first: the row lock (PostgreSQL) or write lock (SQLite) keeps a
+    # heartbeat from committing between the recount below and our write.
+    conn.execute(update(services).where(services.c.service_id == row.service_id).values(date_modified=now))
+    row = get_by_id(conn, row.service_id)
     values = dict(changes)
     if "muted" in values and values["muted"] != row.muted:
         values["date_muted"] = now if values["muted"] else None
     if values.keys() & _DEADLINE_INPUTS:
         merged = {**row._mapping, **values}
-        values["deadline"] = compute_deadline(conn, merged)
+        values["deadline"] = job_deadline(
+            compute_deadline(conn, merged),
+            row.last_status,
+            merged["max_duration_seconds"],
+            oldest_open_run_start(conn, row.service_id),
+        )
     if values.get("active") and not row.active:
         # A reactivated service gets a fresh window, as if newly registered.
         window = health.window_seconds(
@@ -113,6 +123,15 @@ def compute_deadline(conn: Connection, service: dict[str, Any]) -> float:
         newest_time=newest.time if newest else None,
         good_times_newest_first=good_times,
     )
+
+
+def oldest_open_run_start(conn: Connection, service_id: int) -> datetime | None:
+    """Start of the service's oldest job run still running (None for plain heartbeats)."""
+    return conn.execute(
+        select(func.min(job_runs.c.started_at)).where(
+            job_runs.c.service_id == service_id, job_runs.c.state == RunState.RUNNING.value
+        )
+    ).scalar()
 
 
 def set_deadlines(conn: Connection, deadlines: Iterable[tuple[int, float]]) -> None:
