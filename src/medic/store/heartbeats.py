@@ -22,6 +22,7 @@ from sqlalchemy import (
     update,
 )
 
+from medic.core import health
 from medic.core.model import Status
 from medic.store import services as service_queries
 from medic.store.tables import heartbeat_events, services
@@ -77,7 +78,7 @@ def _touch_service():
             last_heartbeat_at=bindparam("at"),
             last_status=bindparam("status"),
             deadline=case(
-                (bindparam("status") == literal(Status.DOWN.value), at_epoch),
+                (bindparam("status") == literal(Status.DOWN.value), literal(health.UNHEALTHY)),
                 else_=at_epoch + services.c.alert_interval * 60 + services.c.grace_period_seconds,
             ),
         )
@@ -113,7 +114,7 @@ _STORE_BATCH_PG = text(
         UPDATE services
         SET last_heartbeat_at = :at,
             last_status = locked.status,
-            deadline = CASE WHEN locked.status = :down THEN :at_epoch
+            deadline = CASE WHEN locked.status = :down THEN :unhealthy
                             ELSE :at_epoch + services.alert_interval * 60 + services.grace_period_seconds END
         FROM locked
         WHERE services.service_id = locked.service_id
@@ -148,6 +149,7 @@ def _store_postgresql(conn: Connection, beats: Sequence[Beat], now: datetime) ->
             "at": now,
             "at_epoch": now.timestamp(),
             "down": Status.DOWN.value,
+            "unhealthy": health.UNHEALTHY,
         },
     )
     return {row.ord - 1: (row.heartbeat_id, row) for row in rows}
