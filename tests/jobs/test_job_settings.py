@@ -42,3 +42,16 @@ def test_an_abandoned_run_is_closed_by_a_later_success(jobs, worker, clock, page
     assert pages(pagerduty) == ["trigger", "resolve"]
     runs = {run["run_id"]: run for run in jobs.api.get("/v2/services/nightly/runs").json()["results"]}
     assert runs["r1"]["state"] == "failed" and "abandoned" in runs["r1"]["message"]
+
+
+def test_cleanup_prunes_finished_runs_and_keeps_open_ones(jobs, clock, engine, settings):
+    from medic.worker.cleanup import run_cleanup
+
+    jobs.register(alert_interval=60 * 24)
+    jobs.start(run_id="old")
+    jobs.complete(run_id="old")
+    jobs.start(run_id="still-open")
+    clock.advance(days=31)
+    assert run_cleanup(engine, settings, clock=clock)["job_runs"] == 1
+    runs = [run["run_id"] for run in jobs.api.get("/v2/services/nightly/runs").json()["results"]]
+    assert runs == ["still-open"]

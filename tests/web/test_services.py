@@ -95,3 +95,15 @@ def test_original_client_flow(api):
     response = api.post("/service/legacy-hb", json={"muted": 1, "active": 0})
     assert response.status_code == 200
     assert response.json()["results"]["muted"] is True and response.json()["results"]["active"] is False
+
+
+def test_window_longer_than_retention_is_refused(api):
+    body = {"heartbeat_name": "monthly", "service_name": "batch", "alert_interval": 45 * 1440}
+    response = api.post("/service", json=body)
+    assert response.status_code == 400
+    assert "HEARTBEAT_RETENTION_DAYS" in response.json()["message"]
+    assert api.get("/service").json()["results"] == []
+    api.post("/service", json={**body, "alert_interval": 29 * 1440})
+    response = api.post("/service/monthly", json={"grace_period_seconds": 2 * 86400})
+    assert response.status_code == 400
+    assert api.get("/service/monthly").json()["results"]["grace_period_seconds"] == 0

@@ -25,6 +25,11 @@ def window_seconds(alert_interval_minutes: int, grace_period_seconds: int) -> in
     return alert_interval_minutes * 60 + grace_period_seconds
 
 
+def window_fits_retention(alert_interval: int, grace_period_seconds: int, retention_days: int) -> bool:
+    """A window longer than heartbeat retention would lose its evidence to cleanup."""
+    return window_seconds(alert_interval, grace_period_seconds) <= retention_days * 86400
+
+
 def deadline_for(
     *,
     date_added: datetime,

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, delete, select
 
-from medic.store.tables import alerts, heartbeat_events, notifications
+from medic.store.tables import alerts, heartbeat_events, job_runs, notifications
 
 FINISHED_STATES = ("delivered", "failed")
 
@@ -34,3 +34,14 @@ def delete_notifications_batch(conn: Connection, cutoff: datetime, batch_size: i
         .scalar_subquery()
     )
     return conn.execute(delete(notifications).where(notifications.c.notification_id.in_(doomed))).rowcount
+
+
+def delete_job_runs_batch(conn: Connection, cutoff: datetime, batch_size: int) -> int:
+    """Finished runs only: an open run still decides whether its job is overdue."""
+    doomed = (
+        select(job_runs.c.job_run_id)
+        .where(job_runs.c.finished_at.is_not(None), job_runs.c.finished_at < cutoff)
+        .limit(batch_size)
+        .scalar_subquery()
+    )
+    return conn.execute(delete(job_runs).where(job_runs.c.job_run_id.in_(doomed))).rowcount

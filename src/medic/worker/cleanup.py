@@ -24,10 +24,11 @@ def run_cleanup(engine: "Engine", settings: Settings, *, clock: Clock = utcnow, 
     """Delete in short transactions of ``batch_size`` rows; returns rows deleted per table."""
     now = clock()
     cutoff = now - timedelta(days=settings.heartbeat_retention_days)
-    deleted = {"heartbeat_events": 0, "notifications": 0}
+    deleted = {"heartbeat_events": 0, "notifications": 0, "job_runs": 0}
     for table, delete_batch in (
         ("heartbeat_events", store.delete_heartbeats_batch),
         ("notifications", store.delete_notifications_batch),
+        ("job_runs", store.delete_job_runs_batch),
     ):
         while True:
             with engine.begin() as conn:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint
 
+from medic.core.health import window_fits_retention
 from medic.store import services as store
 from medic.web.api import operation
 from medic.web.context import runtime
@@ -12,6 +13,16 @@ from medic.web.schemas import ServiceCreate, ServiceOut, ServiceQuery, ServiceUp
 from medic.web.serialize import service_out
 
 bp = Blueprint("services", __name__)
+
+
+def _check_window(alert_interval: int, grace_period_seconds: int) -> None:
+    retention = runtime().settings.heartbeat_retention_days
+    if not window_fits_retention(alert_interval, grace_period_seconds, retention):
+        raise ApiError(
+            400,
+            f"alert_interval: the window (alert_interval plus grace_period_seconds) is longer than the "
+            f"{retention}-day heartbeat retention; raise HEARTBEAT_RETENTION_DAYS to allow it",
+        )
 
 
 @operation(
@@ -27,6 +38,7 @@ bp = Blueprint("services", __name__)
 )
 def create_service(body: ServiceCreate):
     rt = runtime()
+    _check_window(body.alert_interval, body.grace_period_seconds)
     values = body.model_dump(exclude={"environment"})
     if body.environment:
         values["heartbeat_name"] = f"{body.environment}-{body.heartbeat_name}"
@@ -92,5 +104,9 @@ def update_service(heartbeat_name: str, body: ServiceUpdate):
         if row is None:
             raise ApiError(404, f"no service is registered as '{heartbeat_name}'")
         if changes:
+            _check_window(
+                changes.get("alert_interval", row.alert_interval),
+                changes.get("grace_period_seconds", row.grace_period_seconds),
+            )
             row = store.update_service(conn, row, changes, rt.now())
     return reply(service_out(row), "service updated" if changes else "nothing to change")
