@@ -12,9 +12,10 @@ import uuid
 from datetime import datetime
 from typing import Iterable, Sequence
 
-from sqlalchemy import Connection, and_, false, insert, or_, select, true, update
+from sqlalchemy import ARRAY, BigInteger, Connection, and_, any_, false, insert, literal, or_, select, true, update
 
 from medic.core.transitions import Candidate, alert_name, payload
+from medic.store.bulk import insert_rows
 from medic.store.tables import alerts, notifications, services
 
 # Bound parameter lists well under SQLite's variable limit.
@@ -80,6 +81,15 @@ def _chunks(items: Sequence, size: int = CHUNK) -> Iterable[Sequence]:
         yield items[start : start + size]
 
 
+def _id_chunks(conn: Connection, ids: Sequence[int], column=services.c.service_id) -> Iterable:
+    """``column IN (...)`` conditions: one array on PostgreSQL, bounded lists on SQLite."""
+    if conn.dialect.name == "postgresql":
+        yield column == any_(literal(list(ids), ARRAY(BigInteger)))
+        return
+    for chunk in _chunks(ids):
+        yield column.in_(chunk)
+
+
 def open_alerts(
     conn: Connection,
     decided: Sequence[tuple[Candidate, str]],
@@ -91,11 +101,11 @@ def open_alerts(
     by_id = {c.service_id: (c, reason) for c, reason in decided}
     epoch = now.timestamp()
     won: list[int] = []
-    for chunk in _chunks(list(by_id)):
+    for chunk in _id_chunks(conn, list(by_id)):
         won += conn.execute(
             update(services)
             .where(
-                services.c.service_id.in_(chunk),
+                chunk,
                 services.c.down == false(),
                 services.c.active == true(),
                 services.c.muted == false(),
@@ -120,9 +130,7 @@ def open_alerts(
                 "created_date": now,
             }
         )
-    alert_ids = conn.execute(
-        insert(alerts).returning(alerts.c.alert_id, sort_by_parameter_order=True), rows
-    ).scalars().all()
+    alert_ids = insert_rows(conn, alerts, rows, returning=alerts.c.alert_id)
     outbox = []
     for row, alert_id in zip(rows, alert_ids):
         c, reason = by_id[row["service_id"]]
@@ -131,8 +139,7 @@ def open_alerts(
             reason=reason, opened_at=now, closed_at=None, now=now, base_url=base_url,
         )
         outbox += [_notification(alert_id, channel, "trigger", event, now) for channel in channels]
-    if outbox:
-        conn.execute(insert(notifications), outbox)
+    insert_rows(conn, notifications, outbox)
     return list(alert_ids)
 
 
@@ -147,27 +154,39 @@ def close_alerts(
     by_id = {c.service_id: (c, reason) for c, reason in decided}
     epoch = now.timestamp()
     won: list[int] = []
-    for chunk in _chunks(list(by_id)):
+    for chunk in _id_chunks(conn, list(by_id)):
         won += conn.execute(
             update(services)
             .where(
-                services.c.service_id.in_(chunk),
+                chunk,
                 services.c.down == true(),
                 or_(services.c.active == false(), services.c.deadline > epoch),
             )
             .values(down=False)
             .returning(services.c.service_id)
         ).scalars().all()
+    # One UPDATE per close reason (there are few), not one per alert.
+    by_reason: dict[str, list[int]] = {}
+    for service_id in won:
+        by_reason.setdefault(by_id[service_id][1], []).append(service_id)
+    open_alerts_by_service = {}
+    for reason, service_ids in by_reason.items():
+        for chunk in _id_chunks(conn, service_ids, alerts.c.service_id):
+            for alert in conn.execute(
+                update(alerts)
+                .where(chunk, alerts.c.active == true())
+                .values(active=False, closed_date=now, close_reason=reason)
+                .returning(
+                    alerts.c.service_id, alerts.c.alert_id, alerts.c.alert_name,
+                    alerts.c.external_reference_id, alerts.c.created_date,
+                )
+            ):
+                open_alerts_by_service[alert.service_id] = alert
     closed: list[int] = []
     outbox = []
     for service_id in sorted(won):
         c, reason = by_id[service_id]
-        alert = conn.execute(
-            update(alerts)
-            .where(alerts.c.service_id == service_id, alerts.c.active == true())
-            .values(active=False, closed_date=now, close_reason=reason)
-            .returning(alerts.c.alert_id, alerts.c.alert_name, alerts.c.external_reference_id, alerts.c.created_date)
-        ).first()
+        alert = open_alerts_by_service.get(service_id)
         if alert is None:
             continue  # down without an open alert cannot happen through the worker; nothing to resolve
         closed.append(alert.alert_id)
@@ -176,8 +195,7 @@ def close_alerts(
             reason=reason, opened_at=alert.created_date, closed_at=now, now=now, base_url=base_url,
         )
         outbox += [_notification(alert.alert_id, channel, "resolve", event, now) for channel in channels]
-    if outbox:
-        conn.execute(insert(notifications), outbox)
+    insert_rows(conn, notifications, outbox)
     return closed
 
 
