@@ -1,0 +1,200 @@
+"""Shared benchmark plumbing: databases, server processes, wrk, result files."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+import psycopg
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "bench"
+RESULTS_DIR = BENCH / "results"
+LOG_DIR = Path(os.environ.get("BENCH_LOG_DIR", "/tmp/medic-bench-logs"))
+VENV_BIN = Path(sys.executable).parent
+MEDIC = str(VENV_BIN / "medic")
+GUNICORN = str(VENV_BIN / "gunicorn")
+PG_ADMIN = os.environ.get("BENCH_PG_ADMIN", "postgresql://postgres@127.0.0.1/postgres")
+PG_BASE = PG_ADMIN.rsplit("/", 1)[0]
+
+# Same as `medic serve` defaults (WEB_CONCURRENCY=4, WEB_THREADS=16), stated explicitly.
+WEB_CONCURRENCY = os.environ.get("BENCH_WEB_CONCURRENCY", "4")
+WEB_THREADS = os.environ.get("BENCH_WEB_THREADS", "16")
+
+
+def pg_url(name: str) -> str:
+    return f"{PG_BASE}/{name}"
+
+
+def recreate_database(name: str) -> str:
+    assert name.startswith("medic_bench"), name  # never touch anyone else's database
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return pg_url(name)
+
+
+def drop_database(name: str) -> None:
+    assert name.startswith("medic_bench"), name
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def pg_scalar(url: str, sql: str, params=None):
+    with psycopg.connect(url, autocommit=True) as conn:
+        return conn.execute(sql, params).fetchone()[0]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def medic_env(database_url: str, **extra: str) -> dict[str, str]:
+    """Environment for a Medic process under benchmark: production defaults, auth and
+    rate limiting explicitly off (the load generator has no key)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MEDIC_", "PAGERDUTY_", "SLACK_"))}
+    env.update(
+        MEDIC_DATABASE_URL=database_url,
+        HOST="127.0.0.1",
+        WEB_CONCURRENCY=WEB_CONCURRENCY,
+        WEB_THREADS=WEB_THREADS,
+        LOG_FORMAT="json",
+        LOG_LEVEL="INFO",
+        MEDIC_AUTH="disabled",
+        MEDIC_ANONYMOUS_HEARTBEATS="true",
+        MEDIC_RATE_LIMIT_ENABLED="false",
+        PYTHONUNBUFFERED="1",
+    )
+    env.update(extra)
+    return env
+
+
+class Server:
+    """A server subprocess in its own process group, logs to LOG_DIR."""
+
+    def __init__(self, name: str, argv: list[str], env: dict[str, str], port: int):
+        LOG_DIR.mkdir(parents=True, exist_ok=True)
+        self.name = name
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        self.log_path = LOG_DIR / f"{name}.log"
+        self._log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            argv, env=env, cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+    def wait_ready(self, path: str = "/", timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited ({self.proc.returncode}); see {self.log_path}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                    return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError(f"{self.name} not listening on {self.port} after {timeout}s; see {self.log_path}")
+
+    def children(self) -> list[int]:
+        """Direct children (gunicorn workers) of the server process."""
+        out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(self.proc.pid)], capture_output=True, text=True)
+        return [int(pid) for pid in out.stdout.split()]
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        self._log.close()
+
+
+@contextmanager
+def running(server: Server) -> Iterator[Server]:
+    try:
+        server.wait_ready()
+        yield server
+    finally:
+        server.stop()
+
+
+def start_medic_serve(database_url: str, name: str = "medic-serve", **env: str) -> Server:
+    port = free_port()
+    return Server(name, [MEDIC, "serve"], medic_env(database_url, PORT=str(port), **env), port)
+
+
+def start_medic_run(database_url: str, name: str = "medic-run", **env: str) -> Server:
+    port = free_port()
+    return Server(name, [MEDIC, "run"], medic_env(database_url, PORT=str(port), **env), port)
+
+
+def start_baseline(database_url: str, name: str = "baseline") -> Server:
+    port = free_port()
+    env = {**os.environ, "BASELINE_DATABASE_URL": database_url, "WEB_THREADS": WEB_THREADS}
+    argv = [
+        GUNICORN, "--bind", f"127.0.0.1:{port}", "--worker-class", "gthread",
+        "--workers", WEB_CONCURRENCY, "--threads", WEB_THREADS, "--keep-alive", "5",
+        "--timeout", "30", "bench.baseline:app",
+    ]
+    return Server(name, argv, env, port)
+
+
+WRK_LINE = re.compile(r"^BENCH_JSON (\{.*\})$", re.M)
+
+
+def wrk(url: str, *, connections: int, seconds: int, services: int = 1000, threads: int = 2) -> dict:
+    """One wrk run posting heartbeats; returns the JSON summary printed by heartbeat.lua."""
+    argv = [
+        "wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s",
+        "-s", str(BENCH / "heartbeat.lua"), url,
+    ]
+    env = {**os.environ, "BENCH_SERVICES": str(services)}
+    out = subprocess.run(argv, env=env, capture_output=True, text=True, check=True).stdout
+    match = WRK_LINE.search(out)
+    if not match:
+        raise RuntimeError(f"wrk printed no summary:\n{out}")
+    result = json.loads(match.group(1))
+    result["errors"] = sum(result[k] for k in result if k.startswith("err_"))
+    result["rps"] = result["requests"] / (result["duration_us"] / 1e6)
+    result["command"] = " ".join(argv[:-1]) + " <url>"
+    return result
+
+
+def save(key: str, data: dict) -> Path:
+    path = RESULTS_DIR / f"{key}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2, default=str) + "\n")
+    return path
+
+
+def load(key: str) -> dict | None:
+    path = RESULTS_DIR / f"{key}.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def log(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def peak_rss_kib(pid: int) -> int | None:
+    """VmHWM (peak resident set) of a live process, KiB."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except FileNotFoundError:
+        return None
+    return None

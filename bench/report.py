@@ -1,0 +1,280 @@
+"""Render bench/RESULTS.md (or RESULTS-quick.md) from bench/results/<mode>/*.json."""
+
+from __future__ import annotations
+
+import statistics
+from pathlib import Path
+
+from bench import common
+
+ANALYSIS = common.BENCH / "analysis.md"
+
+
+def _fmt(value: float, digits: int = 0) -> str:
+    return f"{value:,.{digits}f}"
+
+
+def _ms(us: float) -> str:
+    return f"{us / 1000:.1f}"
+
+
+def _verdict(ok: bool) -> str:
+    return "met" if ok else "**missed**"
+
+
+def _mean(values) -> float:
+    values = list(values)
+    return statistics.fmean(values) if values else float("nan")
+
+
+def _ingest(lines: list[str], summary: list, data: dict, sqlite: bool) -> None:
+    settings = data["settings"]
+    title = "SQLite, `medic run`" if sqlite else "PostgreSQL, `medic serve` and the baseline"
+    lines += [f"### Ingest: {title}", ""]
+    lines.append(
+        f"{settings['services']} registered services, wrk posting heartbeats spread over them, "
+        f"{settings['seconds']} s per run, {settings['runs']} runs (targets interleaved run by run), "
+        f"{settings.get('web_concurrency', '1')} processes x {settings['web_threads']} threads. "
+        "Stored/s is rows counted in the database before and after each run, divided by wrk's duration."
+    )
+    lines += ["", "| target | connections | run | requests/s | stored/s | p50 ms | p99 ms | errors | every 2xx stored |",
+              "|---|---|---|---|---|---|---|---|---|"]
+    targets = [t for t in ("medic", "baseline") if t in data]
+    for target in targets:
+        for connections, runs in data[target].items():
+            for i, r in enumerate(runs, 1):
+                lines.append(
+                    f"| {target} | {connections} | {i} | {_fmt(r['rps'])} | {_fmt(r['stored_per_s'])} | "
+                    f"{_ms(r['p50_us'])} | {_ms(r['p99_us'])} | {r['errors']} | "
+                    f"{'yes' if r['all_answers_stored'] else 'NO'} (+{r['unanswered_stored']} in flight) |"
+                )
+    lines.append("")
+    if sqlite:
+        for connections, runs in data["medic"].items():
+            summary.append((
+                f"SQLite ingest at {connections} connections (no target)",
+                f"{_fmt(_mean(r['stored_per_s'] for r in runs))} stored/s, p99 "
+                f"{', '.join(_ms(r['p99_us']) for r in runs)} ms",
+                "-",
+            ))
+        return
+    lines += ["Ratio Medic / baseline, heartbeats stored per second (run i of Medic against run i of the baseline):", ""]
+    for connections in data["medic"]:
+        pairs = list(zip(data["medic"][connections], data["baseline"][connections]))
+        ratios = [m["stored_per_s"] / b["stored_per_s"] for m, b in pairs]
+        lines.append(f"- {connections} connections: " + ", ".join(f"{r:.2f}x" for r in ratios)
+                     + f" (mean {_mean(ratios):.2f}x)")
+        summary.append((
+            f"Ingest PostgreSQL >= 2x baseline stored/s, {connections} connections",
+            f"{_fmt(_mean(m['stored_per_s'] for m, _ in pairs))} vs {_fmt(_mean(b['stored_per_s'] for _, b in pairs))}"
+            f"/s: {_mean(ratios):.2f}x",
+            _verdict(min(ratios) >= 2),
+        ))
+    p99s = [r["p99_us"] / 1000 for r in data["medic"].get("64", [])]
+    if p99s:
+        summary.append(("Ingest p99 < 50 ms at 64 connections", ", ".join(f"{p:.1f}" for p in p99s) + " ms",
+                        _verdict(max(p99s) < 50)))
+    medic_runs = [r for runs in data["medic"].values() for r in runs]
+    errors = sum(r["errors"] for r in medic_runs)
+    stored = all(r["all_answers_stored"] for r in medic_runs)
+    summary.append(("Ingest: no errors, every 201 stored", f"{errors} errors; every 2xx stored: {'yes' if stored else 'NO'}",
+                    _verdict(errors == 0 and stored)))
+    lines.append("")
+
+
+def _cycle(lines: list[str], summary: list, data: dict, backend: str) -> None:
+    lines += [f"### Worker cycle: {backend}", ""]
+    lines.append(
+        "Services seeded in bulk, all healthy (steady state: nothing to transition), history rows "
+        "spread evenly over the days. *First* is the first `Worker.run_once()` in a fresh process "
+        "(connects, cold statement cache); *warm* is the second, what a running `medic worker` pays "
+        "every WORKER_INTERVAL_SECONDS. `medic worker --once` is that command's wall time, "
+        "interpreter start and imports included."
+    )
+    lines += ["", "| services | history | history rows | heartbeats/service/day | run | first s | warm s | `medic worker --once` s | peak RSS MiB |",
+              "|---|---|---|---|---|---|---|---|---|"]
+    for size in data["sizes"]:
+        for point in size["points"]:
+            for i, run in enumerate(point["runs"], 1):
+                lines.append(
+                    f"| {_fmt(size['services'])} | {point['days']} d | {_fmt(point['history_rows'])} | "
+                    f"{size['history_per_service_per_day']} | {i} | {run['cycles'][0]['seconds']:.3f} | "
+                    f"{run['cycles'][-1]['seconds']:.3f} | {run['medic_worker_once_wall_seconds']:.2f} | "
+                    f"{run['max_rss_kib'] / 1024:.0f} |"
+                )
+    lines.append("")
+    limits = {"postgresql": {100_000: 1.0, 1_000_000: 10.0}, "sqlite": {100_000: 3.0}}[backend]
+    for size in data["sizes"]:
+        worst = {p["days"]: max(max(c["seconds"] for c in r["cycles"]) for r in p["runs"]) for p in size["points"]}
+        warm = {p["days"]: _mean(r["cycles"][-1]["seconds"] for r in p["runs"]) for p in size["points"]}
+        limit = limits.get(size["services"])
+        if limit is not None:
+            summary.append((
+                f"Worker cycle {backend}, {_fmt(size['services'])} services < {limit:g} s",
+                f"warm {warm[1]:.3f} s (1 d) / {warm[30]:.3f} s (30 d); slowest first cycle {max(worst.values()):.3f} s",
+                _verdict(max(worst.values()) < limit),
+            ))
+        if backend == "postgresql":
+            ratio = warm[30] / warm[1]
+            summary.append((
+                f"Worker cycle {backend}, {_fmt(size['services'])} services: 30 d within 1.5x of 1 d",
+                f"{ratio:.2f}x (warm cycles)",
+                _verdict(ratio <= 1.5),
+            ))
+
+
+def _outage(lines: list[str], summary: list, data: dict) -> None:
+    lines += ["### Mass outage", ""]
+    lines.append(
+        f"{_fmt(data['silent'])} of {_fmt(data['total_services'])} services silent at once (deadline one second "
+        "past), PagerDuty and Slack configured to local stand-ins (tests/fakes: real HTTP servers on 127.0.0.1 "
+        "that accept everything). *Down* is one evaluation, from its start to the commit of every service marked "
+        "down with its alert and its two outbox rows. Delivery: until the outbox is empty."
+    )
+    lines += ["", "| run | down + alerts + outbox s | alerts opened | outbox rows | duplicate alerts | delivered | delivery s | worker peak RSS MiB |",
+              "|---|---|---|---|---|---|---|---|"]
+    for i, r in enumerate(data["runs"], 1):
+        c = r["counts"]
+        delivered = (f"{c['notifications_delivered']} (stand-ins received {sum(r['received'].values())}, "
+                     f"{r['distinct_pagerduty_dedup_keys']} distinct dedup keys)") if "deliver_seconds" in r else "not run"
+        lines.append(
+            f"| {i} | {r['evaluate']['seconds']:.2f} | {r['evaluate']['opened']} | {c['notifications']} | "
+            f"{c['duplicate_alerts']} | {delivered} | {r.get('deliver_seconds', float('nan')):.1f} | "
+            f"{r['max_rss_kib'] / 1024:.0f} |"
+        )
+    lines.append("")
+    secs = [r["evaluate"]["seconds"] for r in data["runs"]]
+    complete = all(r["counts"]["services_down"] == data["silent"] and r["counts"]["active_alerts"] == data["silent"]
+                   and r["counts"]["notifications"] == 2 * data["silent"] for r in data["runs"])
+    summary.append((f"Mass outage: {_fmt(data['silent'])} down with alerts and outbox rows < 2 s",
+                    ", ".join(f"{s:.2f}" for s in secs) + f" s; complete: {'yes' if complete else 'NO'}",
+                    _verdict(max(secs) < 2 and complete)))
+
+
+def _cleanup(lines: list[str], summary: list, data: dict) -> None:
+    lines += ["### Cleanup during ingest", ""]
+    lines.append(
+        f"{data['services']} services with {data['per_day']} heartbeats each per day over 60 days; `medic cleanup` "
+        f"deletes the 30 days past retention while wrk posts heartbeats at {data['connections']} connections. "
+        "Before: one 15 s wrk run. During: consecutive wrk windows for as long as the cleanup process lives."
+    )
+    lines += ["", "| run | rows deleted | cleanup s | p99 before ms | p99 during ms (each window) | req/s before | req/s during | errors |",
+              "|---|---|---|---|---|---|---|---|"]
+    ratios = []
+    for i, r in enumerate(data["runs"], 1):
+        ratios.append(r["p99_during_worst_ms"] / r["p99_before_ms"])
+        lines.append(
+            f"| {i} | {r['cleanup_output']} | {r['cleanup_seconds']:.1f} | {r['p99_before_ms']:.1f} | "
+            f"{', '.join(f'{p:.1f}' for p in r['p99_during_windows_ms'])} | {_fmt(r['rps_before'])} | "
+            f"{', '.join(_fmt(x) for x in r['rps_during'])} | {r['errors']} |"
+        )
+    lines.append("")
+    summary.append(("Cleanup never more than doubles ingest p99",
+                    ", ".join(f"{x:.2f}x" for x in ratios) + " (worst window / before)",
+                    _verdict(max(ratios) <= 2)))
+
+
+def _memory(lines: list[str], summary: list, data: dict, outage: dict | None) -> None:
+    lines += ["### Memory at 100,000 services", ""]
+    lines.append(
+        "Peak RSS (VmHWM) of each gunicorn worker process after 15 s of heartbeats spread over all 100,000 "
+        "services, then after the heavy reads (each four times): GET /metrics, /alerts, /heartbeat?maxCount=10000 "
+        "and /service (the whole list: not paginated). Worker: two steady-state cycles in a fresh process."
+    )
+    lines += ["", "| run | web after heartbeats MiB | web after reads MiB | GET /service body | worker MiB |", "|---|---|---|---|---|"]
+    for i, r in enumerate(data["runs"], 1):
+        lines.append(
+            f"| {i} | {r['web_peak_rss_mib_after_heartbeats']:.0f} | {r['web_peak_rss_mib_after_reads']:.0f} | "
+            f"{r['reads']['/service']['bytes'] / 1e6:.1f} MB | {r['worker_peak_rss_mib']:.0f} |"
+        )
+    lines.append("")
+    heartbeats = max(r["web_peak_rss_mib_after_heartbeats"] for r in data["runs"])
+    reads = max(r["web_peak_rss_mib_after_reads"] for r in data["runs"])
+    summary.append(("Web worker process < 256 MiB at 100k services",
+                    f"{heartbeats:.0f} MiB serving heartbeats; {reads:.0f} MiB after GET /service of all 100k",
+                    _verdict(reads < 256) if reads >= 256 else _verdict(True)))
+    worker = max(r["worker_peak_rss_mib"] for r in data["runs"])
+    outage_rss = max((r["max_rss_kib"] / 1024 for r in outage["runs"]), default=0) if outage else 0
+    summary.append(("Worker < 384 MiB at 100k services",
+                    f"{worker:.0f} MiB steady; {outage_rss:.0f} MiB through the 10k-service outage and its delivery",
+                    _verdict(max(worker, outage_rss) < 384)))
+
+
+def _commands(lines: list[str], mode: str, ingest: dict | None) -> None:
+    lines += ["## Reproduce", "", "```sh"]
+    lines += ["make bench        # everything, about 20 minutes; writes bench/RESULTS.md",
+              "make bench-quick  # about 3 minutes on small data; writes bench/RESULTS-quick.md",
+              ".venv/bin/python -m bench --only ingest cycle   # some parts; the others keep their last results",
+              ".venv/bin/python -m bench.profile --gil          # py-spy profile of one web process under load"]
+    lines += ["```", "", "What each part runs (all servers on 127.0.0.1, PostgreSQL databases `medic_bench*`):", ""]
+    medic_env = ("MEDIC_DATABASE_URL=postgresql://postgres@127.0.0.1/medic_bench WEB_CONCURRENCY=4 WEB_THREADS=16 "
+                 "LOG_FORMAT=json LOG_LEVEL=INFO MEDIC_AUTH=disabled MEDIC_ANONYMOUS_HEARTBEATS=true "
+                 "MEDIC_RATE_LIMIT_ENABLED=false")
+    wrk_cmd = ingest["medic"]["16"][0]["command"] if ingest else "wrk -t2 -cN -d15s --timeout 10s -s bench/heartbeat.lua"
+    lines += [
+        f"- ingest, Medic: `{medic_env} medic serve`, then `BENCH_SERVICES=1000 {wrk_cmd.replace('-c16', '-c16|64')} http://127.0.0.1:PORT`",
+        "- ingest, baseline: `BASELINE_DATABASE_URL=postgresql://postgres@127.0.0.1/medic_bench_baseline "
+        + (ingest["settings"]["baseline_argv"] if ingest else "gunicorn ... bench.baseline:app") + "`",
+        "- ingest, SQLite: `MEDIC_DATABASE_URL=sqlite:////tmp/.../medic.db medic run` (waitress, 16 threads, worker thread), same wrk",
+        "- worker cycle: `python -m bench.cycle --cycles 2` and `medic worker --once` against the seeded database (bench/seed.py)",
+        "- mass outage: `python -m bench.cycle --cycles 0 --evaluate-first --deliver` with PAGERDUTY_*/SLACK_* pointing at the stand-ins",
+        "- cleanup: `medic cleanup` while wrk runs against `medic serve`",
+        "",
+    ]
+
+
+def write(mode: str) -> Path:
+    load = lambda part: common.load(f"{mode}/{part}")  # noqa: E731
+    env = load("environment-start") or {}
+    summary: list[tuple[str, str, str]] = []
+    body: list[str] = []
+    ingest = load("ingest")
+    if ingest:
+        _ingest(body, summary, ingest, sqlite=False)
+    ingest_sqlite = load("ingest-sqlite")
+    if ingest_sqlite:
+        _ingest(body, summary, ingest_sqlite, sqlite=True)
+    for part, backend in (("cycle", "postgresql"), ("cycle-sqlite", "sqlite")):
+        data = load(part)
+        if data:
+            _cycle(body, summary, data, backend)
+    outage = load("outage")
+    if outage:
+        _outage(body, summary, outage)
+    cleanup = load("cleanup")
+    if cleanup:
+        _cleanup(body, summary, cleanup)
+    memory = load("memory")
+    if memory:
+        _memory(body, summary, memory, outage)
+
+    title = "Medic benchmarks" + (" (quick mode: short runs, small data; not the recorded figures)" if mode == "quick" else "")
+    lines = [f"# {title}", "", "Generated by `python -m bench" + (" --quick" if mode == "quick" else "") + "` "
+             "(bench/report.py) from the raw results in `bench/results/" + mode + "/`. Do not edit by hand: the "
+             "analysis section comes from `bench/analysis.md`.", ""]
+    if env:
+        pkgs = ", ".join(f"{k} {v}" for k, v in env["packages"].items())
+        lines += [
+            "## Machine and versions", "",
+            f"- Date: {env['date']}; Medic commit {env['medic_commit']}" + (" (plus uncommitted changes under src/)" if env.get("medic_tree_dirty") else ""),
+            f"- Machine: {env['cpu']}, {env['cores']} cores, {env['memory_gib']} GiB RAM, Linux {env['kernel']}; "
+            "wrk, the servers and PostgreSQL share the same cores",
+            f"- Load average when the run started: {' '.join(env['loadavg'])} (the machine is shared; other work "
+            "running at the same time shows up as noise, which is why every figure has at least two runs and "
+            "the ingest targets are compared run by run with the baseline)",
+            f"- Python {env['python']}, PostgreSQL {env['postgresql']} "
+            f"({', '.join(f'{k}={v}' for k, v in env['postgresql_settings'].items())}), SQLite {env['sqlite']}, {env['wrk']}",
+            f"- {pkgs}",
+            f"- Web: gunicorn gthread, WEB_CONCURRENCY={env['web']['WEB_CONCURRENCY']}, WEB_THREADS={env['web']['WEB_THREADS']} "
+            "for Medic and the baseline alike",
+            "",
+        ]
+    lines += ["## Targets", "", "| target | measured | |", "|---|---|---|"]
+    lines += [f"| {a} | {b} | {c} |" for a, b, c in summary]
+    lines += ["", "## Figures", ""] + body
+    _commands(lines, mode, ingest)
+    if ANALYSIS.exists() and mode == "full":
+        lines += [ANALYSIS.read_text().rstrip(), ""]
+    path = common.BENCH / ("RESULTS.md" if mode == "full" else "RESULTS-quick.md")
+    path.write_text("\n".join(lines) + "\n")
+    return path
