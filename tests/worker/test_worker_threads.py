@@ -11,14 +11,14 @@ from tests.fakes.providers import Response, provider_env
 
 @pytest.fixture
 def settings_env(pagerduty, slack, webhook):
-    return {**provider_env(pagerduty, slack, webhook), "NOTIFY_TIMEOUT_SECONDS": "2", "WORKER_INTERVAL_SECONDS": "0.2"}
+    return {**provider_env(pagerduty, slack, webhook), "NOTIFY_TIMEOUT_SECONDS": "4", "WORKER_INTERVAL_SECONDS": "0.2"}
 
 
 def test_a_hanging_provider_does_not_hold_up_the_others(medic, make_worker, clock, pagerduty, slack, engine):
     from medic.store.tables import notifications
     from sqlalchemy import select
 
-    pagerduty.set_default(Response(202, {"status": "success"}, delay=5))  # past the 2 s timeout, every time
+    pagerduty.set_default(Response(202, {"status": "success"}, delay=6))  # past the 4 s timeout, every time
     medic.register(alert_interval=1)
     clock.advance(minutes=1)
     worker = make_worker()
