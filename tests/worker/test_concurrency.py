@@ -8,7 +8,7 @@ from datetime import timedelta
 
 
 def run_together(workers, method: str, rounds: int = 3) -> None:
-    barrier = threading.Barrier(len(workers))
+    barrier = threading.Barrier(len(workers), timeout=60)  # a crashed peer fails the test, never hangs it
     errors = []
 
     def go(worker):

@@ -28,7 +28,7 @@ access_log = logging.getLogger("medic.access")
 
 
 def create_app(settings: Settings, *, engine: "Engine | None" = None, clock: Clock = utcnow) -> Flask:
-    app = Flask("medic")
+    app = Flask("medic", static_folder=None)  # no /static route: Medic serves no files
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.json.sort_keys = False
     app.url_map.strict_slashes = False
