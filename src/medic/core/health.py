@@ -8,11 +8,10 @@ keeps it current on every heartbeat, so the worker compares one column with
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Sequence
 
-from medic.core.model import GOOD_STATUSES, JOB_FAILED, JOB_RUNNING, OpenReason, ServiceState, Status
+from medic.core.model import JOB_FAILED, JOB_RUNNING, OpenReason, ServiceState, Status
 
 
 # The deadline of a service whose newest signal says it is down (a DOWN heartbeat,
@@ -90,19 +89,3 @@ def state_of(*, active: bool, muted: bool, down: bool, last_heartbeat_at: dateti
         return ServiceState.NEW
     return ServiceState.UP
 
-
-def is_good(status: str) -> bool:
-    return status in GOOD_STATUSES
-
-
-@dataclass(frozen=True)
-class HealthSnapshot:
-    """What the worker reads about one service."""
-
-    service_id: int
-    active: bool
-    muted: bool
-    down: bool
-    deadline: float
-    last_heartbeat_at: datetime | None
-    last_status: str | None
