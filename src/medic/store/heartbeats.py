@@ -11,6 +11,7 @@ from sqlalchemy import (
     Connection,
     Integer,
     Row,
+    String,
     bindparam,
     case,
     column,
@@ -89,24 +90,19 @@ def _touch_service():
 _TOUCH = _touch_service()  # built once: building it costs more than running it on SQLite
 
 # PostgreSQL: a whole batch in one statement and one round trip, whatever its size
-# (arrays keep the text constant, so psycopg prepares it once per connection).
+# (arrays keep the text constant, so psycopg prepares it once per connection; the
+# statement is kept small because PostgreSQL plans it afresh on every execution).
 # - Services are locked in service_id order, so concurrent batches touching the same
 #   services queue behind each other instead of deadlocking.
-# - A name sent twice moves its service once, with its last status: the same end
-#   state as applying the beats one by one. Every beat still gets its own row.
-# - Heartbeat ids come from the sequence in ``ord`` order, so numbering inserted ids
-#   and matched beats in ascending order pairs them (the assumption SQLAlchemy's own
-#   insertmanyvalues makes for PostgreSQL).
+# - A name sent twice moves its service once, with its last status (deduplicated by
+#   the caller): the same end state as applying the beats one by one. Every beat still
+#   gets its own row, inserted in submission order.
 _STORE_BATCH_PG = text(
     """
-    WITH batch AS (
-        SELECT name_lower, status, ord
-        FROM unnest(CAST(:names AS text[]), CAST(:statuses AS text[])) WITH ORDINALITY AS b(name_lower, status, ord)
-    ), last AS (
-        SELECT DISTINCT ON (name_lower) name_lower, status FROM batch ORDER BY name_lower, ord DESC
-    ), locked AS MATERIALIZED (
-        SELECT s.service_id, last.status
-        FROM services AS s JOIN last ON lower(s.heartbeat_name) = last.name_lower
+    WITH locked AS MATERIALIZED (
+        SELECT s.service_id, v.name_lower, v.status
+        FROM unnest(CAST(:names AS text[]), CAST(:last_statuses AS text[])) AS v(name_lower, status)
+        JOIN services AS s ON lower(s.heartbeat_name) = v.name_lower
         WHERE s.active
         ORDER BY s.service_id
         FOR UPDATE OF s
@@ -118,41 +114,53 @@ _STORE_BATCH_PG = text(
                             ELSE :at_epoch + services.alert_interval * 60 + services.grace_period_seconds END
         FROM locked
         WHERE services.service_id = locked.service_id
-        RETURNING lower(services.heartbeat_name) AS name_lower, services.service_id, services.heartbeat_name,
-            services.service_name, services.team, services.priority, services.threshold,
-            services.alert_interval, services.grace_period_seconds, services.date_added
-    ), matched AS (
-        SELECT batch.ord, batch.status, touched.service_id,
-               row_number() OVER (ORDER BY batch.ord) AS n
-        FROM batch JOIN touched USING (name_lower)
+        RETURNING locked.name_lower, services.service_id, services.heartbeat_name, services.service_name,
+            services.team, services.priority, services.threshold, services.alert_interval,
+            services.grace_period_seconds, services.date_added
     ), inserted AS (
         INSERT INTO heartbeat_events (service_id, time, status)
-        SELECT service_id, :at, status FROM matched ORDER BY ord
-        RETURNING heartbeat_id
+        SELECT touched.service_id, :at, b.status
+        FROM unnest(CAST(:beat_names AS text[]), CAST(:beat_statuses AS text[])) WITH ORDINALITY AS b(name_lower, status, ord)
+        JOIN touched USING (name_lower)
+        ORDER BY b.ord
+        RETURNING heartbeat_id, service_id
     )
-    SELECT matched.ord, numbered.heartbeat_id, touched.service_id, touched.heartbeat_name,
-        touched.service_name, touched.team, touched.priority, touched.threshold,
-        touched.alert_interval, touched.grace_period_seconds, touched.date_added
-    FROM matched
-    JOIN (SELECT heartbeat_id, row_number() OVER (ORDER BY heartbeat_id) AS n FROM inserted) AS numbered USING (n)
-    JOIN touched ON touched.service_id = matched.service_id
+    SELECT inserted.heartbeat_id, touched.*
+    FROM inserted JOIN touched USING (service_id)
     """
-).columns(column("ord", Integer), column("heartbeat_id", BigInteger), *_RETURNED)
+).columns(column("heartbeat_id", BigInteger), column("name_lower", String), *_RETURNED)
 
 
 def _store_postgresql(conn: Connection, beats: Sequence[Beat], now: datetime) -> dict[int, tuple[int, Row]]:
+    names = [beat.heartbeat_name.lower() for beat in beats]
+    last = dict(zip(names, (beat.status for beat in beats)))  # a later beat of a name wins
     rows = conn.execute(
         _STORE_BATCH_PG,
         {
-            "names": [beat.heartbeat_name.lower() for beat in beats],
-            "statuses": [beat.status for beat in beats],
+            "names": list(last),
+            "last_statuses": list(last.values()),
+            "beat_names": names,
+            "beat_statuses": [beat.status for beat in beats],
             "at": now,
             "at_epoch": now.timestamp(),
             "down": Status.DOWN.value,
             "unhealthy": health.UNHEALTHY,
         },
     )
-    return {row.ord - 1: (row.heartbeat_id, row) for row in rows}
+    # Ids come from the sequence in ``ord`` order, so a name's ids, sorted, pair with its
+    # beats in submission order (the assumption SQLAlchemy's insertmanyvalues makes too).
+    by_name: dict[str, list] = {}
+    for row in rows:
+        by_name.setdefault(row.name_lower, []).append(row)
+    for found in by_name.values():
+        found.sort(key=lambda row: row.heartbeat_id)
+    stored = {}
+    for index, name in enumerate(names):
+        found = by_name.get(name)
+        if found:
+            row = found.pop(0)
+            stored[index] = (row.heartbeat_id, row)
+    return stored
 
 
 def _store_each(conn: Connection, beats: Sequence[Beat], now: datetime) -> dict[int, tuple[int, Row]]:
