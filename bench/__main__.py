@@ -2,7 +2,7 @@
 
 Full (`make bench`, ~20 minutes) writes bench/results/full/*.json and bench/RESULTS.md;
 quick (`make bench-quick`, ~3 minutes: shorter runs, smaller data) writes
-bench/results/quick/*.json and bench/RESULTS-quick.md. Parts: ingest, ingest-sqlite,
+bench/results/quick/*.json and bench/RESULTS-quick.md. Parts: ingest, ceilings, profile, ingest-sqlite,
 cycle, cycle-sqlite, outage, cleanup, memory.
 """
 
@@ -11,12 +11,14 @@ from __future__ import annotations
 import argparse
 import time
 
-from bench import cleanup_ingest, common, environment, ingest, memory, outage, report, worker_cycle
+from bench import ceilings, profile, cleanup_ingest, common, environment, ingest, memory, outage, report, worker_cycle
 
-PARTS = ("ingest", "ingest-sqlite", "cycle", "cycle-sqlite", "outage", "cleanup", "memory")
+PARTS = ("ingest", "ceilings", "profile", "ingest-sqlite", "cycle", "cycle-sqlite", "outage", "cleanup", "memory")
 
 FULL = {
     "ingest": lambda: ingest.postgres(runs=2, seconds=15),
+    "ceilings": lambda: ceilings.run(runs=2, seconds=10),
+    "profile": lambda: profile.run(connections=64, seconds=15),
     "ingest-sqlite": lambda: ingest.sqlite(runs=2, seconds=15),
     "cycle": lambda: worker_cycle.postgres([10_000, 100_000, 1_000_000], runs=2),
     "cycle-sqlite": lambda: worker_cycle.sqlite([10_000, 100_000], runs=2),

@@ -10,6 +10,7 @@ the worst window's p99 is the figure compared with "before".
 from __future__ import annotations
 
 import subprocess
+import threading
 import time
 from datetime import datetime, timezone
 
@@ -43,10 +44,14 @@ def postgres(*, runs: int, per_day: int, window_seconds: int = WINDOW_SECONDS) -
                     [common.MEDIC, "cleanup"], env=common.medic_env(url), stdout=subprocess.PIPE, stderr=cleanup_log,
                     text=True,
                 )
+                ended = {}
+                waiter = threading.Thread(target=lambda: ended.setdefault("at", (cleanup.wait(), time.perf_counter())[1]))
+                waiter.start()
                 during = []
-                while cleanup.poll() is None:
+                while "at" not in ended:
                     during.append(common.wrk(server.url, connections=CONNECTIONS, seconds=window_seconds))
-                cleanup_seconds = time.perf_counter() - started
+                waiter.join()
+                cleanup_seconds = ended["at"] - started
                 summary = cleanup.stdout.read().strip()
                 cleanup_log.close()
                 if cleanup.returncode != 0:

@@ -189,6 +189,73 @@ def log(message: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {message}", flush=True)
 
 
+def _cpu_ticks(pid: str) -> int | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return int(fields[11]) + int(fields[12])  # utime + stime
+
+
+def _descendants(root: int) -> set[str]:
+    children: dict[str, list[str]] = {}
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            continue
+        ppid = stat[stat.rindex(")") + 2 :].split()[1]
+        children.setdefault(ppid, []).append(pid)
+    found, todo = set(), [str(root)]
+    while todo:
+        pid = todo.pop()
+        found.add(pid)
+        todo += children.get(pid, [])
+    return found
+
+
+def _backends(database: str) -> set[str]:
+    """PostgreSQL backend processes serving ``database`` (their titles name it)."""
+    found = set()
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            title = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if title.startswith("postgres: ") and f" {database} " in title:
+            found.add(pid)
+    return found
+
+
+class CpuMeter:
+    """CPU seconds used by a server's process tree and by its database's backends over an interval."""
+
+    def __init__(self, server: "Server", database: str | None):
+        self.server, self.database = server, database
+
+    def _sample(self) -> dict[str, dict[str, int]]:
+        groups = {"server": _descendants(self.server.proc.pid)}
+        if self.database:
+            groups["postgres"] = _backends(self.database)
+        return {name: {pid: t for pid in pids if (t := _cpu_ticks(pid)) is not None} for name, pids in groups.items()}
+
+    def __enter__(self) -> "CpuMeter":
+        self.before = self._sample()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        after = self._sample()
+        hz = os.sysconf("SC_CLK_TCK")
+        self.seconds = {
+            name: sum(t - self.before[name].get(pid, 0) for pid, t in ticks.items()) / hz for name, ticks in after.items()
+        }
+
+
 def peak_rss_kib(pid: int) -> int | None:
     """VmHWM (peak resident set) of a live process, KiB."""
     try:

@@ -21,10 +21,11 @@ MEDIC_DB = "medic_bench"
 BASELINE_DB = "medic_bench_baseline"
 
 
-def _measure(server: common.Server, count_rows, *, connections: int, seconds: int) -> dict:
+def _measure(server: common.Server, count_rows, *, connections: int, seconds: int, database: str | None) -> dict:
     before = count_rows()
-    result = common.wrk(server.url, connections=connections, seconds=seconds, services=SERVICES)
-    time.sleep(0.5)  # let the last in-flight requests finish before counting
+    with common.CpuMeter(server, database) as cpu:
+        result = common.wrk(server.url, connections=connections, seconds=seconds, services=SERVICES)
+        time.sleep(0.5)  # let the last in-flight requests finish before counting
     stored = count_rows() - before
     result.update(
         connections=connections,
@@ -34,6 +35,9 @@ def _measure(server: common.Server, count_rows, *, connections: int, seconds: in
         # still in flight when wrk stopped counting.
         all_answers_stored=stored >= result["requests"] - result["errors"],
         unanswered_stored=stored - (result["requests"] - result["errors"]),
+        # CPU per stored heartbeat: robust to other load on a shared machine, unlike req/s.
+        cpu_seconds=cpu.seconds,
+        cpu_ms_per_stored={name: 1000 * secs / max(stored, 1) for name, secs in cpu.seconds.items()},
     )
     return result
 
@@ -41,7 +45,8 @@ def _measure(server: common.Server, count_rows, *, connections: int, seconds: in
 def _report(r: dict) -> None:
     common.log(
         f"  {r['rps']:.0f} req/s, stored {r['stored_per_s']:.0f}/s, p50 {r['p50_us']/1000:.1f} ms,"
-        f" p99 {r['p99_us']/1000:.1f} ms, errors {r['errors']}"
+        f" p99 {r['p99_us']/1000:.1f} ms, errors {r['errors']}, CPU ms/heartbeat "
+        + ", ".join(f"{k} {v:.2f}" for k, v in r["cpu_ms_per_stored"].items())
     )
 
 
@@ -66,13 +71,13 @@ def postgres(*, runs: int, seconds: int, warm_seconds: int = 2, connections=(16,
 
     # One server at a time: together they would exceed PostgreSQL's max_connections (100).
     targets = {
-        "medic": (lambda: common.start_medic_serve(medic_url), medic_rows),
-        "baseline": (lambda: common.start_baseline(base_url), base_rows),
+        "medic": (lambda: common.start_medic_serve(medic_url), medic_rows, MEDIC_DB),
+        "baseline": (lambda: common.start_baseline(base_url), base_rows, BASELINE_DB),
     }
     out: dict = {name: {str(c): [] for c in connections} for name in targets}
     argv = {}
     for run in range(runs):
-        for name, (start, rows) in targets.items():
+        for name, (start, rows, database) in targets.items():
             server = start()
             argv[name] = " ".join(Path(a).name if i == 0 else a for i, a in enumerate(server.proc.args))
             try:
@@ -80,7 +85,7 @@ def postgres(*, runs: int, seconds: int, warm_seconds: int = 2, connections=(16,
                 _warm(server, warm_seconds)
                 for c in connections:
                     common.log(f"ingest postgres {name} c={c} run {run + 1}/{runs}")
-                    r = _measure(server, rows, connections=c, seconds=seconds)
+                    r = _measure(server, rows, connections=c, seconds=seconds, database=database)
                     _report(r)
                     out[name][str(c)].append(r)
             finally:
@@ -107,7 +112,8 @@ def sqlite(*, runs: int, seconds: int, warm_seconds: int = 2, connections=(16, 6
         for run in range(runs):
             for c in connections:
                 common.log(f"ingest sqlite medic run c={c} run {run + 1}/{runs}")
-                r = _measure(server, lambda: seed.count(url, "heartbeat_events"), connections=c, seconds=seconds)
+                r = _measure(server, lambda: seed.count(url, "heartbeat_events"), connections=c, seconds=seconds,
+                             database=None)
                 _report(r)
                 out["medic"][str(c)].append(r)
     finally:

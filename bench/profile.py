@@ -36,6 +36,36 @@ def summarise(folded_path: str, top: int = 40) -> str:
     return "\n".join(lines)
 
 
+def record(*, connections: int = 64, seconds: int = 10, out: str = "/tmp/medic-profile.folded",
+           gil: bool = True, idle: bool = False) -> str:
+    """Seed medic_bench, serve it, load it with wrk and record one worker process with py-spy."""
+    url = common.recreate_database(MEDIC_DB)
+    seed.migrate(url)
+    seed.seed_services(url, SERVICES, datetime.now(timezone.utc))
+    server = common.start_medic_serve(url)
+    with common.running(server):
+        common.wrk(server.url, connections=16, seconds=2)
+        load = threading.Thread(
+            target=common.wrk, args=(server.url,), kwargs={"connections": connections, "seconds": seconds + 4}
+        )
+        load.start()
+        pid = server.children()[0]
+        argv = [str(common.VENV_BIN / "py-spy"), "record", "--pid", str(pid), "--duration", str(seconds),
+                "--format", "raw", "--output", out, "--rate", "200", "--nonblocking"]
+        argv += (["--idle"] if idle else []) + (["--gil"] if gil else [])
+        subprocess.run(argv, check=True, capture_output=True)
+        load.join()
+    return out
+
+
+def run(*, connections: int = 64, seconds: int = 15) -> dict:
+    """The `profile` part of `python -m bench`: where one web process's CPU goes (GIL-holding samples)."""
+    from bench.profile_groups import group
+
+    path = record(connections=connections, seconds=seconds)
+    return {"connections": connections, "seconds": seconds, "groups": group(path), "top": summarise(path, 25)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--connections", type=int, default=64)
@@ -44,26 +74,8 @@ def main() -> None:
     parser.add_argument("--idle", action="store_true", help="include idle threads")
     parser.add_argument("--gil", action="store_true", help="only threads holding the GIL (CPU in Python)")
     args = parser.parse_args()
-    url = common.recreate_database(MEDIC_DB)
-    seed.migrate(url)
-    seed.seed_services(url, SERVICES, datetime.now(timezone.utc))
-    server = common.start_medic_serve(url)
-    with common.running(server):
-        common.wrk(server.url, connections=16, seconds=2)
-        load = threading.Thread(
-            target=common.wrk, args=(server.url,), kwargs={"connections": args.connections, "seconds": args.seconds + 4}
-        )
-        load.start()
-        pid = server.children()[0]
-        argv = ["py-spy", "record", "--pid", str(pid), "--duration", str(args.seconds), "--format", "raw",
-                "--output", args.out, "--rate", "200", "--nonblocking"]
-        if args.idle:
-            argv.append("--idle")
-        if args.gil:
-            argv.append("--gil")
-        subprocess.run([str(common.VENV_BIN / argv[0]), *argv[1:]], check=True, capture_output=True)
-        load.join()
-    print(summarise(args.out))
+    path = record(connections=args.connections, seconds=args.seconds, out=args.out, gil=args.gil, idle=args.idle)
+    print(summarise(path))
 
 
 if __name__ == "__main__":

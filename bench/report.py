@@ -35,10 +35,13 @@ def _ingest(lines: list[str], summary: list, data: dict, sqlite: bool) -> None:
         f"{settings['services']} registered services, wrk posting heartbeats spread over them, "
         f"{settings['seconds']} s per run, {settings['runs']} runs (targets interleaved run by run), "
         f"{settings.get('web_concurrency', '1')} processes x {settings['web_threads']} threads. "
-        "Stored/s is rows counted in the database before and after each run, divided by wrk's duration."
+        "Stored/s is rows counted in the database before and after each run, divided by wrk's duration. "
+        "CPU per stored heartbeat: CPU time of the server's processes (and, on PostgreSQL, of the database "
+        "backends serving them) over the run, divided by rows stored; unlike requests/s it does not move "
+        "with other load on the machine."
     )
-    lines += ["", "| target | connections | run | requests/s | stored/s | p50 ms | p99 ms | errors | every 2xx stored |",
-              "|---|---|---|---|---|---|---|---|---|"]
+    lines += ["", "| target | connections | run | requests/s | stored/s | p50 ms | p99 ms | errors | every 2xx stored | CPU ms per stored heartbeat |",
+              "|---|---|---|---|---|---|---|---|---|---|"]
     targets = [t for t in ("medic", "baseline") if t in data]
     for target in targets:
         for connections, runs in data[target].items():
@@ -46,7 +49,8 @@ def _ingest(lines: list[str], summary: list, data: dict, sqlite: bool) -> None:
                 lines.append(
                     f"| {target} | {connections} | {i} | {_fmt(r['rps'])} | {_fmt(r['stored_per_s'])} | "
                     f"{_ms(r['p50_us'])} | {_ms(r['p99_us'])} | {r['errors']} | "
-                    f"{'yes' if r['all_answers_stored'] else 'NO'} (+{r['unanswered_stored']} in flight) |"
+                    f"{'yes' if r['all_answers_stored'] else 'NO'} (+{r['unanswered_stored']} in flight) | "
+                    + ", ".join(f"{k} {v:.2f}" for k, v in r.get("cpu_ms_per_stored", {}).items()) + " |"
                 )
     lines.append("")
     if sqlite:
@@ -79,6 +83,35 @@ def _ingest(lines: list[str], summary: list, data: dict, sqlite: bool) -> None:
     stored = all(r["all_answers_stored"] for r in medic_runs)
     summary.append(("Ingest: no errors, every 201 stored", f"{errors} errors; every 2xx stored: {'yes' if stored else 'NO'}",
                     _verdict(errors == 0 and stored)))
+    lines.append("")
+
+
+def _ceilings(lines: list[str], data: dict) -> None:
+    lines += ["### Ceilings: what the web stack costs before any storage", ""]
+    lines.append(
+        "The same gunicorn settings (gthread, 4 x 16) and wrk load as the ingest runs, serving less and less "
+        "(bench/ceilings.py): a raw WSGI app, a minimal Flask JSON POST with no database, and Medic's own app "
+        "with the store replaced by an in-memory stub (validation, auth and rate-limit hooks, access log, "
+        f"metrics and reply envelope all real). {data['seconds']} s per run."
+    )
+    lines += ["", "| app | connections | run | requests/s | p99 ms | CPU ms per request (server) |", "|---|---|---|---|---|---|"]
+    for name, by_conn in data["apps"].items():
+        for connections, runs in by_conn.items():
+            for i, r in enumerate(runs, 1):
+                lines.append(f"| {name} | {connections} | {i} | {_fmt(r['rps'])} | {_ms(r['p99_us'])} | "
+                             f"{r['cpu_ms_per_request']:.2f} |")
+    lines.append("")
+
+
+def _profile(lines: list[str], data: dict) -> None:
+    lines += ["### Profile: where a web process's CPU goes while storing heartbeats", ""]
+    lines.append(
+        f"py-spy on one `medic serve` worker process, GIL-holding samples only (CPU spent in Python), "
+        f"{data['seconds']} s under wrk at {data['connections']} connections (`python -m bench.profile --gil`, "
+        "grouped by `bench/profile_groups.py`: each sample goes to its innermost frame that belongs to a group)."
+    )
+    lines += ["", "| share of samples | where |", "|---|---|"]
+    lines += [f"| {share:.1f}% | {name} |" for name, share in data["groups"]]
     lines.append("")
 
 
@@ -231,6 +264,12 @@ def write(mode: str) -> Path:
     ingest = load("ingest")
     if ingest:
         _ingest(body, summary, ingest, sqlite=False)
+    ceilings = load("ceilings")
+    if ceilings:
+        _ceilings(body, ceilings)
+    prof = load("profile")
+    if prof:
+        _profile(body, prof)
     ingest_sqlite = load("ingest-sqlite")
     if ingest_sqlite:
         _ingest(body, summary, ingest_sqlite, sqlite=True)

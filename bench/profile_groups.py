@@ -1,0 +1,44 @@
+"""Group a py-spy folded profile (bench/profile.py --gil) into where a heartbeat's CPU goes.
+
+Each sample goes to the innermost frame that belongs to a group; the rest is
+Flask/Werkzeug/gunicorn plumbing. Usage: python -m bench.profile_groups /tmp/medic-profile.folded
+"""
+
+from __future__ import annotations
+
+import collections
+import sys
+
+GROUPS = (
+    ("heartbeat writer thread: SQLAlchemy, psycopg, record()", ("GroupCommitIngest._run",)),
+    ("access log line (logging, JSON formatter, write)", ("logging/__init__.py", "pythonjsonlogger", "_observe (medic")),
+    ("Prometheus metrics", ("prometheus_client",)),
+    ("auth and rate-limit hooks", ("medic/web/auth.py", "medic/web/ratelimit.py", "flask_limiter")),
+    ("body parsing and validation (pydantic)", ("parse_body", "pydantic")),
+    ("reply envelope (heartbeat_out, jsonify)", ("reply (medic/web/envelope.py", "heartbeat_out", "jsonify")),
+    ("waiting for the writer (queue, event)", ("GroupCommitIngest.submit",)),
+    ("request id, timers (uuid4, before_request)", ("uuid", "_start_timer")),
+    ("Flask/Werkzeug request handling", ("flask/", "werkzeug/")),
+    ("gunicorn gthread: sockets, HTTP parsing, response writing", ("gunicorn/",)),
+)
+
+
+def group(path: str) -> list[tuple[str, float]]:
+    counts: collections.Counter = collections.Counter()
+    total = 0
+    for line in open(path):
+        stack, _, n = line.rstrip().rpartition(" ")
+        total += int(n)
+        for frame in reversed(stack.split(";")):
+            name = next((g for g, keys in GROUPS if any(k in frame for k in keys)), None)
+            if name:
+                counts[name] += int(n)
+                break
+        else:
+            counts["other (interpreter, threads)"] += int(n)
+    return [(name, 100 * n / total) for name, n in counts.most_common()]
+
+
+if __name__ == "__main__":
+    for name, share in group(sys.argv[1] if len(sys.argv) > 1 else "/tmp/medic-profile.folded"):
+        print(f"{share:5.1f}%  {name}")
