@@ -1,7 +1,7 @@
 """`python -m bench [--quick] [--only PART ...]`: run the benchmarks, write the report.
 
-Full (`make bench`, ~20 minutes) writes bench/results/full/*.json and bench/RESULTS.md;
-quick (`make bench-quick`, ~3 minutes: shorter runs, smaller data) writes
+Full (`make bench`, ~15 minutes) writes bench/results/full/*.json and bench/RESULTS.md;
+quick (`make bench-quick`, ~2 minutes: shorter runs, smaller data) writes
 bench/results/quick/*.json and bench/RESULTS-quick.md. Parts: ingest, ceilings, profile, ingest-sqlite,
 cycle, cycle-sqlite, outage, cleanup, memory.
 """
@@ -39,7 +39,7 @@ QUICK = {
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench")
-    parser.add_argument("--quick", action="store_true", help="short runs on small data (about 3 minutes)")
+    parser.add_argument("--quick", action="store_true", help="short runs on small data (about 2 minutes)")
     parser.add_argument("--only", nargs="+", choices=PARTS, help="run only these parts (others keep their last results)")
     parser.add_argument("--report-only", action="store_true", help="rewrite the report from the stored results")
     args = parser.parse_args()

@@ -34,8 +34,9 @@ def _ingest(lines: list[str], summary: list, data: dict, sqlite: bool) -> None:
     lines.append(
         f"{settings['services']} registered services, wrk posting heartbeats spread over them, "
         f"{settings['seconds']} s per run, {settings['runs']} runs (targets interleaved run by run), "
-        f"{settings.get('web_concurrency', '1')} processes x {settings['web_threads']} threads. "
-        "Stored/s is rows counted in the database before and after each run, divided by wrk's duration. "
+        + (f"{settings['web_concurrency']} processes x {settings['web_threads']} threads. " if "web_concurrency" in settings
+           else f"one process, {settings['web_threads']} threads. ")
+        + "Stored/s is rows counted in the database before and after each run, divided by wrk's duration. "
         "CPU per stored heartbeat: CPU time of the server's processes (and, on PostgreSQL, of the database "
         "backends serving them) over the run, divided by rows stored; unlike requests/s it does not move "
         "with other load on the machine."
@@ -172,8 +173,9 @@ def _outage(lines: list[str], summary: list, data: dict) -> None:
                      f"{r['distinct_pagerduty_dedup_keys']} distinct dedup keys)") if "deliver_seconds" in r else "not run"
         lines.append(
             f"| {i} | {r['evaluate']['seconds']:.2f} | {r['evaluate']['opened']} | {c['notifications']} | "
-            f"{c['duplicate_alerts']} | {delivered} | {r.get('deliver_seconds', float('nan')):.1f} | "
-            f"{r['max_rss_kib'] / 1024:.0f} |"
+            f"{c['duplicate_alerts']} | {delivered} | "
+            + (f"{r['deliver_seconds']:.1f}" if "deliver_seconds" in r else "-")
+            + f" | {r['max_rss_kib'] / 1024:.0f} |"
         )
     lines.append("")
     secs = [r["evaluate"]["seconds"] for r in data["runs"]]
@@ -235,8 +237,8 @@ def _memory(lines: list[str], summary: list, data: dict, outage: dict | None) ->
 
 def _commands(lines: list[str], mode: str, ingest: dict | None) -> None:
     lines += ["## Reproduce", "", "```sh"]
-    lines += ["make bench        # everything, about 20 minutes; writes bench/RESULTS.md",
-              "make bench-quick  # about 3 minutes on small data; writes bench/RESULTS-quick.md",
+    lines += ["make bench        # everything, about 15 minutes; writes bench/RESULTS.md",
+              "make bench-quick  # about 2 minutes on small data; writes bench/RESULTS-quick.md",
               ".venv/bin/python -m bench --only ingest cycle   # some parts; the others keep their last results",
               ".venv/bin/python -m bench.profile --gil          # py-spy profile of one web process under load"]
     lines += ["```", "", "What each part runs (all servers on 127.0.0.1, PostgreSQL databases `medic_bench*`):", ""]
