@@ -107,3 +107,12 @@ def test_window_longer_than_retention_is_refused(api):
     response = api.post("/service/monthly", json={"grace_period_seconds": 2 * 86400})
     assert response.status_code == 400
     assert api.get("/service/monthly").json()["results"]["grace_period_seconds"] == 0
+
+
+def test_service_list_is_paged(api):
+    for i in range(5):
+        api.post("/service", json={"heartbeat_name": f"s{i}", "service_name": "x", "alert_interval": 1})
+    page = api.get("/service", params={"limit": 2, "offset": 2}).json()["results"]
+    assert [s["heartbeat_name"] for s in page] == ["s2", "s3"]
+    assert len(api.get("/service").json()["results"]) == 5  # default page of 1000
+    assert api.get("/service", params={"limit": 0}).status_code == 400

@@ -26,8 +26,15 @@ def get_by_id(conn: Connection, service_id: int) -> Row | None:
     return conn.execute(select(services).where(services.c.service_id == service_id)).first()
 
 
-def list_services(conn: Connection, *, service_name: str | None = None, active: bool | None = None) -> list[Row]:
-    query = select(services).order_by(services.c.service_id)
+def list_services(
+    conn: Connection,
+    *,
+    service_name: str | None = None,
+    active: bool | None = None,
+    limit: int = 1000,
+    offset: int = 0,
+) -> list[Row]:
+    query = select(services).order_by(services.c.service_id).limit(limit).offset(offset)
     if service_name is not None:
         query = query.where(services.c.service_name == service_name)
     if active is not None:

@@ -152,6 +152,9 @@ class ServiceUpdate(Strict):
 class ServiceQuery(Strict):
     service_name: Text | None = None
     active: Flag | None = None
+    # Paged so that listing a large fleet cannot blow up a web process's memory.
+    limit: Annotated[int, Field(ge=1, le=10000)] = 1000
+    offset: Annotated[int, Field(ge=0, le=10_000_000)] = 0
 
 
 class AlertQuery(Strict):

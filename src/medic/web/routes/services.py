@@ -62,7 +62,9 @@ def create_service(body: ServiceCreate):
 )
 def list_services(query: ServiceQuery):
     with runtime().engine.connect() as conn:
-        rows = store.list_services(conn, service_name=query.service_name, active=query.active)
+        rows = store.list_services(
+            conn, service_name=query.service_name, active=query.active, limit=query.limit, offset=query.offset
+        )
     return reply([service_out(row) for row in rows], f"{len(rows)} services")
 
 
