@@ -47,13 +47,16 @@ def main() -> None:
     plan = QUICK if args.quick else FULL
     if not args.report_only:
         started = time.perf_counter()
-        common.save(f"{mode}/environment-start", environment.describe())
+        if not args.only:  # a partial run records its environment in its own parts only
+            common.save(f"{mode}/environment-start", environment.describe())
         for part in args.only or [p for p in PARTS if p in plan]:
             if part not in plan:
                 continue
             common.log(f"== {part} ({mode})")
             part_started = time.perf_counter()
+            env = environment.describe()
             data = plan[part]()
+            data["environment"] = env
             data["elapsed_seconds"] = time.perf_counter() - part_started
             data["finished_at"] = time.strftime("%Y-%m-%d %H:%M:%S %Z")
             data["loadavg_after"] = open("/proc/loadavg").read().split()[:3]
