@@ -90,6 +90,20 @@ def _id_chunks(conn: Connection, ids: Sequence[int], column=services.c.service_i
         yield column.in_(chunk)
 
 
+def _compare_and_set(conn: Connection, ids: Sequence[int], *still_true, **values) -> list[int]:
+    """Update the services of ``ids`` whose rows still meet ``still_true``; returns those ids.
+
+    The condition is re-checked under the row lock, so only one of several
+    concurrent workers (or none, if a heartbeat moved the deadline) wins a row.
+    """
+    won: list[int] = []
+    for chunk in _id_chunks(conn, ids):
+        won += conn.execute(
+            update(services).where(chunk, *still_true).values(**values).returning(services.c.service_id)
+        ).scalars().all()
+    return won
+
+
 def open_alerts(
     conn: Connection,
     decided: Sequence[tuple[Candidate, str]],
@@ -99,21 +113,15 @@ def open_alerts(
 ) -> list[int]:
     """Mark services down, open their alerts, queue triggers. Returns alert ids opened."""
     by_id = {c.service_id: (c, reason) for c, reason in decided}
-    epoch = now.timestamp()
-    won: list[int] = []
-    for chunk in _id_chunks(conn, list(by_id)):
-        won += conn.execute(
-            update(services)
-            .where(
-                chunk,
-                services.c.down == false(),
-                services.c.active == true(),
-                services.c.muted == false(),
-                services.c.deadline <= epoch,
-            )
-            .values(down=True)
-            .returning(services.c.service_id)
-        ).scalars().all()
+    won = _compare_and_set(
+        conn,
+        list(by_id),
+        services.c.down == false(),
+        services.c.active == true(),
+        services.c.muted == false(),
+        services.c.deadline <= now.timestamp(),
+        down=True,
+    )
     if not won:
         return []
     won.sort()
@@ -152,19 +160,13 @@ def close_alerts(
 ) -> list[int]:
     """Clear ``down``, close the open alerts, queue resolves. Returns alert ids closed."""
     by_id = {c.service_id: (c, reason) for c, reason in decided}
-    epoch = now.timestamp()
-    won: list[int] = []
-    for chunk in _id_chunks(conn, list(by_id)):
-        won += conn.execute(
-            update(services)
-            .where(
-                chunk,
-                services.c.down == true(),
-                or_(services.c.active == false(), services.c.deadline > epoch),
-            )
-            .values(down=False)
-            .returning(services.c.service_id)
-        ).scalars().all()
+    won = _compare_and_set(
+        conn,
+        list(by_id),
+        services.c.down == true(),
+        or_(services.c.active == false(), services.c.deadline > now.timestamp()),
+        down=False,
+    )
     # One UPDATE per close reason (there are few), not one per alert.
     by_reason: dict[str, list[int]] = {}
     for service_id in won:
