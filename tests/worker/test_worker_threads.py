@@ -5,20 +5,25 @@ from __future__ import annotations
 import threading
 
 import pytest
+from sqlalchemy import select
 
+from medic.store.tables import notifications
 from tests.fakes.providers import Response, provider_env
 
 
 @pytest.fixture
 def settings_env(pagerduty, slack, webhook):
-    return {**provider_env(pagerduty, slack, webhook), "NOTIFY_TIMEOUT_SECONDS": "4", "WORKER_INTERVAL_SECONDS": "0.2"}
+    return {**provider_env(pagerduty, slack, webhook), "NOTIFY_TIMEOUT_SECONDS": "30", "WORKER_INTERVAL_SECONDS": "0.2"}
 
 
 def test_a_hanging_provider_does_not_hold_up_the_others(medic, make_worker, clock, pagerduty, slack, engine):
-    from medic.store.tables import notifications
-    from sqlalchemy import select
+    release = threading.Event()
 
-    pagerduty.set_default(Response(202, {"status": "success"}, delay=6))  # past the 4 s timeout, every time
+    def hang(_request):  # PagerDuty answers only when the test lets it
+        release.wait(30)
+        return Response(202, {"status": "success"})
+
+    pagerduty.set_default(hang)
     medic.register(alert_interval=1)
     clock.advance(minutes=1)
     worker = make_worker()
@@ -26,12 +31,15 @@ def test_a_hanging_provider_does_not_hold_up_the_others(medic, make_worker, cloc
     thread = threading.Thread(target=worker.run_forever, args=(stop,), daemon=True)
     thread.start()
     try:
-        slack.wait_for(1, timeout=10)
+        slack.wait_for(1, timeout=20)
         with engine.connect() as conn:
             pd_state = conn.execute(select(notifications.c.state).where(notifications.c.channel == "pagerduty")).scalar_one()
-        # Slack was delivered while PagerDuty's first attempt was still in flight.
+        # Slack was delivered while PagerDuty's first attempt was still hanging.
         assert pd_state == "sending"
     finally:
+        release.set()
         stop.set()
         thread.join(timeout=30)
     assert not thread.is_alive()
+    with engine.connect() as conn:
+        assert conn.execute(select(notifications.c.state).where(notifications.c.channel == "pagerduty")).scalar_one() == "delivered"
