@@ -122,11 +122,12 @@ def worker(once: bool) -> None:
         serve_worker_metrics(settings.worker_metrics_port)
         log.info("worker metrics on :%d/metrics", settings.worker_metrics_port)
     stop = threading.Event()
-    _stop_on_sigterm(stop)
+    # Only ask the loop to stop: it then lets in-flight deliveries record their
+    # outcome, instead of leaving claimed rows to expire and be sent again.
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
     try:
         runner.run_forever(stop)
-    except KeyboardInterrupt:
-        stop.set()
     finally:
         engine.dispose()
 

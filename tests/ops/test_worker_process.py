@@ -37,11 +37,15 @@ def test_worker_serves_its_own_metrics(tmp_path, port):
     )
     assert medic("db", "upgrade", env=env).returncode == 0
     url = f"http://127.0.0.1:{port}/metrics"
-    with running("worker", env=env, ready_url=url, stderr_path=tmp_path / "worker.log"):
+    log = tmp_path / "worker.log"
+    with running("worker", env=env, ready_url=url, stderr_path=log) as proc:
         deadline = time.monotonic() + 20
         while cycles(httpx.get(url).text) < 2:  # the count moves as the worker runs
             assert time.monotonic() < deadline, "worker cycles not counted"
             time.sleep(0.2)
+    # SIGTERM lets the loop finish (deliveries record their outcome) and exit cleanly.
+    assert proc.returncode == 0, log.read_text()
+    assert "worker stopped" in log.read_text()
 
 
 def cycles(text: str) -> float:
