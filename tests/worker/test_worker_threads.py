@@ -31,10 +31,12 @@ def test_a_hanging_provider_does_not_hold_up_the_others(medic, make_worker, cloc
     thread = threading.Thread(target=worker.run_forever, args=(stop,), daemon=True)
     thread.start()
     try:
+        # Both channels are reached while PagerDuty's first attempt is still hanging:
+        # wait for each, in either order, before the hang is released.
+        pagerduty.wait_for(1, timeout=20)
         slack.wait_for(1, timeout=20)
         with engine.connect() as conn:
             pd_state = conn.execute(select(notifications.c.state).where(notifications.c.channel == "pagerduty")).scalar_one()
-        # Slack was delivered while PagerDuty's first attempt was still hanging.
         assert pd_state == "sending"
     finally:
         release.set()
