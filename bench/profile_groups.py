@@ -11,13 +11,14 @@ import sys
 
 GROUPS = (
     ("heartbeat writer thread: SQLAlchemy, psycopg, record()", ("GroupCommitIngest._run",)),
-    ("access log line (logging, JSON formatter, write)", ("logging/__init__.py", "pythonjsonlogger", "_observe (medic")),
+    ("access log line (logging, JSON formatter, write)", ("logging/__init__.py", "pythonjsonlogger", "medic/web/access.py")),
     ("Prometheus metrics", ("prometheus_client",)),
     ("auth and rate-limit hooks", ("medic/web/auth.py", "medic/web/ratelimit.py", "flask_limiter")),
-    ("body parsing and validation (pydantic)", ("parse_body", "pydantic")),
-    ("reply envelope (heartbeat_out, jsonify)", ("reply (medic/web/envelope.py", "heartbeat_out", "jsonify")),
+    ("body parsing and validation (pydantic)", ("decode_body", "pydantic", "json/decoder.py")),
+    ("reply envelope (heartbeat_out, JSON)", ("reply (medic/web/envelope.py", "heartbeat_out", "jsonify", "json/encoder.py")),
     ("waiting for the writer (queue, event)", ("GroupCommitIngest.submit",)),
     ("request id, timers (uuid4, before_request)", ("uuid", "_start_timer")),
+    ("POST /heartbeat fast path (medic/web/fast_heartbeat.py itself)", ("FastHeartbeat",)),
     ("Flask/Werkzeug request handling", ("flask/", "werkzeug/")),
     ("gunicorn gthread: sockets, HTTP parsing, response writing", ("gunicorn/",)),
 )

@@ -65,9 +65,13 @@ def validation_error(exc: ValidationError, where: str) -> ApiError:
 
 
 def parse_body(model: type[BaseModel]) -> BaseModel:
-    if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+    return decode_body(request.get_data(cache=True), request.mimetype, model)
+
+
+def decode_body(raw: bytes, mimetype: str, model: type[BaseModel]) -> BaseModel:
+    """A JSON object body validated by `model`; ApiError(400) naming what is wrong."""
+    if mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
         raise ApiError(400, "request body must be JSON (Content-Type: application/json), not a form")
-    raw = request.get_data(cache=True)
     if not raw.strip():
         raise ApiError(400, "request body is empty: expected a JSON object")
     try:

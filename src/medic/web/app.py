@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import logging
 import time
-import uuid
 from typing import TYPE_CHECKING
 
 from flask import Flask, g, request
@@ -15,19 +13,20 @@ from medic.config import Settings
 from medic.store.engine import make_engine
 from medic.store.errors import DATABASE_UNAVAILABLE
 from medic.store.instrument import instrument
-from medic.web import auth, ratelimit
+from medic.web import access, auth, ratelimit
 from medic.web.context import Runtime
-from medic.web.envelope import reply, register_error_handlers
+from medic.web.envelope import UNAVAILABLE_HEADERS, UNAVAILABLE_MESSAGE, register_error_handlers, reply
+from medic.web.fast_heartbeat import FastHeartbeat
 from medic.web.ingest import GroupCommitIngest
 from medic.web.routes import alerts, health, heartbeats, jobs, meta, services
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
-access_log = logging.getLogger("medic.access")
-
-
-def create_app(settings: Settings, *, engine: "Engine | None" = None, clock: Clock = utcnow) -> Flask:
+def create_app(
+    settings: Settings, *, engine: "Engine | None" = None, clock: Clock = utcnow, fast_heartbeats: bool = True
+) -> Flask:
+    """The Medic app. `fast_heartbeats=False` leaves POST /heartbeat to Flask alone (tests compare the two)."""
     app = Flask("medic", static_folder=None)  # no /static route: Medic serves no files
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.json.sort_keys = False
@@ -40,13 +39,14 @@ def create_app(settings: Settings, *, engine: "Engine | None" = None, clock: Clo
     rt.metrics = process_metrics
     rt.store_collector = metrics.StoreCollector(engine, clock)
     rt.ingest = GroupCommitIngest(engine, clock)
+    rt.authenticator = auth.Authenticator(rt)
     app.extensions["medic"] = rt
 
     register_error_handlers(app)
 
     def database_unavailable(exc: Exception):
         app.logger.error("database unavailable: %s", type(exc).__name__)
-        return reply(None, "database unavailable, try again shortly", 503, {"Retry-After": "5"})
+        return reply(None, UNAVAILABLE_MESSAGE, 503, UNAVAILABLE_HEADERS)
 
     for exc_class in DATABASE_UNAVAILABLE:
         app.register_error_handler(exc_class, database_unavailable)
@@ -56,30 +56,21 @@ def create_app(settings: Settings, *, engine: "Engine | None" = None, clock: Clo
     @app.before_request
     def _start_timer():
         g.started = time.perf_counter()
-        g.request_id = request.headers.get("X-Request-ID", "")[:64] or uuid.uuid4().hex
+        g.request_id = access.request_id(request.headers.get("X-Request-ID"))
 
     @app.after_request
     def _observe(response):
-        elapsed = time.perf_counter() - g.get("started", time.perf_counter())
-        endpoint = request.url_rule.rule if request.url_rule else "unmatched"
-        process_metrics.http_duration.labels(
-            method=request.method, endpoint=endpoint, status=str(response.status_code)
-        ).observe(elapsed)
         response.headers["X-Request-ID"] = g.get("request_id", "")
-        access_log.info(
-            "%s %s %s",
-            request.method,
-            request.path,
-            response.status_code,
-            extra={
-                "request_id": g.get("request_id"),
-                "method": request.method,
-                "path": request.path,
-                "status": response.status_code,
-                "duration_ms": round(elapsed * 1000, 2),
-                "remote_addr": request.remote_addr,
-                "api_key": getattr(g.get("principal"), "public_id", None),  # the id only, never the secret
-            },
+        access.record(
+            process_metrics,
+            method=request.method,
+            endpoint=request.url_rule.rule if request.url_rule else "unmatched",
+            path=request.path,
+            status=response.status_code,
+            elapsed=time.perf_counter() - g.get("started", time.perf_counter()),
+            request_id=g.get("request_id"),
+            remote_addr=request.remote_addr,
+            principal=g.get("principal"),
         )
         return response
 
@@ -87,5 +78,7 @@ def create_app(settings: Settings, *, engine: "Engine | None" = None, clock: Clo
     auth.install_identify(app, rt)
     ratelimit.install(app, settings)
     auth.install_enforce(app)
+    if fast_heartbeats:
+        app.wsgi_app = FastHeartbeat(app, app.wsgi_app, rt, ratelimit.heartbeat_budget(app, settings))
     return app
 

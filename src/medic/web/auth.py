@@ -175,13 +175,23 @@ def _find_operation() -> Operation | None:
     return op
 
 
-def presented_key() -> str | None:
-    header = request.headers.get("Authorization", "")
-    scheme, _, value = header.strip().partition(" ")
+def presented_key(authorization: str | None, api_key: str | None) -> str | None:
+    """The key from `Authorization: Bearer <key>`, else from `X-API-Key`."""
+    scheme, _, value = (authorization or "").strip().partition(" ")
     if scheme.lower() == "bearer" and value.strip():
         return value.strip()
-    value = request.headers.get("X-API-Key", "").strip()
-    return value or None
+    return (api_key or "").strip() or None
+
+
+def principal_for(rt: "Runtime", authenticator: Authenticator, scope: str, presented: str | None, what: str) -> Principal:
+    """Who presents `presented` to an operation needing `scope` (`what`: "METHOD /path"); ApiError(401) if nobody."""
+    if rt.settings.auth == "disabled":
+        return UNCHECKED
+    if presented is None:
+        if scope == HEARTBEAT and rt.settings.anonymous_heartbeats:
+            return ANONYMOUS_HEARTBEAT
+        raise unauthorized(f"{what} needs an API key with the '{scope}' scope: {HOW}")
+    return authenticator.authenticate(presented)
 
 
 def identify(rt: "Runtime", authenticator: Authenticator) -> None:
@@ -190,18 +200,9 @@ def identify(rt: "Runtime", authenticator: Authenticator) -> None:
     op = current_operation()
     if op is None or op.scope == OPEN:
         return
-    if rt.settings.auth == "disabled":
-        g.principal = UNCHECKED
-        return
-    presented = presented_key()
-    if presented is None:
-        if op.scope == HEARTBEAT and rt.settings.anonymous_heartbeats:
-            g.principal = ANONYMOUS_HEARTBEAT
-        else:
-            g.auth_failure = unauthorized(f"{request.method} {request.path} needs an API key with the '{op.scope}' scope: {HOW}")
-        return
+    presented = presented_key(request.headers.get("Authorization"), request.headers.get("X-API-Key"))
     try:
-        g.principal = authenticator.authenticate(presented)
+        g.principal = principal_for(rt, authenticator, op.scope, presented, f"{request.method} {request.path}")
     except ApiError as exc:
         g.auth_failure = exc
 
@@ -219,8 +220,7 @@ def enforce() -> None:
 
 
 def install_identify(app: Flask, rt: "Runtime") -> None:
-    authenticator = Authenticator(rt)
-    app.before_request(lambda: identify(rt, authenticator))
+    app.before_request(lambda: identify(rt, rt.authenticator))
 
 
 def install_enforce(app: Flask) -> None:

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
 
     from medic.metrics import ProcessMetrics, StoreCollector
+    from medic.web.auth import Authenticator
     from medic.web.ingest import DirectIngest
 
 
@@ -27,6 +28,7 @@ class Runtime:
     metrics: "ProcessMetrics" = None
     store_collector: "StoreCollector" = None
     ingest: "DirectIngest" = None
+    authenticator: "Authenticator" = None
 
     def now(self) -> datetime:
         return self.clock()

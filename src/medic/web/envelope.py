@@ -19,8 +19,17 @@ class ApiError(Exception):
         self.headers = headers or {}
 
 
+# What every route answers while the database is unreachable.
+UNAVAILABLE_MESSAGE = "database unavailable, try again shortly"
+UNAVAILABLE_HEADERS = {"Retry-After": "5"}
+
+
+def envelope(results: Any, message: str, status: int) -> dict[str, Any]:
+    return {"success": 200 <= status < 300, "message": message, "results": results}
+
+
 def reply(results: Any = None, message: str = "", status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    response = jsonify({"success": 200 <= status < 300, "message": message, "results": results})
+    response = jsonify(envelope(results, message, status))
     response.status_code = status
     if headers:
         response.headers.update(headers)
