@@ -101,10 +101,23 @@ class Server:
                 raise RuntimeError(f"{self.name} exited ({self.proc.returncode}); see {self.log_path}")
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                    self._settle(deadline)
                     return
             except OSError:
                 time.sleep(0.1)
         raise RuntimeError(f"{self.name} not listening on {self.port} after {timeout}s; see {self.log_path}")
+
+    def _settle(self, deadline: float) -> None:
+        # gunicorn listens before its workers have imported the app: wait until the
+        # process tree is idle, or the first runs would share the cores with that boot.
+        hz = os.sysconf("SC_CLK_TCK")
+        while time.monotonic() < deadline:
+            pids = _descendants(self.proc.pid)
+            before = sum(t for pid in pids if (t := _cpu_ticks(pid)) is not None)
+            time.sleep(0.5)
+            after = sum(t for pid in pids if (t := _cpu_ticks(pid)) is not None)
+            if (after - before) / hz < 0.05:
+                return
 
     def children(self) -> list[int]:
         """Direct children (gunicorn workers) of the server process."""

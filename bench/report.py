@@ -275,25 +275,32 @@ def write(mode: str) -> Path:
     ingest = load("ingest")
     if ingest:
         _ingest(body, summary, ingest, sqlite=False)
+        _measured_apart(body, ingest, env)
     ceilings = load("ceilings")
     if ceilings:
         _ceilings(body, ceilings)
+        _measured_apart(body, ceilings, env)
     prof = load("profile")
     if prof:
         _profile(body, prof)
+        _measured_apart(body, prof, env)
     ingest_sqlite = load("ingest-sqlite")
     if ingest_sqlite:
         _ingest(body, summary, ingest_sqlite, sqlite=True)
+        _measured_apart(body, ingest_sqlite, env)
     for part, backend in (("cycle", "postgresql"), ("cycle-sqlite", "sqlite")):
         data = load(part)
         if data:
             _cycle(body, summary, data, backend)
+            _measured_apart(body, data, env)
     outage = load("outage")
     if outage:
         _outage(body, summary, outage)
+        _measured_apart(body, outage, env)
     cleanup = load("cleanup")
     if cleanup:
         _cleanup(body, summary, cleanup)
+        _measured_apart(body, cleanup, env)
     memory = load("memory")
     if memory:
         _memory(body, summary, memory, outage)
