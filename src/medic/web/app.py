@@ -23,6 +23,7 @@ from medic.web.routes import alerts, health, heartbeats, jobs, meta, services
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
+
 def create_app(
     settings: Settings, *, engine: "Engine | None" = None, clock: Clock = utcnow, fast_heartbeats: bool = True
 ) -> Flask:
