@@ -173,3 +173,13 @@ def test_keys_and_rate_limits_are_the_flask_routes(pair, engine, clock):
         assert len(fast.flask_requests) == before + 1
         refused = fast.post("/heartbeat", json=beat, headers=bearer(heartbeat_key))
         assert refused.status_code == 429 and "rate limit exceeded" in refused.json()["message"]
+
+
+def test_several_heartbeat_limits_keep_the_route_on_flask(pair):
+    # Flask-Limiter alone knows how to count `2/minute;100/hour`: every heartbeat goes there.
+    with pair({"MEDIC_RATE_LIMIT_HEARTBEAT": "2/minute;100/hour"}) as (fast, flask):
+        register(fast)
+        before = len(fast.flask_requests)
+        codes = [fast.post("/heartbeat", json={"heartbeat_name": "svc-hb", "status": "UP"}).status_code for _ in range(3)]
+        assert codes == [201, 201, 429]
+        assert len(fast.flask_requests) == before + 3

@@ -79,7 +79,8 @@ def create_app(
     auth.install_identify(app, rt)
     ratelimit.install(app, settings)
     auth.install_enforce(app)
-    if fast_heartbeats:
-        app.wsgi_app = FastHeartbeat(app, app.wsgi_app, rt, ratelimit.heartbeat_budget(app, settings))
+    budget = ratelimit.heartbeat_budget(app, settings)
+    if fast_heartbeats and budget is not False:
+        app.wsgi_app = FastHeartbeat(app, app.wsgi_app, rt, budget)
     return app
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from flask import Flask, Response, g, request
 from flask_limiter import ApplicationLimit, Limiter, RateLimitExceeded
-from limits import RateLimitItem, parse
+from limits import RateLimitItem, parse_many
 
 from medic.auth.scopes import HEARTBEAT, OPEN
 from medic.config import Settings
@@ -106,9 +106,9 @@ class HeartbeatBudget:
     storage, same key), so a caller has one budget whichever path serves it.
     """
 
-    def __init__(self, limiter: Limiter, limit: str):
+    def __init__(self, limiter: Limiter, item: RateLimitItem):
         self.limiter = limiter
-        self.item: RateLimitItem = parse(limit)
+        self.item = item
 
     def hit(self, caller_key: str) -> Verdict | None:
         """Count one heartbeat; None if the counters cannot be reached (the caller falls back to Flask)."""
@@ -128,8 +128,12 @@ class HeartbeatBudget:
         return Verdict(allowed, headers)
 
 
-def heartbeat_budget(app: Flask, settings: Settings) -> HeartbeatBudget | None:
+def heartbeat_budget(app: Flask, settings: Settings) -> HeartbeatBudget | None | bool:
+    """The budget for the heartbeat fast path: None when nothing limits heartbeats, False
+    when it cannot count them itself (several limits, e.g. `10/second;5000/hour`, whose
+    window and header choice stay Flask-Limiter's), so POST /heartbeat stays on Flask."""
     limiter = app.extensions.get("medic_limiter")
     if limiter is None or not limiter.enabled:
         return None
-    return HeartbeatBudget(limiter, settings.rate_limit_heartbeat)
+    items = parse_many(settings.rate_limit_heartbeat)
+    return HeartbeatBudget(limiter, items[0]) if len(items) == 1 else False
