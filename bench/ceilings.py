@@ -20,13 +20,14 @@ APPS = {
 
 
 def run(*, runs: int, seconds: int, connections=(16, 64)) -> dict:
-    out: dict = {"apps": {name: {str(c): [] for c in connections} for name in APPS}, "seconds": seconds, "runs": runs}
+    out: dict = {"apps": {name: {str(c): [] for c in connections} for name in APPS}, "seconds": seconds, "runs": runs,
+                 "settings": {"web_worker_class": common.WEB_WORKER_CLASS, "web_concurrency": common.WEB_CONCURRENCY,
+                              "web_connections": common.WEB_CONNECTIONS, "web_threads": common.WEB_THREADS}}
     url = common.pg_url("medic_bench")  # only read by Medic's settings; the stub never writes
     for run in range(runs):
         for name, target in APPS.items():
             port = common.free_port()
-            argv = [common.GUNICORN, "--bind", f"127.0.0.1:{port}", "--worker-class", "gthread",
-                    "--workers", common.WEB_CONCURRENCY, "--threads", common.WEB_THREADS, "--keep-alive", "5", target]
+            argv = [common.GUNICORN, "--bind", f"127.0.0.1:{port}", *common.gunicorn_settings(), target]
             server = common.Server("ceiling", argv, common.medic_env(url), port)
             with common.running(server):
                 common.wrk(server.url, connections=16, seconds=1)

@@ -26,9 +26,20 @@ GUNICORN = str(VENV_BIN / "gunicorn")
 PG_ADMIN = os.environ.get("BENCH_PG_ADMIN", "postgresql://postgres@127.0.0.1/postgres")
 PG_BASE = PG_ADMIN.rsplit("/", 1)[0]
 
-# Same as `medic serve` defaults (WEB_CONCURRENCY=4, WEB_THREADS=16), stated explicitly.
-WEB_CONCURRENCY = os.environ.get("BENCH_WEB_CONCURRENCY", "4")
+# `medic serve`'s defaults on PostgreSQL, stated explicitly; the baseline and the
+# ceilings run under the same gunicorn settings.
+WEB_CONCURRENCY = os.environ.get("BENCH_WEB_CONCURRENCY", "2")
+WEB_WORKER_CLASS = os.environ.get("BENCH_WEB_WORKER_CLASS", "gevent")
+WEB_CONNECTIONS = os.environ.get("BENCH_WEB_CONNECTIONS", "1000")
 WEB_THREADS = os.environ.get("BENCH_WEB_THREADS", "16")
+# The issue's reference setting for the baseline (its "about 2,100 req/s here").
+SYNC_WORKERS = ["--worker-class", "sync", "--workers", "4"]
+
+
+def gunicorn_settings() -> list[str]:
+    """gunicorn arguments equal to what `medic serve` configures from the WEB_* settings."""
+    return ["--worker-class", WEB_WORKER_CLASS, "--workers", WEB_CONCURRENCY,
+            "--worker-connections", WEB_CONNECTIONS, "--threads", WEB_THREADS, "--keep-alive", "5"]
 
 
 def pg_url(name: str) -> str:
@@ -68,6 +79,8 @@ def medic_env(database_url: str, **extra: str) -> dict[str, str]:
         MEDIC_DATABASE_URL=database_url,
         HOST="127.0.0.1",
         WEB_CONCURRENCY=WEB_CONCURRENCY,
+        WEB_WORKER_CLASS=WEB_WORKER_CLASS,
+        WEB_CONNECTIONS=WEB_CONNECTIONS,
         WEB_THREADS=WEB_THREADS,
         LOG_FORMAT="json",
         LOG_LEVEL="INFO",
@@ -154,14 +167,12 @@ def start_medic_run(database_url: str, name: str = "medic-run", **env: str) -> S
     return Server(name, [MEDIC, "run"], medic_env(database_url, PORT=str(port), **env), port)
 
 
-def start_baseline(database_url: str, name: str = "baseline") -> Server:
+def start_baseline(database_url: str, name: str = "baseline", settings: list[str] | None = None) -> Server:
+    """The baseline under Medic's gunicorn settings, or under ``settings`` if given."""
     port = free_port()
     env = {**os.environ, "BASELINE_DATABASE_URL": database_url, "WEB_THREADS": WEB_THREADS}
-    argv = [
-        GUNICORN, "--bind", f"127.0.0.1:{port}", "--worker-class", "gthread",
-        "--workers", WEB_CONCURRENCY, "--threads", WEB_THREADS, "--keep-alive", "5",
-        "--timeout", "30", "bench.baseline:app",
-    ]
+    argv = [GUNICORN, "--bind", f"127.0.0.1:{port}", *(settings or gunicorn_settings()),
+            "--timeout", "30", "bench.baseline:app"]
     return Server(name, argv, env, port)
 
 

@@ -42,5 +42,6 @@ def describe() -> dict:
         "medic_commit": _run("git", "rev-parse", "--short", "HEAD"),
         "medic_tree_dirty": bool(_run("git", "status", "--porcelain", "--", "src")),
         "loadavg": open("/proc/loadavg").read().split()[:3],
-        "web": {"WEB_CONCURRENCY": common.WEB_CONCURRENCY, "WEB_THREADS": common.WEB_THREADS},
+        "web": {"WEB_WORKER_CLASS": common.WEB_WORKER_CLASS, "WEB_CONCURRENCY": common.WEB_CONCURRENCY,
+                "WEB_CONNECTIONS": common.WEB_CONNECTIONS, "WEB_THREADS": common.WEB_THREADS},
     }

@@ -73,6 +73,9 @@ def postgres(*, runs: int, seconds: int, warm_seconds: int = 2, connections=(16,
     targets = {
         "medic": (lambda: common.start_medic_serve(medic_url), medic_rows, MEDIC_DB),
         "baseline": (lambda: common.start_baseline(base_url), base_rows, BASELINE_DB),
+        # For reference only (the ratio is against the baseline above, under Medic's settings).
+        "baseline-sync": (lambda: common.start_baseline(base_url, "baseline-sync", common.SYNC_WORKERS),
+                          base_rows, BASELINE_DB),
     }
     out: dict = {name: {str(c): [] for c in connections} for name in targets}
     argv = {}
@@ -92,8 +95,9 @@ def postgres(*, runs: int, seconds: int, warm_seconds: int = 2, connections=(16,
                 server.stop()
     out["settings"] = {
         "services": SERVICES, "seconds": seconds, "runs": runs,
-        "web_concurrency": common.WEB_CONCURRENCY, "web_threads": common.WEB_THREADS,
-        "medic_argv": argv["medic"], "baseline_argv": argv["baseline"],
+        "web_worker_class": common.WEB_WORKER_CLASS, "web_concurrency": common.WEB_CONCURRENCY,
+        "web_connections": common.WEB_CONNECTIONS, "web_threads": common.WEB_THREADS,
+        "medic_argv": argv["medic"], "baseline_argv": argv["baseline"], "baseline_sync_argv": argv["baseline-sync"],
     }
     return out
 

@@ -27,6 +27,13 @@ def _mean(values) -> float:
     return statistics.fmean(values) if values else float("nan")
 
 
+def _web_settings(settings: dict) -> str:
+    if settings.get("web_worker_class", "gthread") == "gthread":
+        return f"gthread, {settings['web_concurrency']} processes x {settings['web_threads']} threads"
+    return (f"{settings['web_worker_class']}, {settings['web_concurrency']} processes, "
+            f"up to {settings['web_connections']} connections each")
+
+
 def _ingest(lines: list[str], summary: list, data: dict, sqlite: bool) -> None:
     settings = data["settings"]
     title = "SQLite, `medic run`" if sqlite else "PostgreSQL, `medic serve` and the baseline"
@@ -34,7 +41,7 @@ def _ingest(lines: list[str], summary: list, data: dict, sqlite: bool) -> None:
     lines.append(
         f"{settings['services']} registered services, wrk posting heartbeats spread over them, "
         f"{settings['seconds']} s per run, {settings['runs']} runs (targets interleaved run by run), "
-        + (f"{settings['web_concurrency']} processes x {settings['web_threads']} threads. " if "web_concurrency" in settings
+        + (_web_settings(settings) + ". " if "web_concurrency" in settings
            else f"one process, {settings['web_threads']} threads. ")
         + "Stored/s is rows counted in the database before and after each run, divided by wrk's duration. "
         "CPU per stored heartbeat: CPU time of the server's processes (and, on PostgreSQL, of the database "
@@ -43,7 +50,7 @@ def _ingest(lines: list[str], summary: list, data: dict, sqlite: bool) -> None:
     )
     lines += ["", "| target | connections | run | requests/s | stored/s | p50 ms | p99 ms | errors | every 2xx stored | CPU ms per stored heartbeat |",
               "|---|---|---|---|---|---|---|---|---|---|"]
-    targets = [t for t in ("medic", "baseline") if t in data]
+    targets = [t for t in ("medic", "baseline", "baseline-sync") if t in data]
     for target in targets:
         for connections, runs in data[target].items():
             for i, r in enumerate(runs, 1):
@@ -75,6 +82,13 @@ def _ingest(lines: list[str], summary: list, data: dict, sqlite: bool) -> None:
             f"/s: {_mean(ratios):.2f}x",
             _verdict(min(ratios) >= 2),
         ))
+    if "baseline-sync" in data:
+        lines.append("")
+        lines.append("For reference, against the baseline under the issue's own setting (`baseline-sync`: 4 sync workers), "
+                     "not used for the target: " + "; ".join(
+                         f"{c} connections " + ", ".join(f"{m['stored_per_s'] / b['stored_per_s']:.2f}x"
+                                                         for m, b in zip(data["medic"][c], data["baseline-sync"][c]))
+                         for c in data["medic"]))
     p99s = [r["p99_us"] / 1000 for r in data["medic"].get("64", [])]
     if p99s:
         summary.append(("Ingest p99 < 50 ms at 64 connections", ", ".join(f"{p:.1f}" for p in p99s) + " ms",
@@ -90,7 +104,8 @@ def _ingest(lines: list[str], summary: list, data: dict, sqlite: bool) -> None:
 def _ceilings(lines: list[str], data: dict) -> None:
     lines += ["### Ceilings: what the web stack costs before any storage", ""]
     lines.append(
-        "The same gunicorn settings (gthread, 4 x 16) and wrk load as the ingest runs, serving less and less "
+        f"The same gunicorn settings ({_web_settings(data['settings'])}) and wrk load as the ingest runs, serving less and less "
+        if "settings" in data else "The same gunicorn settings and wrk load as the ingest runs, serving less and less "
         "(bench/ceilings.py): a raw WSGI app, a minimal Flask JSON POST with no database, and Medic's own app "
         "with the store replaced by an in-memory stub (validation, auth and rate-limit hooks, access log, "
         f"metrics and reply envelope all real). {data['seconds']} s per run."
@@ -244,14 +259,17 @@ def _commands(lines: list[str], mode: str, ingest: dict | None) -> None:
               ".venv/bin/python -m bench --only ingest cycle   # some parts; the others keep their last results",
               ".venv/bin/python -m bench.profile --gil          # py-spy profile of one web process under load"]
     lines += ["```", "", "What each part runs (all servers on 127.0.0.1, PostgreSQL databases `medic_bench*`):", ""]
-    medic_env = ("MEDIC_DATABASE_URL=postgresql://postgres@127.0.0.1/medic_bench WEB_CONCURRENCY=4 WEB_THREADS=16 "
+    medic_env = ("MEDIC_DATABASE_URL=postgresql://postgres@127.0.0.1/medic_bench "
+                 f"WEB_WORKER_CLASS={common.WEB_WORKER_CLASS} WEB_CONCURRENCY={common.WEB_CONCURRENCY} "
+                 f"WEB_CONNECTIONS={common.WEB_CONNECTIONS} WEB_THREADS={common.WEB_THREADS} "
                  "LOG_FORMAT=json LOG_LEVEL=INFO MEDIC_AUTH=disabled MEDIC_ANONYMOUS_HEARTBEATS=true "
                  "MEDIC_RATE_LIMIT_ENABLED=false")
     wrk_cmd = ingest["medic"]["16"][0]["command"] if ingest else "wrk -t2 -cN -d15s --timeout 10s -s bench/heartbeat.lua"
     lines += [
         f"- ingest, Medic: `{medic_env} medic serve`, then `BENCH_SERVICES=1000 {wrk_cmd.replace('-c16', '-c16|64')} http://127.0.0.1:PORT`",
         "- ingest, baseline: `BASELINE_DATABASE_URL=postgresql://postgres@127.0.0.1/medic_bench_baseline "
-        + (ingest["settings"]["baseline_argv"] if ingest else "gunicorn ... bench.baseline:app") + "`",
+        + (ingest["settings"]["baseline_argv"] if ingest else "gunicorn ... bench.baseline:app") + "`"
+        + (f" (reference: `{ingest['settings']['baseline_sync_argv']}`)" if ingest and "baseline_sync_argv" in ingest["settings"] else ""),
         "- ingest, SQLite: `MEDIC_DATABASE_URL=sqlite:////tmp/.../medic.db medic run` (waitress, 16 threads, worker thread), same wrk",
         "- worker cycle: `python -m bench.cycle --cycles 2` and `medic worker --once` against the seeded database (bench/seed.py)",
         "- mass outage: `python -m bench.cycle --cycles 0 --evaluate-first --deliver` with PAGERDUTY_*/SLACK_* pointing at the stand-ins",
@@ -323,8 +341,8 @@ def write(mode: str) -> Path:
             f"- Python {env['python']}, PostgreSQL {env['postgresql']} "
             f"({', '.join(f'{k}={v}' for k, v in env['postgresql_settings'].items())}), SQLite {env['sqlite']}, {env['wrk']}",
             f"- {pkgs}",
-            f"- Web: gunicorn gthread, WEB_CONCURRENCY={env['web']['WEB_CONCURRENCY']}, WEB_THREADS={env['web']['WEB_THREADS']} "
-            "for Medic and the baseline alike",
+            "- Web: gunicorn " + ", ".join(f"{k}={v}" for k, v in env["web"].items())
+            + " for Medic, the baseline and the ceilings alike",
             "",
         ]
     lines += ["## Targets", "", "| target | measured | |", "|---|---|---|"]

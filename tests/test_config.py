@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from medic.config import ConfigError, load_settings
+from medic.web.server import MedicGunicorn, worker_class
 
 
 def test_defaults():
@@ -50,3 +51,51 @@ def test_bad_values_name_the_variable(name, value):
 def test_case_insensitive_enums():
     settings = load_settings({"LOG_FORMAT": "TEXT", "LOG_LEVEL": "debug"})
     assert settings.log_format == "text" and settings.log_level == "DEBUG"
+
+
+# `medic serve`'s gunicorn worker class (medic.web.server.worker_class).
+POSTGRES = "postgresql+psycopg://medic@db:5432/medic"
+
+
+@pytest.mark.parametrize(
+    "env,expected",
+    [
+        ({}, "gthread"),  # the default database is SQLite
+        ({"MEDIC_DATABASE_URL": "sqlite:////tmp/x.db"}, "gthread"),
+        ({"MEDIC_DATABASE_URL": POSTGRES}, "gevent"),
+        ({"MEDIC_DATABASE_URL": "postgres://medic@db/medic"}, "gevent"),
+        ({"DB_HOST": "db"}, "gevent"),  # PostgreSQL from the DB_* variables
+        ({"MEDIC_DATABASE_URL": POSTGRES, "WEB_WORKER_CLASS": "auto"}, "gevent"),
+        ({"MEDIC_DATABASE_URL": POSTGRES, "WEB_WORKER_CLASS": ""}, "gevent"),  # empty is unset: auto
+        ({"MEDIC_DATABASE_URL": POSTGRES, "WEB_WORKER_CLASS": "gthread"}, "gthread"),
+        ({"MEDIC_DATABASE_URL": "sqlite:////tmp/x.db", "WEB_WORKER_CLASS": "gevent"}, "gevent"),
+        ({"MEDIC_DATABASE_URL": POSTGRES, "WEB_WORKER_CLASS": "GThread"}, "gthread"),  # any case, like LOG_FORMAT
+    ],
+)
+def test_worker_class_is_gevent_on_postgresql_gthread_on_sqlite_unless_set(env, expected):
+    assert worker_class(load_settings(env)) == expected
+
+
+@pytest.mark.parametrize("value", ["sync", "eventlet", "gevent,gthread", "threads"])
+def test_unknown_worker_class_names_the_variable(value):
+    with pytest.raises(ConfigError) as err:
+        load_settings({"MEDIC_DATABASE_URL": POSTGRES, "WEB_WORKER_CLASS": value})
+    assert "WEB_WORKER_CLASS" in str(err.value)
+
+
+def test_serve_defaults_reach_gunicorn():
+    settings = load_settings({"MEDIC_DATABASE_URL": POSTGRES})
+    assert (settings.web_concurrency, settings.web_worker_class, settings.web_connections) == (2, "auto", 1000)
+    cfg = MedicGunicorn(settings).cfg  # configured, not started
+    assert cfg.worker_class_str == "gevent"
+    assert cfg.workers == 2 and cfg.worker_connections == 1000
+    cfg = MedicGunicorn(load_settings({"WEB_CONNECTIONS": "50", "WEB_THREADS": "3", "WEB_CONCURRENCY": "1"})).cfg
+    assert cfg.worker_class_str == "gthread"
+    assert (cfg.workers, cfg.threads, cfg.worker_connections) == (1, 3, 50)
+
+
+@pytest.mark.parametrize("name,value", [("WEB_CONNECTIONS", "0"), ("WEB_CONNECTIONS", "many"), ("WEB_CONCURRENCY", "0")])
+def test_bad_serve_sizes_name_the_variable(name, value):
+    with pytest.raises(ConfigError) as err:
+        load_settings({name: value})
+    assert name in str(err.value)

@@ -29,7 +29,12 @@ class Settings(BaseModel):
     database_url: str = Field("sqlite:///medic.db", alias="MEDIC_DATABASE_URL")
     host: str = Field("0.0.0.0", alias="HOST")
     port: int = Field(5000, alias="PORT", ge=1, le=65535)
-    web_concurrency: int = Field(4, alias="WEB_CONCURRENCY", ge=1, le=64)
+    # `medic serve`: gunicorn processes (about one per CPU core) and how each one serves
+    # many requests at once: gevent greenlets (WEB_CONNECTIONS each) or gthread threads
+    # (WEB_THREADS each); "auto" picks gevent on PostgreSQL, gthread on SQLite.
+    web_concurrency: int = Field(2, alias="WEB_CONCURRENCY", ge=1, le=64)
+    web_worker_class: Literal["auto", "gevent", "gthread"] = Field("auto", alias="WEB_WORKER_CLASS")
+    web_connections: int = Field(1000, alias="WEB_CONNECTIONS", ge=1, le=100_000)
     web_threads: int = Field(16, alias="WEB_THREADS", ge=1, le=256)
     worker_interval_seconds: float = Field(15, alias="WORKER_INTERVAL_SECONDS", gt=0, le=3600)
     auto_unmute_hours: float = Field(24, alias="AUTO_UNMUTE_HOURS", gt=0)
@@ -65,6 +70,11 @@ class Settings(BaseModel):
         if isinstance(value, str):
             return value.upper() if value.lower() not in ("json", "text") else value.lower()
         return value
+
+    @field_validator("web_worker_class", mode="before")
+    @classmethod
+    def _lower_case(cls, value: object) -> object:
+        return value.lower() if isinstance(value, str) else value
 
     @field_validator("database_url")
     @classmethod

@@ -1,13 +1,20 @@
 """`medic serve` as deployed: several gunicorn processes, metrics summed across them,
-JSON access logs with request ids."""
+JSON access logs with request ids, the worker class chosen for the database (gevent
+on PostgreSQL, gthread on SQLite)."""
 
 from __future__ import annotations
 
 import json
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
+import pytest
+from sqlalchemy import select, text
 
+from medic.store.tables import heartbeat_events, services
 from tests.ops.conftest import medic, medic_env, running
+from tests.support.databases import POSTGRES_URL
 
 
 def scrape_total(base: str) -> float:
@@ -47,3 +54,106 @@ def test_bad_configuration_stops_at_start_naming_the_variable(tmp_path):
     result = medic("serve", env=medic_env(tmp_path, WORKER_INTERVAL_SECONDS="soon"))
     assert result.returncode != 0
     assert "WORKER_INTERVAL_SECONDS" in result.stderr
+
+
+# --------------------------------------------------------------------------
+# Worker class: gevent on PostgreSQL, gthread on SQLite (medic.web.server.worker_class)
+# --------------------------------------------------------------------------
+
+# Runs on PostgreSQL only: skipped, like every PostgreSQL test, without MEDIC_TEST_DATABASE_URL.
+POSTGRESQL_ONLY = pytest.mark.parametrize(
+    "backend",
+    [pytest.param("postgresql", marks=pytest.mark.skipif(not POSTGRES_URL, reason="MEDIC_TEST_DATABASE_URL is not set"))],
+)
+
+
+def _serve_env(engine, tmp_path, port: int, **extra: str) -> dict[str, str]:
+    """`medic serve`'s defaults except `extra`, whatever WEB_* the test run's shell sets."""
+    url = engine.url.render_as_string(hide_password=False)
+    env = {k: v for k, v in medic_env(tmp_path).items() if not k.startswith("WEB_")}
+    return {**env, "MEDIC_DATABASE_URL": url, "PORT": str(port), **extra}
+
+
+def _heartbeat_ids(engine, heartbeat_name: str) -> list[int]:
+    query = (
+        select(heartbeat_events.c.heartbeat_id)
+        .join(services, services.c.service_id == heartbeat_events.c.service_id)
+        .where(services.c.heartbeat_name == heartbeat_name)
+    )
+    with engine.connect() as conn:
+        return list(conn.execute(query).scalars())
+
+
+def _wait_for(condition, what: str, timeout: float = 15) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+@POSTGRESQL_ONLY
+def test_gevent_process_keeps_serving_while_a_heartbeat_waits_on_the_database(engine, tmp_path, port):
+    # One process: whatever answers /health/live below is the process whose heartbeat is blocked.
+    env = _serve_env(engine, tmp_path, port, WEB_CONCURRENCY="1")
+    base = f"http://127.0.0.1:{port}"
+    log = tmp_path / "serve.log"
+    with running("serve", env=env, ready_url=f"{base}/health/live", stderr_path=log):
+        assert "Using worker: gevent" in log.read_text()
+        with httpx.Client(base_url=base, timeout=10) as client:
+            created = client.post("/service", json={"heartbeat_name": "gevent-hb", "service_name": "gevent", "alert_interval": 5})
+            assert created.status_code == 201, created.text
+
+        with engine.connect() as locker, ThreadPoolExecutor(max_workers=1) as pool:
+            try:
+                locker.execute(text("LOCK TABLE services IN ACCESS EXCLUSIVE MODE"))  # held until rollback
+                beat = pool.submit(
+                    httpx.post, f"{base}/heartbeat", json={"heartbeat_name": "gevent-hb", "status": "UP"}, timeout=60
+                )
+
+                def heartbeat_waits_on_the_lock() -> bool:
+                    waiting = locker.execute(
+                        text(
+                            "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
+                            "WHERE c.relname = 'services' AND NOT l.granted AND l.pid <> pg_backend_pid()"
+                        )
+                    ).scalar_one()
+                    return waiting > 0
+
+                _wait_for(heartbeat_waits_on_the_lock, "the heartbeat to wait for the services lock")
+                assert not beat.done(), beat.result().text
+
+                # The process's only worker has a request stuck in psycopg; it must still serve.
+                live = httpx.get(f"{base}/health/live", timeout=5)
+                assert live.status_code == 200
+                assert not beat.done(), "the heartbeat did not wait for the lock"
+            finally:
+                locker.rollback()
+
+            reply = beat.result(timeout=30)
+        assert reply.status_code == 201, reply.text
+        heartbeat_id = reply.json()["results"]["heartbeat_id"]
+    assert _heartbeat_ids(engine, "gevent-hb") == [heartbeat_id]
+
+
+def test_concurrent_heartbeats_are_all_stored_across_processes(engine, backend, tmp_path, port):
+    expected_worker = "gevent" if backend == "postgresql" else "gthread"
+    env = _serve_env(engine, tmp_path, port, WEB_CONCURRENCY="2")
+    base = f"http://127.0.0.1:{port}"
+    log = tmp_path / "serve.log"
+    sent = 64
+    with running("serve", env=env, ready_url=f"{base}/health/live", stderr_path=log):
+        assert f"Using worker: {expected_worker}" in log.read_text()
+        with httpx.Client(base_url=base, timeout=10) as client:
+            created = client.post("/service", json={"heartbeat_name": "burst-hb", "service_name": "burst", "alert_interval": 5})
+            assert created.status_code == 201, created.text
+
+        def beat(_: int) -> httpx.Response:
+            return httpx.post(f"{base}/heartbeat", json={"heartbeat_name": "burst-hb", "status": "UP"}, timeout=60)
+
+        with ThreadPoolExecutor(max_workers=32) as pool:
+            replies = list(pool.map(beat, range(sent)))
+    assert [r.status_code for r in replies] == [201] * sent, [r.text for r in replies if r.status_code != 201][:3]
+    ids = {r.json()["results"]["heartbeat_id"] for r in replies}
+    assert len(ids) == sent
+    assert sorted(_heartbeat_ids(engine, "burst-hb")) == sorted(ids)
+    assert log.read_text().count("Booting worker") == 2

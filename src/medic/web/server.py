@@ -23,6 +23,17 @@ def _worker_exit(server, worker) -> None:
         runtime.ingest.close()
 
 
+def worker_class(settings: Settings) -> str:
+    """gevent on PostgreSQL: a heartbeat waiting for its group commit costs a greenlet,
+    not a thread, and handing it to the writer is a switch, not a GIL handoff (measured
+    in bench/RESULTS.md); psycopg and redis-py cooperate with gevent's patching. gthread
+    on SQLite, whose calls cannot yield: a wait for the file lock would stall every
+    request of the process, where under gthread it stalls one thread."""
+    if settings.web_worker_class != "auto":
+        return settings.web_worker_class
+    return "gthread" if settings.database_url.startswith("sqlite") else "gevent"
+
+
 class GunicornLogger(glogging.Logger):
     """Send gunicorn's own lines through Medic's handlers, so every line has one format."""
 
@@ -42,8 +53,9 @@ class MedicGunicorn(BaseApplication):
         s = self.settings
         self.cfg.set("bind", f"{s.host}:{s.port}")
         self.cfg.set("workers", s.web_concurrency)
+        self.cfg.set("worker_class", worker_class(s))
+        self.cfg.set("worker_connections", s.web_connections)
         self.cfg.set("threads", s.web_threads)
-        self.cfg.set("worker_class", "gthread")
         self.cfg.set("timeout", 30)
         self.cfg.set("graceful_timeout", 20)
         self.cfg.set("keepalive", 5)
