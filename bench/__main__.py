@@ -2,8 +2,8 @@
 
 Full (`make bench`, ~15 minutes) writes bench/results/full/*.json and bench/RESULTS.md;
 quick (`make bench-quick`, ~2 minutes: shorter runs, smaller data) writes
-bench/results/quick/*.json and bench/RESULTS-quick.md. Parts: ingest, ceilings, profile, ingest-sqlite,
-cycle, cycle-sqlite, outage, cleanup, memory.
+bench/results/quick/*.json and bench/RESULTS-quick.md. Parts: ingest, layouts, ceilings, profile,
+ingest-sqlite, cycle, cycle-sqlite, outage, cleanup, memory.
 """
 
 from __future__ import annotations
@@ -11,12 +11,15 @@ from __future__ import annotations
 import argparse
 import time
 
-from bench import ceilings, profile, cleanup_ingest, common, environment, ingest, memory, outage, report, worker_cycle
+from bench import (
+    ceilings, cleanup_ingest, common, environment, ingest, layouts, memory, outage, profile, report, worker_cycle,
+)
 
-PARTS = ("ingest", "ceilings", "profile", "ingest-sqlite", "cycle", "cycle-sqlite", "outage", "cleanup", "memory")
+PARTS = ("ingest", "layouts", "ceilings", "profile", "ingest-sqlite", "cycle", "cycle-sqlite", "outage", "cleanup", "memory")
 
 FULL = {
     "ingest": lambda: ingest.postgres(runs=2, seconds=15),
+    "layouts": lambda: layouts.run(runs=2, seconds=10),
     "ceilings": lambda: ceilings.run(runs=2, seconds=10),
     "profile": lambda: profile.run(connections=64, seconds=15),
     "ingest-sqlite": lambda: ingest.sqlite(runs=2, seconds=15),

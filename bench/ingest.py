@@ -54,24 +54,37 @@ def _warm(server: common.Server, seconds: int) -> None:
     common.wrk(server.url, connections=16, seconds=seconds, services=SERVICES)
 
 
-def postgres(*, runs: int, seconds: int, warm_seconds: int = 2, connections=(16, 64)) -> dict:
-    now = datetime.now(timezone.utc)
+def databases() -> tuple[str, str]:
+    """Fresh PostgreSQL databases for Medic (1,000 services) and the baseline."""
     medic_url = common.recreate_database(MEDIC_DB)
     seed.migrate(medic_url)
-    seed.seed_services(medic_url, SERVICES, now)
+    seed.seed_services(medic_url, SERVICES, datetime.now(timezone.utc))
     base_url = common.recreate_database(BASELINE_DB)
     with psycopg.connect(base_url, autocommit=True) as conn:
         conn.execute(SCHEMA)
+    return medic_url, base_url
 
-    def medic_rows():
-        return common.pg_scalar(medic_url, "SELECT count(*) FROM heartbeat_events")
+
+def medic_rows(url: str) -> int:
+    return common.pg_scalar(url, "SELECT count(*) FROM heartbeat_events")
+
+
+def baseline_rows(url: str) -> int:
+    return common.pg_scalar(url, "SELECT count(*) FROM baseline_heartbeats")
+
+
+def postgres(*, runs: int, seconds: int, warm_seconds: int = 2, connections=(16, 64)) -> dict:
+    medic_url, base_url = databases()
+
+    def medic_rows_now():
+        return medic_rows(medic_url)
 
     def base_rows():
-        return common.pg_scalar(base_url, "SELECT count(*) FROM baseline_heartbeats")
+        return baseline_rows(base_url)
 
     # One server at a time: together they would exceed PostgreSQL's max_connections (100).
     targets = {
-        "medic": (lambda: common.start_medic_serve(medic_url), medic_rows, MEDIC_DB),
+        "medic": (lambda: common.start_medic_serve(medic_url), medic_rows_now, MEDIC_DB),
         "baseline": (lambda: common.start_baseline(base_url), base_rows, BASELINE_DB),
         # For reference only (the ratio is against the baseline above, under Medic's settings).
         "baseline-sync": (lambda: common.start_baseline(base_url, "baseline-sync", common.SYNC_WORKERS),

@@ -101,11 +101,40 @@ def _ingest(lines: list[str], summary: list, data: dict, sqlite: bool) -> None:
     lines.append("")
 
 
+def _layouts(lines: list[str], data: dict) -> None:
+    lines += ["### gunicorn layouts: Medic and the baseline", ""]
+    lines.append(
+        "The ingest measurement (same databases, wrk load and counting) for Medic and the baseline under several "
+        "gunicorn worker classes and process counts (bench/layouts.py): what chose `medic serve`'s defaults, and "
+        f"the baseline's own best layout. {data['seconds']} s per run, {data['runs']} runs, interleaved."
+    )
+    lines += ["", "| server, layout | connections | run | stored/s | p50 ms | p99 ms | errors | CPU ms per stored heartbeat |",
+              "|---|---|---|---|---|---|---|---|"]
+    for name, by_conn in data["layouts"].items():
+        for connections, runs in by_conn.items():
+            for i, r in enumerate(runs, 1):
+                lines.append(
+                    f"| {name} | {connections} | {i} | {_fmt(r['stored_per_s'])} | {_ms(r['p50_us'])} | {_ms(r['p99_us'])} | "
+                    f"{r['errors']} | " + ", ".join(f"{k} {v:.2f}" for k, v in r["cpu_ms_per_stored"].items()) + " |"
+                )
+    lines.append("")
+    medic = [n for n in data["layouts"] if n.startswith("medic")]
+    baseline = [n for n in data["layouts"] if n.startswith("baseline")]
+    for connections in next(iter(data["layouts"].values())):
+        def mean(name):
+            return _mean(r["stored_per_s"] for r in data["layouts"][name][connections])
+        best_medic, best_base = max(medic, key=mean), max(baseline, key=mean)
+        lines.append(f"- {connections} connections: best Medic layout `{best_medic}` {_fmt(mean(best_medic))}/s, "
+                     f"best baseline layout `{best_base}` {_fmt(mean(best_base))}/s: "
+                     f"{mean(best_medic) / mean(best_base):.2f}x")
+    lines.append("")
+
+
 def _ceilings(lines: list[str], data: dict) -> None:
     lines += ["### Ceilings: what the web stack costs before any storage", ""]
     lines.append(
-        f"The same gunicorn settings ({_web_settings(data['settings'])}) and wrk load as the ingest runs, serving less and less "
-        if "settings" in data else "The same gunicorn settings and wrk load as the ingest runs, serving less and less "
+        f"The same gunicorn settings ({_web_settings(data['settings']) if 'settings' in data else 'as ingest'}) "
+        "and wrk load as the ingest runs, serving less and less "
         "(bench/ceilings.py): a raw WSGI app, a minimal Flask JSON POST with no database, and Medic's own app "
         "with the store replaced by an in-memory stub (validation, auth and rate-limit hooks, access log, "
         f"metrics and reply envelope all real). {data['seconds']} s per run."
@@ -254,7 +283,7 @@ def _memory(lines: list[str], summary: list, data: dict, outage: dict | None) ->
 
 def _commands(lines: list[str], mode: str, ingest: dict | None) -> None:
     lines += ["## Reproduce", "", "```sh"]
-    lines += ["make bench        # everything, about 15 minutes; writes bench/RESULTS.md",
+    lines += ["make bench        # everything, about 25 minutes; writes bench/RESULTS.md",
               "make bench-quick  # about 2 minutes on small data; writes bench/RESULTS-quick.md",
               ".venv/bin/python -m bench --only ingest cycle   # some parts; the others keep their last results",
               ".venv/bin/python -m bench.profile --gil          # py-spy profile of one web process under load"]
@@ -270,6 +299,7 @@ def _commands(lines: list[str], mode: str, ingest: dict | None) -> None:
         "- ingest, baseline: `BASELINE_DATABASE_URL=postgresql://postgres@127.0.0.1/medic_bench_baseline "
         + (ingest["settings"]["baseline_argv"] if ingest else "gunicorn ... bench.baseline:app") + "`"
         + (f" (reference: `{ingest['settings']['baseline_sync_argv']}`)" if ingest and "baseline_sync_argv" in ingest["settings"] else ""),
+        "- layouts: the same, with `WEB_WORKER_CLASS`/`WEB_CONCURRENCY` for Medic and gunicorn's `--worker-class`/`--workers` for the baseline (bench/layouts.py)",
         "- ingest, SQLite: `MEDIC_DATABASE_URL=sqlite:////tmp/.../medic.db medic run` (waitress, 16 threads, worker thread), same wrk",
         "- worker cycle: `python -m bench.cycle --cycles 2` and `medic worker --once` against the seeded database (bench/seed.py)",
         "- mass outage: `python -m bench.cycle --cycles 0 --evaluate-first --deliver` with PAGERDUTY_*/SLACK_* pointing at the stand-ins",
@@ -294,6 +324,10 @@ def write(mode: str) -> Path:
     if ingest:
         _ingest(body, summary, ingest, sqlite=False)
         _measured_apart(body, ingest, env)
+    layouts = load("layouts")
+    if layouts:
+        _layouts(body, layouts)
+        _measured_apart(body, layouts, env)
     ceilings = load("ceilings")
     if ceilings:
         _ceilings(body, ceilings)

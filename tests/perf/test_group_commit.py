@@ -238,3 +238,82 @@ def test_concurrent_requests_over_http_are_each_stored(api, engine):
     ids = {r.json()["results"]["heartbeat_id"] for r in replies}
     assert len(ids) == 64
     assert set(stored_rows(engine)) == ids
+
+
+def test_a_threshold_service_gets_the_same_deadline_as_written_one_by_one(engine, clock):
+    # On PostgreSQL the writer stores in autocommit and recounts threshold deadlines in
+    # a transaction of its own; the outcome must match one transaction per heartbeat.
+    register(engine, clock, "batched-hb", threshold=2)
+    register(engine, clock, "direct-hb", threshold=2)
+    ingest = GroupCommitIngest(engine, clock)
+    try:
+        for status in ("UP", "UP", "DOWN", "UP", "UP"):
+            clock.advance(seconds=30)
+            assert isinstance(ingest.submit(store.Beat("batched-hb", status)), store.Stored)
+            with engine.begin() as conn:
+                assert isinstance(store.record(conn, [store.Beat("direct-hb", status)], clock())[0], store.Stored)
+            with engine.connect() as conn:
+                batched = service_queries.get_by_name(conn, "batched-hb").deadline
+                direct = service_queries.get_by_name(conn, "direct-hb").deadline
+            assert batched == pytest.approx(direct), status
+    finally:
+        ingest.close()
+
+
+LIMITED_ROLE = "medic_test_limited"
+
+
+@pytest.fixture
+def limited_engine(engine, backend):
+    """PostgreSQL as a role that may store heartbeats but not read their time and status,
+    which the threshold recount needs: a real failure after the batch statement committed."""
+    if backend != "postgresql":
+        pytest.skip("the autocommit batch path is PostgreSQL's")
+    grants = [
+        f"CREATE ROLE {LIMITED_ROLE} LOGIN",
+        f"GRANT USAGE ON SCHEMA public TO {LIMITED_ROLE}",
+        f"GRANT SELECT, UPDATE ON services TO {LIMITED_ROLE}",
+        f"GRANT INSERT ON heartbeat_events TO {LIMITED_ROLE}",
+        f"GRANT SELECT (heartbeat_id, service_id) ON heartbeat_events TO {LIMITED_ROLE}",
+        f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {LIMITED_ROLE}",
+    ]
+
+    def drop_role(conn):
+        if conn.exec_driver_sql(f"SELECT 1 FROM pg_roles WHERE rolname = '{LIMITED_ROLE}'").first():
+            conn.exec_driver_sql(f"DROP OWNED BY {LIMITED_ROLE}")
+            conn.exec_driver_sql(f"DROP ROLE {LIMITED_ROLE}")
+
+    with engine.begin() as conn:
+        drop_role(conn)
+        for statement in grants:
+            conn.exec_driver_sql(statement)
+    limited = make_engine(engine.url.set(username=LIMITED_ROLE, password=None).render_as_string(hide_password=False))
+    yield limited
+    limited.dispose()
+    with engine.begin() as conn:
+        drop_role(conn)
+
+
+def test_a_failed_recount_fails_only_its_heartbeats_and_writes_none_twice(engine, clock, limited_engine):
+    register(engine, clock, "plain-hb")
+    register(engine, clock, "counted-hb", threshold=2)
+    with engine.connect() as conn:
+        deadline_before = service_queries.get_by_name(conn, "counted-hb").deadline
+    ingest = GroupCommitIngest(limited_engine, clock)
+    try:
+        assert isinstance(ingest.submit(store.Beat("plain-hb", "UP")), store.Stored)
+        clock.advance(seconds=60)  # a deadline moved by this heartbeat would differ from the old one
+        with pytest.raises(Exception) as raised:
+            ingest.submit(store.Beat("counted-hb", "UP"))
+        assert "permission denied" in str(raised.value)
+        # The writer is still healthy after it.
+        assert isinstance(ingest.submit(store.Beat("plain-hb", "UP")), store.Stored)
+    finally:
+        ingest.close()
+    with engine.connect() as conn:
+        counted = service_queries.get_by_name(conn, "counted-hb")
+    # Stored once (the statement committed; nothing retried it), its deadline not moved.
+    assert [service_id for service_id, _ in stored_rows(engine).values()].count(counted.service_id) == 1
+    assert len(stored_rows(engine)) == 3
+    assert counted.deadline == deadline_before
+

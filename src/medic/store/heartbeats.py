@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Sequence
+from typing import Iterable, Mapping, Sequence
 
 from sqlalchemy import (
     BigInteger,
@@ -22,6 +22,8 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy.dialects.postgresql import psycopg as postgresql_psycopg
+from sqlalchemy.exc import DBAPIError
 
 from medic.core import health
 from medic.core.model import Status
@@ -111,6 +113,7 @@ _STORE_BATCH_PG = text(
         SET last_heartbeat_at = :at,
             last_status = locked.status,
             deadline = CASE WHEN locked.status = :down THEN :unhealthy
+                            WHEN services.threshold > 1 THEN services.deadline  -- recounted by the caller
                             ELSE :at_epoch + services.alert_interval * 60 + services.grace_period_seconds END
         FROM locked
         WHERE services.service_id = locked.service_id
@@ -131,39 +134,48 @@ _STORE_BATCH_PG = text(
 ).columns(column("heartbeat_id", BigInteger), column("name_lower", String), *_RETURNED)
 
 
-def _store_postgresql(conn: Connection, beats: Sequence[Beat], now: datetime) -> dict[int, tuple[int, Row]]:
+# The same statement as psycopg takes it, for the group-commit writer's autocommit path.
+_STORE_BATCH_PG_SQL = str(_STORE_BATCH_PG.compile(dialect=postgresql_psycopg.dialect()))
+
+
+def _batch_params(beats: Sequence[Beat], now: datetime) -> tuple[list[str], dict]:
     names = [beat.heartbeat_name.lower() for beat in beats]
     last = dict(zip(names, (beat.status for beat in beats)))  # a later beat of a name wins
-    rows = conn.execute(
-        _STORE_BATCH_PG,
-        {
-            "names": list(last),
-            "last_statuses": list(last.values()),
-            "beat_names": names,
-            "beat_statuses": [beat.status for beat in beats],
-            "at": now,
-            "at_epoch": now.timestamp(),
-            "down": Status.DOWN.value,
-            "unhealthy": health.UNHEALTHY,
-        },
-    )
+    return names, {
+        "names": list(last),
+        "last_statuses": list(last.values()),
+        "beat_names": names,
+        "beat_statuses": [beat.status for beat in beats],
+        "at": now,
+        "at_epoch": now.timestamp(),
+        "down": Status.DOWN.value,
+        "unhealthy": health.UNHEALTHY,
+    }
+
+
+def _pair(names: list[str], rows: Iterable[Mapping]) -> dict[int, tuple[int, Mapping]]:
     # Ids come from the sequence in ``ord`` order, so a name's ids, sorted, pair with its
     # beats in submission order (the assumption SQLAlchemy's insertmanyvalues makes too).
     by_name: dict[str, list] = {}
     for row in rows:
-        by_name.setdefault(row.name_lower, []).append(row)
+        by_name.setdefault(row["name_lower"], []).append(row)
     for found in by_name.values():
-        found.sort(key=lambda row: row.heartbeat_id)
+        found.sort(key=lambda row: row["heartbeat_id"])
     stored = {}
     for index, name in enumerate(names):
         found = by_name.get(name)
         if found:
             row = found.pop(0)
-            stored[index] = (row.heartbeat_id, row)
+            stored[index] = (row["heartbeat_id"], row)
     return stored
 
 
-def _store_each(conn: Connection, beats: Sequence[Beat], now: datetime) -> dict[int, tuple[int, Row]]:
+def _store_postgresql(conn: Connection, beats: Sequence[Beat], now: datetime) -> dict[int, tuple[int, Mapping]]:
+    names, params = _batch_params(beats, now)
+    return _pair(names, conn.execute(_STORE_BATCH_PG, params).mappings())
+
+
+def _store_each(conn: Connection, beats: Sequence[Beat], now: datetime) -> dict[int, tuple[int, Mapping]]:
     # SQLite: one writer and no round trips, so statement by statement, in order.
     params = {"at": now, "at_epoch": now.timestamp()}
     matched: list[tuple[int, Row]] = []
@@ -177,7 +189,7 @@ def _store_each(conn: Connection, beats: Sequence[Beat], now: datetime) -> dict[
         insert(heartbeat_events).returning(heartbeat_events.c.heartbeat_id, sort_by_parameter_order=True),
         [{"service_id": row.service_id, "time": now, "status": beats[index].status} for index, row in matched],
     ).scalars().all()
-    return {index: (heartbeat_id, row) for (index, row), heartbeat_id in zip(matched, ids)}
+    return {index: (heartbeat_id, row._mapping) for (index, row), heartbeat_id in zip(matched, ids)}
 
 
 def _refused(conn: Connection, names: set[str]) -> dict[str, str]:
@@ -197,11 +209,65 @@ def record(conn: Connection, beats: Sequence[Beat], now: datetime) -> list[Store
     if not beats:
         return []
     store = _store_postgresql if conn.dialect.name == "postgresql" else _store_each
-    stored = store(conn, beats, now)
+    results, recount = _results(conn, beats, store(conn, beats, now), now)
+    if recount:
+        _set_recounted_deadlines(conn, recount)
+    return results
+
+
+def record_autocommit(conn: Connection, beats: Sequence[Beat], now: datetime) -> list[Stored | str | Exception]:
+    """PostgreSQL, on a connection in AUTOCOMMIT: the batch statement is its own transaction.
+
+    One round trip instead of three (BEGIN, statement, COMMIT), and the statement runs on
+    the psycopg connection itself: this is the group-commit writer's hot path
+    (bench/RESULTS.md). Services with a threshold above 1 then have their deadline
+    recounted in a transaction of their own, under their row locks; the statement left
+    those deadlines as they were, so between the two the service looks as if its
+    heartbeat had not arrived yet, never healthier than it is.
+
+    Raises only before anything is committed, so the caller may retry the batch. What
+    fails after the statement comes back as the result of the heartbeats it concerns
+    (they are stored, but must not be answered 201, nor written again by a retry).
+    """
+    # Imported here, not at the top: psycopg picks its wait function when first imported,
+    # and `medic serve`'s master imports this module before gunicorn's gevent worker
+    # patches the process; imported there, psycopg would block the worker while it waits.
+    import psycopg
+    from psycopg.rows import dict_row
+
+    if not beats:
+        return []
+    names, params = _batch_params(beats, now)
+    driver = conn.connection.driver_connection
+    try:
+        rows = driver.cursor(row_factory=dict_row).execute(_STORE_BATCH_PG_SQL, params).fetchall()
+    except psycopg.Error as exc:
+        if driver.closed:
+            conn.invalidate()  # so the pool does not hand the broken connection out again
+        # What SQLAlchemy would have raised: callers tell outages (503) and deadlocks by it.
+        raise DBAPIError.instance(
+            _STORE_BATCH_PG_SQL, params, exc, psycopg.Error, connection_invalidated=driver.closed
+        ) from exc
+    try:
+        results, recount = _results(conn, beats, _pair(names, rows), now)
+    except Exception as exc:
+        return [exc] * len(beats)
+    if recount:
+        try:
+            _recount_in_own_transaction(conn, recount)
+        except Exception as exc:
+            return [exc if isinstance(r, Stored) and r.service_id in recount else r for r in results]
+    return results
+
+
+def _results(
+    conn: Connection, beats: Sequence[Beat], stored: dict[int, tuple[int, Mapping]], now: datetime
+) -> tuple[list[Stored | str], dict[int, Mapping]]:
+    """Per-beat results, and the services whose deadline must be recounted (threshold > 1)."""
     missing = {beat.heartbeat_name.lower() for index, beat in enumerate(beats) if index not in stored}
     refused = _refused(conn, missing) if missing else {}
     results: list[Stored | str] = []
-    recount: dict[int, Row] = {}
+    recount: dict[int, Mapping] = {}
     for index, beat in enumerate(beats):
         if index not in stored:
             results.append(refused[beat.heartbeat_name.lower()])
@@ -210,28 +276,51 @@ def record(conn: Connection, beats: Sequence[Beat], now: datetime) -> list[Store
         results.append(
             Stored(
                 heartbeat_id=heartbeat_id,
-                service_id=row.service_id,
-                heartbeat_name=row.heartbeat_name,
-                service_name=row.service_name,
-                team=row.team,
-                priority=row.priority,
+                service_id=row["service_id"],
+                heartbeat_name=row["heartbeat_name"],
+                service_name=row["service_name"],
+                team=row["team"],
+                priority=row["priority"],
                 time=now,
                 status=beat.status,
             )
         )
-        if row.threshold > 1:
-            # The UPDATE assumed threshold 1; count the newest heartbeats instead
+        if row["threshold"] > 1:
+            # The statement assumed threshold 1; count the newest heartbeats instead
             # (after the insert, once per service however often it is in the batch).
-            recount[row.service_id] = row
-    if recount:
-        service_queries.set_deadlines(
-            conn,
-            [(service_id, service_queries.compute_deadline(conn, dict(row._mapping))) for service_id, row in recount.items()],
-        )
-    return results
+            recount[row["service_id"]] = row
+    return results, recount
+
+
+def _set_recounted_deadlines(conn: Connection, recount: dict[int, Mapping]) -> None:
+    service_queries.set_deadlines(
+        conn, [(service_id, service_queries.compute_deadline(conn, dict(row))) for service_id, row in recount.items()]
+    )
+
+
+def _recount_in_own_transaction(conn: Connection, recount: dict[int, Mapping]) -> None:
+    # On the same (autocommit) connection: psycopg's transaction() sends BEGIN and COMMIT,
+    # so the writer never waits for a second connection from the pool.
+    for attempt in range(RECOUNT_RETRIES + 1):
+        try:
+            with conn.connection.driver_connection.transaction():
+                # Row locks first, in id order: a concurrent batch's recount waits, then
+                # counts this one's heartbeats too, so the last deadline written is complete.
+                conn.execute(
+                    select(services.c.service_id)
+                    .where(services.c.service_id.in_(sorted(recount)))
+                    .order_by(services.c.service_id)
+                    .with_for_update()
+                ).all()
+                _set_recounted_deadlines(conn, recount)
+            return
+        except DBAPIError as exc:
+            if not (is_transient_conflict(exc) and attempt < RECOUNT_RETRIES):
+                raise
 
 
 # Deadlock detected, serialization failure: the transaction lost a race and can be retried.
+RECOUNT_RETRIES = 3
 _RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
 
 

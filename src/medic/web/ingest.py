@@ -1,11 +1,11 @@
 """How POST /heartbeat reaches the store.
 
-``GroupCommitIngest`` (what the app uses): request threads hand their heartbeat to
-one writer thread per process and wait; the writer stores whatever has queued up in
-one transaction and wakes each request only after the commit. Under load, one
-commit serves many requests; alone, a heartbeat waits for nobody (there is no
-timer: the batch is whatever arrived while the previous one was being written).
-A 201 still means committed.
+``GroupCommitIngest`` (what the app uses): requests hand their heartbeat to one writer
+per process (a thread, or a greenlet under gevent) and wait; the writer stores whatever
+has queued up in one transaction and wakes each request only after the commit. Under
+load, one commit serves many requests. On PostgreSQL the writer waits 1 ms for company
+and the batch is a single autocommit statement (one round trip); on SQLite a lone
+heartbeat waits for nobody. A 201 still means committed.
 
 Failures stay per request: a database outage fails every heartbeat of the batch
 (503 each), a deadlock retries the batch, any other error retries each heartbeat
@@ -37,6 +37,7 @@ MAX_BATCH = 256
 # A writer with nothing to do for this long exits; the next heartbeat starts a new one.
 IDLE_SECONDS = 5.0
 DEADLOCK_RETRIES = 3
+POSTGRESQL_LINGER_SECONDS = 0.001
 
 
 class DirectIngest:
@@ -84,12 +85,18 @@ class GroupCommitIngest(DirectIngest):
         *,
         max_batch: int = MAX_BATCH,
         idle_seconds: float = IDLE_SECONDS,
-        linger_seconds: float = 0.0,
+        linger_seconds: float | None = None,
     ):
         super().__init__(engine, clock)
         self.max_batch = max_batch
         self.idle_seconds = idle_seconds
-        # Extra wait for company before writing a batch; 0 measured best (bench/RESULTS.md).
+        # How long the writer waits for company after the first heartbeat of a batch.
+        # PostgreSQL: 1 ms. Its batch is a single round trip, and a writer that wrote
+        # whatever had queued the moment it came back gave, under gevent, p99 of 56-136 ms
+        # at 16 connections where 1 ms gives 13-23 (bench/RESULTS.md, analysis).
+        # SQLite: none, measured best; a lone heartbeat never waits there.
+        if linger_seconds is None:
+            linger_seconds = POSTGRESQL_LINGER_SECONDS if engine.dialect.name == "postgresql" else 0.0
         self.linger_seconds = linger_seconds
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._lock = threading.Lock()
@@ -120,26 +127,32 @@ class GroupCommitIngest(DirectIngest):
         if writer is not None:
             writer.join(timeout=30)
 
-    def write(self, beats: Sequence[store.Beat]) -> list[store.Stored | str]:
-        """One transaction on the writer's own connection (no pool checkout per batch)."""
+    def write(self, beats: Sequence[store.Beat]) -> list[store.Stored | str | Exception]:
+        """One batch on the writer's own connection (no pool checkout per batch).
+
+        On PostgreSQL that connection is in autocommit and the batch statement is its
+        own transaction: one round trip per batch instead of BEGIN, statement, COMMIT.
+        """
         for attempt in range(2):
             if self._conn is None:
-                self._conn = self.engine.connect()
-            transaction = self._conn.begin()
+                self._conn = self._connect()
             try:
-                results = store.record(self._conn, beats, self.clock())
+                if self._conn.dialect.name == "postgresql":
+                    return store.record_autocommit(self._conn, beats, self.clock())
+                with self._conn.begin():
+                    return store.record(self._conn, beats, self.clock())
             except BaseException as exc:
                 self._drop_connection()
                 if attempt == 0 and getattr(exc, "connection_invalidated", False):
-                    continue  # a stale connection; nothing was written: once more on a fresh one
+                    continue  # a stale connection: once more on a fresh one
                 raise
-            try:
-                transaction.commit()
-            except BaseException:
-                self._drop_connection()
-                raise
-            return results
         raise AssertionError("unreachable")
+
+    def _connect(self):
+        conn = self.engine.connect()
+        if conn.dialect.name == "postgresql":
+            return conn.execution_options(isolation_level="AUTOCOMMIT")  # reset when it goes back to the pool
+        return conn
 
     def _drop_connection(self) -> None:
         conn, self._conn = self._conn, None
@@ -231,5 +244,8 @@ class GroupCommitIngest(DirectIngest):
                     self._store([waiting])
                 return
             for waiting, result in zip(batch, results):
-                waiting.resolve(result)
+                if isinstance(result, Exception):
+                    waiting.resolve(error=result)  # stored, but its deadline could not be recounted
+                else:
+                    waiting.resolve(result)
             return
