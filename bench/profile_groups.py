@@ -10,7 +10,7 @@ import collections
 import sys
 
 GROUPS = (
-    ("heartbeat writer thread: SQLAlchemy, psycopg, record()", ("GroupCommitIngest._run",)),
+    ("heartbeat writer: record_autocommit(), psycopg, SQLAlchemy", ("GroupCommitIngest._run",)),
     ("access log line (logging, JSON formatter, write)", ("logging/__init__.py", "pythonjsonlogger", "medic/web/access.py")),
     ("Prometheus metrics", ("prometheus_client",)),
     ("auth and rate-limit hooks", ("medic/web/auth.py", "medic/web/ratelimit.py", "flask_limiter")),
@@ -20,7 +20,7 @@ GROUPS = (
     ("request id, timers (uuid4, before_request)", ("uuid", "_start_timer")),
     ("POST /heartbeat fast path (medic/web/fast_heartbeat.py itself)", ("FastHeartbeat",)),
     ("Flask/Werkzeug request handling", ("flask/", "werkzeug/")),
-    ("gunicorn gthread: sockets, HTTP parsing, response writing", ("gunicorn/",)),
+    ("gunicorn worker: sockets, HTTP parsing, response writing", ("gunicorn/",)),
 )
 
 

@@ -93,7 +93,7 @@ class GroupCommitIngest(DirectIngest):
         # How long the writer waits for company after the first heartbeat of a batch.
         # PostgreSQL: 1 ms. Its batch is a single round trip, and a writer that wrote
         # whatever had queued the moment it came back gave, under gevent, p99 of 56-136 ms
-        # at 16 connections where 1 ms gives 13-23 (bench/RESULTS.md, analysis).
+        # at 16 connections where 1 ms gave 13-23 (bench/RESULTS.md, analysis).
         # SQLite: none, measured best; a lone heartbeat never waits there.
         if linger_seconds is None:
             linger_seconds = POSTGRESQL_LINGER_SECONDS if engine.dialect.name == "postgresql" else 0.0
