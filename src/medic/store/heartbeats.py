@@ -240,7 +240,8 @@ def record_autocommit(conn: Connection, beats: Sequence[Beat], now: datetime) ->
     names, params = _batch_params(beats, now)
     driver = conn.connection.driver_connection
     try:
-        rows = driver.cursor(row_factory=dict_row).execute(_STORE_BATCH_PG_SQL, params).fetchall()
+        with driver.cursor(row_factory=dict_row) as cursor:
+            rows = cursor.execute(_STORE_BATCH_PG_SQL, params).fetchall()
     except psycopg.Error as exc:
         if driver.closed:
             conn.invalidate()  # so the pool does not hand the broken connection out again
