@@ -317,3 +317,53 @@ def test_a_failed_recount_fails_only_its_heartbeats_and_writes_none_twice(engine
     assert len(stored_rows(engine)) == 3
     assert counted.deadline == deadline_before
 
+
+
+def test_a_recount_counts_with_settings_changed_while_the_batch_waited(engine, backend, clock):
+    # A PATCH queued behind the batch on the service's row lock commits between the
+    # autocommit statement and the recount: the recount must use the new settings.
+    if backend != "postgresql":
+        pytest.skip("the autocommit batch path is PostgreSQL's")
+    register(engine, clock, "hb", threshold=2, alert_interval=60)
+    for _ in range(2):
+        clock.advance(minutes=30)
+        with engine.begin() as conn:
+            store.record(conn, [store.Beat("hb", "UP")], clock())
+    clock.advance(minutes=1)
+
+    def waiting_on_locks() -> int:
+        with engine.connect() as conn:
+            return conn.exec_driver_sql(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()"
+            ).scalar()
+
+    def wait_for_waiters(count: int) -> None:
+        for _ in range(1000):
+            if waiting_on_locks() >= count:
+                return
+            threading.Event().wait(0.01)
+        raise AssertionError(f"{count} sessions never waited on the lock")
+
+    def patch() -> None:
+        with engine.begin() as conn:
+            service_queries.update_service(conn, service_queries.get_by_name(conn, "hb"), {"alert_interval": 5}, clock())
+
+    ingest = GroupCommitIngest(engine, clock)
+    holder = engine.connect()
+    try:
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            with holder.begin():
+                holder.exec_driver_sql("SELECT 1 FROM services WHERE heartbeat_name = 'hb' FOR UPDATE")
+                beat = pool.submit(ingest.submit, store.Beat("hb", "UP"))
+                wait_for_waiters(1)
+                patched = pool.submit(patch)
+                wait_for_waiters(2)
+            assert isinstance(beat.result(timeout=30), store.Stored)
+            patched.result(timeout=30)
+    finally:
+        holder.close()
+        ingest.close()
+    with engine.connect() as conn:
+        service = service_queries.get_by_name(conn, "hb")
+        assert service.alert_interval == 5
+        assert service.deadline == pytest.approx(service_queries.compute_deadline(conn, dict(service._mapping)))

@@ -28,6 +28,7 @@ from sqlalchemy.exc import DBAPIError
 from medic.core import health
 from medic.core.model import Status
 from medic.store import services as service_queries
+from medic.store.instrument import timed
 from medic.store.tables import heartbeat_events, services
 
 
@@ -240,7 +241,7 @@ def record_autocommit(conn: Connection, beats: Sequence[Beat], now: datetime) ->
     names, params = _batch_params(beats, now)
     driver = conn.connection.driver_connection
     try:
-        with driver.cursor(row_factory=dict_row) as cursor:
+        with timed(conn.engine, "with"), driver.cursor(row_factory=dict_row) as cursor:
             rows = cursor.execute(_STORE_BATCH_PG_SQL, params).fetchall()
     except psycopg.Error as exc:
         if driver.closed:
@@ -255,7 +256,10 @@ def record_autocommit(conn: Connection, beats: Sequence[Beat], now: datetime) ->
         return [exc] * len(beats)
     if recount:
         try:
-            _recount_in_own_transaction(conn, recount)
+            _recount_in_own_transaction(conn, sorted(recount))
+        except psycopg.Error as exc:  # from BEGIN or COMMIT, which psycopg sends itself
+            failed = DBAPIError.instance("recount", None, exc, psycopg.Error, connection_invalidated=driver.closed)
+            return [failed if isinstance(r, Stored) and r.service_id in recount else r for r in results]
         except Exception as exc:
             return [exc if isinstance(r, Stored) and r.service_id in recount else r for r in results]
     return results
@@ -299,21 +303,23 @@ def _set_recounted_deadlines(conn: Connection, recount: dict[int, Mapping]) -> N
     )
 
 
-def _recount_in_own_transaction(conn: Connection, recount: dict[int, Mapping]) -> None:
+def _recount_in_own_transaction(conn: Connection, service_ids: list[int]) -> None:
     # On the same (autocommit) connection: psycopg's transaction() sends BEGIN and COMMIT,
     # so the writer never waits for a second connection from the pool.
     for attempt in range(RECOUNT_RETRIES + 1):
         try:
             with conn.connection.driver_connection.transaction():
                 # Row locks first, in id order: a concurrent batch's recount waits, then
-                # counts this one's heartbeats too, so the last deadline written is complete.
-                conn.execute(
-                    select(services.c.service_id)
-                    .where(services.c.service_id.in_(sorted(recount)))
+                # counts this one's heartbeats too. The settings are read under the lock,
+                # not taken from the batch statement: a change to the service committed
+                # in between (threshold, interval) is counted with, never overwritten.
+                locked = conn.execute(
+                    select(*_RETURNED)
+                    .where(services.c.service_id.in_(service_ids))
                     .order_by(services.c.service_id)
                     .with_for_update()
-                ).all()
-                _set_recounted_deadlines(conn, recount)
+                ).mappings().all()
+                _set_recounted_deadlines(conn, {row["service_id"]: row for row in locked})
             return
         except DBAPIError as exc:
             if not (is_transient_conflict(exc) and attempt < RECOUNT_RETRIES):

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from typing import Callable
+from contextlib import contextmanager
+from typing import Callable, Iterator
 
 from sqlalchemy import Engine, event
 
@@ -13,6 +14,7 @@ def instrument(engine: Engine, observe: Callable[[str, float], None]) -> None:
     if getattr(engine, "_medic_instrumented", False):
         return
     engine._medic_instrumented = True
+    engine._medic_observe = observe
     @event.listens_for(engine, "before_cursor_execute")
     def _start(conn, cursor, statement, parameters, context, executemany):
         conn.info.setdefault("medic_query_start", []).append(time.perf_counter())
@@ -28,3 +30,13 @@ def instrument(engine: Engine, observe: Callable[[str, float], None]) -> None:
         conn = context.connection
         if conn is not None and conn.info.get("medic_query_start"):
             conn.info["medic_query_start"].pop()
+
+
+@contextmanager
+def timed(engine: Engine, operation: str) -> Iterator[None]:
+    """Time a statement run on the driver connection, where SQLAlchemy's events do not see it."""
+    started = time.perf_counter()
+    yield
+    observe = getattr(engine, "_medic_observe", None)
+    if observe is not None:
+        observe(operation, time.perf_counter() - started)

@@ -133,19 +133,36 @@ class GroupCommitIngest(DirectIngest):
         On PostgreSQL that connection is in autocommit and the batch statement is its
         own transaction: one round trip per batch instead of BEGIN, statement, COMMIT.
         """
+        if self._conn is None:
+            self._conn = self._connect()
+        if self._conn.dialect.name == "postgresql":
+            try:
+                results = store.record_autocommit(self._conn, beats, self.clock())
+            except BaseException:
+                # Never sent again from here: a connection lost after the commit would
+                # store the batch twice. The requests get their 503; clients retry.
+                self._drop_connection()
+                raise
+            if any(isinstance(result, Exception) for result in results):
+                self._drop_connection()  # failed after the commit: start the next batch afresh
+            return results
         for attempt in range(2):
             if self._conn is None:
                 self._conn = self._connect()
+            transaction = self._conn.begin()
             try:
-                if self._conn.dialect.name == "postgresql":
-                    return store.record_autocommit(self._conn, beats, self.clock())
-                with self._conn.begin():
-                    return store.record(self._conn, beats, self.clock())
+                results = store.record(self._conn, beats, self.clock())
             except BaseException as exc:
                 self._drop_connection()
                 if attempt == 0 and getattr(exc, "connection_invalidated", False):
-                    continue  # a stale connection: once more on a fresh one
+                    continue  # a stale connection; nothing was committed: once more on a fresh one
                 raise
+            try:
+                transaction.commit()
+            except BaseException:
+                self._drop_connection()
+                raise
+            return results
         raise AssertionError("unreachable")
 
     def _connect(self):
