@@ -226,9 +226,10 @@ def record_autocommit(conn: Connection, beats: Sequence[Beat], now: datetime) ->
     those deadlines as they were, so between the two the service looks as if its
     heartbeat had not arrived yet, never healthier than it is.
 
-    Raises only before anything is committed, so the caller may retry the batch. What
-    fails after the statement comes back as the result of the heartbeats it concerns
-    (they are stored, but must not be answered 201, nor written again by a retry).
+    Raises only when the statement fails. Nothing is committed then, unless the
+    connection was lost after the commit: a batch that failed with a lost connection
+    must not be sent again. What fails after the statement comes back as the result of
+    the heartbeats it concerns (stored, but not to be answered 201 nor written again).
     """
     # Imported here, not at the top: psycopg picks its wait function when first imported,
     # and `medic serve`'s master imports this module before gunicorn's gevent worker
@@ -246,10 +247,7 @@ def record_autocommit(conn: Connection, beats: Sequence[Beat], now: datetime) ->
     except psycopg.Error as exc:
         if driver.closed:
             conn.invalidate()  # so the pool does not hand the broken connection out again
-        # What SQLAlchemy would have raised: callers tell outages (503) and deadlocks by it.
-        raise DBAPIError.instance(
-            _STORE_BATCH_PG_SQL, params, exc, psycopg.Error, connection_invalidated=driver.closed
-        ) from exc
+        raise _as_sqlalchemy_error(exc, driver, _STORE_BATCH_PG_SQL, params) from exc
     try:
         results, recount = _results(conn, beats, _pair(names, rows), now)
     except Exception as exc:
@@ -257,12 +255,18 @@ def record_autocommit(conn: Connection, beats: Sequence[Beat], now: datetime) ->
     if recount:
         try:
             _recount_in_own_transaction(conn, sorted(recount))
-        except psycopg.Error as exc:  # from BEGIN or COMMIT, which psycopg sends itself
-            failed = DBAPIError.instance("recount", None, exc, psycopg.Error, connection_invalidated=driver.closed)
-            return [failed if isinstance(r, Stored) and r.service_id in recount else r for r in results]
         except Exception as exc:
+            if isinstance(exc, psycopg.Error):  # from BEGIN or COMMIT, which psycopg sends itself
+                exc = _as_sqlalchemy_error(exc, driver, "recount", None)
             return [exc if isinstance(r, Stored) and r.service_id in recount else r for r in results]
     return results
+
+
+def _as_sqlalchemy_error(exc: Exception, driver, statement: str, params: dict | None) -> DBAPIError:
+    """What SQLAlchemy would have raised: callers tell outages (503) and deadlocks by it."""
+    import psycopg  # already imported by the caller; see record_autocommit
+
+    return DBAPIError.instance(statement, params, exc, psycopg.Error, connection_invalidated=driver.closed)
 
 
 def _results(

@@ -95,8 +95,11 @@ class GroupCommitIngest(DirectIngest):
         # whatever had queued the moment it came back gave, under gevent, p99 of 56-136 ms
         # at 16 connections where 1 ms gave 13-23 (bench/RESULTS.md, analysis).
         # SQLite: none, measured best; a lone heartbeat never waits there.
+        # On PostgreSQL each batch is one autocommit statement (store.record_autocommit);
+        # SQLAlchemy resets the isolation level when the connection goes back to the pool.
+        self._autocommit = engine.dialect.name == "postgresql"
         if linger_seconds is None:
-            linger_seconds = POSTGRESQL_LINGER_SECONDS if engine.dialect.name == "postgresql" else 0.0
+            linger_seconds = POSTGRESQL_LINGER_SECONDS if self._autocommit else 0.0
         self.linger_seconds = linger_seconds
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._lock = threading.Lock()
@@ -133,9 +136,9 @@ class GroupCommitIngest(DirectIngest):
         On PostgreSQL that connection is in autocommit and the batch statement is its
         own transaction: one round trip per batch instead of BEGIN, statement, COMMIT.
         """
-        if self._conn is None:
-            self._conn = self._connect()
-        if self._conn.dialect.name == "postgresql":
+        if self._autocommit:
+            if self._conn is None:
+                self._conn = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
             try:
                 results = store.record_autocommit(self._conn, beats, self.clock())
             except BaseException:
@@ -148,7 +151,7 @@ class GroupCommitIngest(DirectIngest):
             return results
         for attempt in range(2):
             if self._conn is None:
-                self._conn = self._connect()
+                self._conn = self.engine.connect()
             transaction = self._conn.begin()
             try:
                 results = store.record(self._conn, beats, self.clock())
@@ -164,12 +167,6 @@ class GroupCommitIngest(DirectIngest):
                 raise
             return results
         raise AssertionError("unreachable")
-
-    def _connect(self):
-        conn = self.engine.connect()
-        if conn.dialect.name == "postgresql":
-            return conn.execution_options(isolation_level="AUTOCOMMIT")  # reset when it goes back to the pool
-        return conn
 
     def _drop_connection(self) -> None:
         conn, self._conn = self._conn, None
