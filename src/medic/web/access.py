@@ -35,6 +35,8 @@ def record(
     principal: "Principal | None",
 ) -> None:
     metrics.http_duration.labels(method=method, endpoint=endpoint, status=str(status)).observe(elapsed)
+    if not access_log.isEnabledFor(logging.INFO):  # LOG_LEVEL above INFO: skip building the extras
+        return
     access_log.info(
         "%s %s %s",
         method,

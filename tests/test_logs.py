@@ -1,0 +1,147 @@
+"""Log lines: what the JSON formatter writes for access and ordinary lines, and the text format."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import re
+import time
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from medic.logs import configure
+from medic.metrics import ProcessMetrics
+from medic.web import access
+from medic.web.auth import Principal
+
+TIME_FORMAT = "%Y-%m-%dT%H:%M:%S%z"
+
+
+class _Records(logging.Handler):
+    def __init__(self):
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record):
+        self.records.append(record)
+
+
+@pytest.fixture
+def logged():
+    """configure() as production does, its handler writing to a buffer; yields (buffer, records)."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+
+    def start(level: str, fmt: str):
+        configure(level, fmt)
+        out = io.StringIO()
+        root.handlers[0].setStream(out)
+        records = _Records()
+        root.addHandler(records)
+        return out, records.records
+
+    yield start
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
+def _lines(out: io.StringIO) -> list[str]:
+    return out.getvalue().splitlines()
+
+
+def _time(record: logging.LogRecord) -> str:
+    return time.strftime(TIME_FORMAT, time.localtime(record.created))
+
+
+def _record_access(metrics, status=201, principal=None, request_id="trace-1"):
+    access.record(
+        metrics,
+        method="POST",
+        endpoint="heartbeat",
+        path="/heartbeat",
+        status=status,
+        elapsed=0.0123456,
+        request_id=request_id,
+        remote_addr="10.0.0.7",
+        principal=principal,
+    )
+
+
+def test_an_access_line_in_json_has_exactly_these_keys_and_values(logged):
+    out, records = logged("INFO", "json")
+    metrics = ProcessMetrics(CollectorRegistry())
+    principal = Principal(kind="key", scopes=frozenset({"heartbeat"}), public_id="pub123", name="ci")
+    _record_access(metrics, principal=principal)
+    _record_access(metrics, status=429, request_id="trace-2")  # same shape, other values
+    first, second = (json.loads(line) for line in _lines(out))
+    assert list(first.items()) == [
+        ("time", _time(records[0])),
+        ("level", "INFO"),
+        ("logger", "medic.access"),
+        ("message", "POST /heartbeat 201"),
+        ("request_id", "trace-1"),
+        ("method", "POST"),
+        ("path", "/heartbeat"),
+        ("status", 201),
+        ("duration_ms", 12.35),
+        ("remote_addr", "10.0.0.7"),
+        ("api_key", "pub123"),
+    ]
+    assert second == {
+        **first,
+        "time": _time(records[1]),
+        "message": "POST /heartbeat 429",
+        "request_id": "trace-2",
+        "status": 429,
+        "api_key": None,
+    }
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d{4}", first["time"])
+
+
+def test_ordinary_lines_with_and_without_extras(logged):
+    out, records = logged("DEBUG", "json")
+    log = logging.getLogger("medic.worker")
+    log.info("alerts opened: %d, closed: %d", 2, 1)
+    log.warning("claim lost", extra={"alert_id": 7, "channel": "slack", "_private": "never shown"})
+    log.info("worker stopped")  # back to the first shape: nothing left over from the extras
+    log.debug("other extras", extra={"channel": "pagerduty"})
+    lines = [json.loads(line) for line in _lines(out)]
+    head = lambda i: {"time": _time(records[i]), "level": records[i].levelname, "logger": "medic.worker"}  # noqa: E731
+    assert lines[0] == {**head(0), "message": "alerts opened: 2, closed: 1"}
+    assert list(lines[1].items()) == [*head(1).items(), ("message", "claim lost"), ("alert_id", 7), ("channel", "slack")]
+    assert lines[2] == {**head(2), "message": "worker stopped"}
+    assert list(lines[3].items()) == [*head(3).items(), ("message", "other extras"), ("channel", "pagerduty")]
+    assert [line["level"] for line in lines] == ["INFO", "WARNING", "INFO", "DEBUG"]
+
+
+def test_an_exception_line_carries_the_traceback(logged):
+    out, _ = logged("INFO", "json")
+    try:
+        raise ValueError("bad row")
+    except ValueError:
+        logging.getLogger("medic.worker").exception("worker cycle failed", extra={"cycle": 3})
+    (line,) = [json.loads(line) for line in _lines(out)]
+    assert list(line)[3:] == ["message", "exc_info", "cycle"]
+    assert line["message"] == "worker cycle failed" and line["cycle"] == 3
+    assert line["exc_info"].startswith("Traceback") and line["exc_info"].endswith("ValueError: bad row")
+
+
+def test_the_text_format_still_writes_one_plain_line(logged):
+    out, _ = logged("INFO", "text")
+    _record_access(ProcessMetrics(CollectorRegistry()))
+    logging.getLogger("medic.worker").warning("claim lost", extra={"alert_id": 7})
+    assert len(_lines(out)) == 2
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} INFO    medic\.access: POST /heartbeat 201", _lines(out)[0])
+    assert _lines(out)[1].endswith(" WARNING medic.worker: claim lost")
+
+
+def test_above_info_no_access_line_but_the_request_is_still_measured(logged):
+    out, records = logged("WARNING", "json")
+    registry = CollectorRegistry()
+    _record_access(ProcessMetrics(registry))
+    assert out.getvalue() == "" and records == []
+    labels = {"method": "POST", "endpoint": "heartbeat", "status": "201"}
+    assert registry.get_sample_value("medic_http_request_duration_seconds_count", labels) == 1
+
