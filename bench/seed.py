@@ -2,7 +2,8 @@
 
 PostgreSQL: INSERT ... SELECT over generate_series, with foreign-key triggers off for
 the seeding session (session_replication_role=replica) and asynchronous commit.
-SQLite: INSERT ... SELECT over a recursive CTE.
+History lands in the day partitions it belongs to (created first, as the daily cleanup
+creates them ahead). SQLite: INSERT ... SELECT over a recursive CTE.
 
 Services are named ``bench-<i>``, alert_interval 5 minutes, threshold 1, all healthy
 (deadline in the future) unless asked otherwise. History rows are UP heartbeats spaced
@@ -120,6 +121,7 @@ def seed_history(url: str, *, per_day: int, from_day: int, to_day: int, now: dat
                 db.execute(ddl)
             db.execute("ANALYZE")
     else:
+        _ensure_partitions(url, now - timedelta(days=to_day), now)
         with psycopg.connect(url) as conn:
             conn.execute("SET synchronous_commit = off")
             conn.execute("SET session_replication_role = replica")  # skip per-row FK triggers while seeding
@@ -144,6 +146,18 @@ def seed_history(url: str, *, per_day: int, from_day: int, to_day: int, now: dat
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute("VACUUM (ANALYZE) heartbeat_events")
     return rows, time.perf_counter() - started
+
+
+def _ensure_partitions(url: str, first: datetime, last: datetime) -> None:
+    """The day partitions the history falls in, as the daily cleanup would have made them."""
+    from medic.store import partitions
+
+    engine = make_engine(url)
+    try:
+        with engine.begin() as conn:
+            partitions.ensure_days(conn, first.date(), last.date())
+    finally:
+        engine.dispose()
 
 
 def _drop_indexes_pg(conn) -> list[str]:

@@ -1,0 +1,98 @@
+"""PostgreSQL: heartbeat_events partitioned by day, so cleanup drops whole days.
+
+The existing table is not copied: if it holds rows it is attached whole as the
+partition ``heartbeat_events_before_<day>`` (the day after its newest row, at least tomorrow) (cleanup deletes from it row by row
+until all of it is past retention, then drops it). Day partitions start there, a
+default partition catches anything no day partition covers. SQLite: nothing to do.
+
+The primary key becomes (heartbeat_id, time): PostgreSQL requires the partition key in it.
+
+Revision ID: 0004
+Revises: 0003
+"""
+
+from datetime import datetime, timedelta, timezone
+
+from alembic import op
+from sqlalchemy import text
+
+from medic.store import partitions
+
+revision = "0004"
+down_revision = "0003"
+branch_labels = None
+depends_on = None
+
+SEQUENCE = "heartbeat_events_heartbeat_id_seq"
+FK = "fk_heartbeat_events_service_id_services"
+INDEXES = (("ix_heartbeat_events_service_id_time", "(service_id, time)"), ("ix_heartbeat_events_time", "(time)"))
+
+
+def _create_table(name: str, *, partitioned: bool) -> None:
+    op.execute(
+        f"""
+        CREATE TABLE {name} (
+            heartbeat_id BIGINT NOT NULL DEFAULT nextval('{SEQUENCE}'),
+            service_id BIGINT NOT NULL,
+            time TIMESTAMP WITH TIME ZONE NOT NULL,
+            status VARCHAR(16) NOT NULL
+        ) {"PARTITION BY RANGE (time)" if partitioned else ""}
+        """
+    )
+
+
+def _finish_table(old: str) -> None:
+    """Give the new heartbeat_events the names, keys and sequence ``old`` had."""
+    op.execute(f"ALTER SEQUENCE {SEQUENCE} OWNED BY heartbeat_events.heartbeat_id")
+    op.execute(
+        f"ALTER TABLE heartbeat_events ADD CONSTRAINT {FK} FOREIGN KEY (service_id) "
+        "REFERENCES services (service_id) ON DELETE CASCADE"
+    )
+    for index, columns in INDEXES:
+        op.execute(f"ALTER INDEX {index} RENAME TO {index}_old")
+        op.execute(f"CREATE INDEX {index} ON heartbeat_events {columns}")
+    op.execute(f"ALTER TABLE {old} RENAME CONSTRAINT pk_heartbeat_events TO pk_heartbeat_events_old")
+
+
+def upgrade() -> None:
+    bind = op.get_bind()
+    if bind.dialect.name != "postgresql":
+        return
+    op.execute("LOCK TABLE heartbeat_events IN ACCESS EXCLUSIVE MODE")
+    op.execute("ALTER TABLE heartbeat_events RENAME TO heartbeat_events_unpartitioned")
+    _create_table("heartbeat_events", partitioned=True)
+    _finish_table("heartbeat_events_unpartitioned")
+    op.execute("ALTER TABLE heartbeat_events ADD CONSTRAINT pk_heartbeat_events PRIMARY KEY (heartbeat_id, time)")
+    op.execute(f"CREATE TABLE {partitions.DEFAULT} PARTITION OF heartbeat_events DEFAULT")
+
+    now = datetime.now(timezone.utc)
+    newest = bind.execute(text("SELECT max(time) FROM heartbeat_events_unpartitioned")).scalar()
+    if newest is not None:
+        # Up to the day after its newest row (a clock ahead may have written tomorrow's).
+        bound = max(now.date(), newest.astimezone(timezone.utc).date()) + timedelta(days=1)
+        legacy = f"heartbeat_events_before_{bound:%Y%m%d}"
+        op.execute("ALTER TABLE heartbeat_events_unpartitioned DROP CONSTRAINT pk_heartbeat_events_old")
+        for index, _ in INDEXES:
+            op.execute(f"ALTER INDEX {index}_old RENAME TO {legacy}_{index.removeprefix('ix_heartbeat_events_')}")
+        op.execute(f"ALTER TABLE heartbeat_events_unpartitioned RENAME TO {legacy}")
+        # Scans the table once to check the bound; the matching indexes above are adopted, not rebuilt.
+        op.execute(
+            f"ALTER TABLE heartbeat_events ATTACH PARTITION {legacy} "
+            f"FOR VALUES FROM (MINVALUE) TO ('{partitions.midnight(bound).isoformat()}')"
+        )
+    else:
+        op.execute("DROP TABLE heartbeat_events_unpartitioned")
+    partitions.ensure_ahead(bind, now)
+
+
+def downgrade() -> None:
+    bind = op.get_bind()
+    if bind.dialect.name != "postgresql":
+        return
+    op.execute("LOCK TABLE heartbeat_events IN ACCESS EXCLUSIVE MODE")
+    op.execute("ALTER TABLE heartbeat_events RENAME TO heartbeat_events_partitioned")
+    _create_table("heartbeat_events", partitioned=False)
+    op.execute("INSERT INTO heartbeat_events SELECT * FROM heartbeat_events_partitioned")
+    _finish_table("heartbeat_events_partitioned")
+    op.execute("ALTER TABLE heartbeat_events ADD CONSTRAINT pk_heartbeat_events PRIMARY KEY (heartbeat_id)")
+    op.execute("DROP TABLE heartbeat_events_partitioned")  # and every partition with it
