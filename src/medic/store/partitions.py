@@ -138,13 +138,16 @@ def expired(conn: Connection, cutoff: datetime) -> list[Partition]:
     return [p for p in partitions(conn) if p.expired(cutoff)]
 
 
-def drop(conn: Connection, partition: Partition) -> int:
-    """Drop one partition; returns the rows it held.
+def drop(conn: Connection, doomed: list[Partition]) -> int:
+    """Drop these partitions in one statement; returns the rows they held.
 
-    Takes the parent's ACCESS EXCLUSIVE lock (heartbeats queue behind it), so the caller
-    commits right after: the lock is held for a catalog change, not for a delete.
+    DROP takes the parent's ACCESS EXCLUSIVE lock, which every heartbeat queues behind:
+    one statement, committed right after by the caller, makes that one pause of a few
+    milliseconds rather than one per day. The rows are counted before the lock is taken.
     """
-    count = conn.execute(text(f'SELECT count(*) FROM "{partition.name}"')).scalar_one()
+    if not doomed:
+        return 0
+    count = sum(conn.execute(text(f'SELECT count(*) FROM "{p.name}"')).scalar_one() for p in doomed)
     conn.execute(text(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"))
-    conn.execute(text(f'DROP TABLE "{partition.name}"'))
+    conn.execute(text("DROP TABLE " + ", ".join(f'"{p.name}"' for p in doomed)))
     return count

@@ -73,9 +73,8 @@ def run_cleanup(engine: "Engine", settings: Settings, *, clock: Clock = utcnow, 
 def _maintain_partitions(engine: "Engine", now: datetime, cutoff: datetime) -> tuple[int, list[str]]:
     """Create the partitions ahead, drop the expired ones.
 
-    Returns the rows dropped and what could not be done. A lock not granted within
-    partitions.LOCK_TIMEOUT (a long query on the table) stops the drops for this run:
-    the next ones would wait as long.
+    Returns the rows dropped and what could not be done: a lock not granted within
+    partitions.LOCK_TIMEOUT (a long query on the table).
     """
     problems = []
     try:
@@ -85,15 +84,14 @@ def _maintain_partitions(engine: "Engine", now: datetime, cutoff: datetime) -> t
         problems.append(f"could not create the partitions ahead: {exc.orig or exc}")
     with engine.begin() as conn:
         doomed = partitions.expired(conn, cutoff)
-    rows = 0
-    for partition in doomed:
-        try:
-            with engine.begin() as conn:
-                count = partitions.drop(conn, partition)
-        except DBAPIError as exc:
-            problems.append(f"could not drop {partition.name}: {exc.orig or exc}")
-            break
-        rows += count
-        process_metrics().cleanup_deleted.labels(table="heartbeat_events").inc(count)
-        log.info("dropped %s (%d heartbeats)", partition.name, count)
+    names = ", ".join(p.name for p in doomed)
+    try:
+        with engine.begin() as conn:
+            rows = partitions.drop(conn, doomed)
+    except DBAPIError as exc:
+        problems.append(f"could not drop {names}: {exc.orig or exc}")
+        return 0, problems
+    if doomed:
+        process_metrics().cleanup_deleted.labels(table="heartbeat_events").inc(rows)
+        log.info("dropped %s (%d heartbeats)", names, rows)
     return rows, problems
