@@ -36,19 +36,11 @@ def medic_without_database():
         MEDIC_DATABASE_URL=... gunicorn -k gthread -w 4 --threads 16 'bench.ceiling:medic_without_database()'
     """
     import itertools
-    import os
-    import tempfile
 
-    os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="medic-metrics-"))
     from medic.clock import utcnow
-    from medic.config import load_settings
-    from medic.logs import configure
     from medic.store import heartbeats as store
-    from medic.web import create_app
 
-    settings = load_settings()
-    configure(settings.log_level, settings.log_format)
-    app = create_app(settings)
+    app = medic_app()
     ids = itertools.count(1)
 
     class MemoryIngest:
@@ -60,3 +52,21 @@ def medic_without_database():
 
     app.extensions["medic"].ingest = MemoryIngest()
     return app
+
+
+def medic_app():
+    """Medic's app as `medic serve` builds it, for gunicorn worker classes `medic serve` does not offer.
+
+        MEDIC_DATABASE_URL=... gunicorn -k gevent -w 2 'bench.ceiling:medic_app()'
+    """
+    import os
+    import tempfile
+
+    os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="medic-metrics-"))
+    from medic.config import load_settings
+    from medic.logs import configure
+    from medic.web import create_app
+
+    settings = load_settings()
+    configure(settings.log_level, settings.log_format)
+    return create_app(settings)

@@ -36,9 +36,16 @@ WEB_THREADS = os.environ.get("BENCH_WEB_THREADS", "16")
 SYNC_WORKERS = ["--worker-class", "sync", "--workers", "4"]
 
 
+def gunicorn_worker_class(name: str) -> str:
+    """gunicorn's --worker-class for a WEB_WORKER_CLASS value, as `medic serve` maps it."""
+    from medic.web.gevent_worker import WORKER_CLASS
+
+    return WORKER_CLASS if name == "gevent" else name
+
+
 def gunicorn_settings() -> list[str]:
     """gunicorn arguments equal to what `medic serve` configures from the WEB_* settings."""
-    return ["--worker-class", WEB_WORKER_CLASS, "--workers", WEB_CONCURRENCY,
+    return ["--worker-class", gunicorn_worker_class(WEB_WORKER_CLASS), "--workers", WEB_CONCURRENCY,
             "--worker-connections", WEB_CONNECTIONS, "--threads", WEB_THREADS, "--keep-alive", "5"]
 
 
@@ -165,6 +172,13 @@ def start_medic_serve(database_url: str, name: str = "medic-serve", **env: str) 
 def start_medic_run(database_url: str, name: str = "medic-run", **env: str) -> Server:
     port = free_port()
     return Server(name, [MEDIC, "run"], medic_env(database_url, PORT=str(port), **env), port)
+
+
+def start_gunicorn_app(database_url: str, name: str, settings: list[str], target: str) -> Server:
+    """A Medic app object under gunicorn's own command line (for layouts `medic serve` does not offer)."""
+    port = free_port()
+    argv = [GUNICORN, "--bind", f"127.0.0.1:{port}", *settings, "--keep-alive", "5", "--timeout", "30", target]
+    return Server(name, argv, medic_env(database_url, PORT=str(port)), port)
 
 
 def start_baseline(database_url: str, name: str = "baseline", settings: list[str] | None = None) -> Server:

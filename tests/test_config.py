@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from medic.config import ConfigError, load_settings
+from medic.web.gevent_worker import WORKER_CLASS as GEVENT_WORKER
 from medic.web.server import MedicGunicorn, worker_class
 
 
@@ -62,13 +63,13 @@ POSTGRES = "postgresql+psycopg://medic@db:5432/medic"
     [
         ({}, "gthread"),  # the default database is SQLite
         ({"MEDIC_DATABASE_URL": "sqlite:////tmp/x.db"}, "gthread"),
-        ({"MEDIC_DATABASE_URL": POSTGRES}, "gevent"),
-        ({"MEDIC_DATABASE_URL": "postgres://medic@db/medic"}, "gevent"),
-        ({"DB_HOST": "db"}, "gevent"),  # PostgreSQL from the DB_* variables
-        ({"MEDIC_DATABASE_URL": POSTGRES, "WEB_WORKER_CLASS": "auto"}, "gevent"),
-        ({"MEDIC_DATABASE_URL": POSTGRES, "WEB_WORKER_CLASS": ""}, "gevent"),  # empty is unset: auto
+        ({"MEDIC_DATABASE_URL": POSTGRES}, GEVENT_WORKER),
+        ({"MEDIC_DATABASE_URL": "postgres://medic@db/medic"}, GEVENT_WORKER),
+        ({"DB_HOST": "db"}, GEVENT_WORKER),  # PostgreSQL from the DB_* variables
+        ({"MEDIC_DATABASE_URL": POSTGRES, "WEB_WORKER_CLASS": "auto"}, GEVENT_WORKER),
+        ({"MEDIC_DATABASE_URL": POSTGRES, "WEB_WORKER_CLASS": ""}, GEVENT_WORKER),  # empty is unset: auto
         ({"MEDIC_DATABASE_URL": POSTGRES, "WEB_WORKER_CLASS": "gthread"}, "gthread"),
-        ({"MEDIC_DATABASE_URL": "sqlite:////tmp/x.db", "WEB_WORKER_CLASS": "gevent"}, "gevent"),
+        ({"MEDIC_DATABASE_URL": "sqlite:////tmp/x.db", "WEB_WORKER_CLASS": "gevent"}, GEVENT_WORKER),
         ({"MEDIC_DATABASE_URL": POSTGRES, "WEB_WORKER_CLASS": "GThread"}, "gthread"),  # any case, like LOG_FORMAT
     ],
 )
@@ -87,14 +88,19 @@ def test_serve_defaults_reach_gunicorn():
     settings = load_settings({"MEDIC_DATABASE_URL": POSTGRES})
     assert (settings.web_concurrency, settings.web_worker_class, settings.web_connections) == (2, "auto", 1000)
     cfg = MedicGunicorn(settings).cfg  # configured, not started
-    assert cfg.worker_class_str == "gevent"
-    assert cfg.workers == 2 and cfg.worker_connections == 1000
-    cfg = MedicGunicorn(load_settings({"WEB_CONNECTIONS": "50", "WEB_THREADS": "3", "WEB_CONCURRENCY": "1"})).cfg
+    assert cfg.worker_class_str == GEVENT_WORKER
+    assert cfg.workers == 2 and cfg.worker_connections == 1000 and cfg.keepalive == 5
+    cfg = MedicGunicorn(
+        load_settings({"WEB_CONNECTIONS": "50", "WEB_THREADS": "3", "WEB_CONCURRENCY": "1", "WEB_KEEPALIVE_SECONDS": "75"})
+    ).cfg
     assert cfg.worker_class_str == "gthread"
-    assert (cfg.workers, cfg.threads, cfg.worker_connections) == (1, 3, 50)
+    assert (cfg.workers, cfg.threads, cfg.worker_connections, cfg.keepalive) == (1, 3, 50, 75)
 
 
-@pytest.mark.parametrize("name,value", [("WEB_CONNECTIONS", "0"), ("WEB_CONNECTIONS", "many"), ("WEB_CONCURRENCY", "0")])
+@pytest.mark.parametrize(
+    "name,value",
+    [("WEB_CONNECTIONS", "0"), ("WEB_CONNECTIONS", "many"), ("WEB_CONCURRENCY", "0"), ("WEB_KEEPALIVE_SECONDS", "0")],
+)
 def test_bad_serve_sizes_name_the_variable(name, value):
     with pytest.raises(ConfigError) as err:
         load_settings({name: value})

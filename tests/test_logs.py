@@ -58,6 +58,7 @@ def _time(record: logging.LogRecord) -> str:
 def _record_access(metrics, status=201, principal=None, request_id="trace-1"):
     access.record(
         metrics,
+        log_stored_heartbeats=True,
         method="POST",
         endpoint="heartbeat",
         path="/heartbeat",

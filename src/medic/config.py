@@ -36,6 +36,9 @@ class Settings(BaseModel):
     web_worker_class: Literal["auto", "gevent", "gthread"] = Field("auto", alias="WEB_WORKER_CLASS")
     web_connections: int = Field(1000, alias="WEB_CONNECTIONS", ge=1, le=100_000)
     web_threads: int = Field(16, alias="WEB_THREADS", ge=1, le=256)
+    # How long an idle keep-alive connection stays open. Behind a load balancer, make it
+    # longer than the balancer's own idle timeout, or it may reuse a connection just closed.
+    web_keepalive_seconds: int = Field(5, alias="WEB_KEEPALIVE_SECONDS", ge=1, le=3600)
     worker_interval_seconds: float = Field(15, alias="WORKER_INTERVAL_SECONDS", gt=0, le=3600)
     auto_unmute_hours: float = Field(24, alias="AUTO_UNMUTE_HOURS", gt=0)
     heartbeat_retention_days: int = Field(30, alias="HEARTBEAT_RETENTION_DAYS", ge=1)
@@ -50,6 +53,10 @@ class Settings(BaseModel):
     base_url: str | None = Field(None, alias="MEDIC_BASE_URL")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field("INFO", alias="LOG_LEVEL")
     log_format: Literal["json", "text"] = Field("json", alias="LOG_FORMAT")
+    # An access line per stored heartbeat repeats its heartbeat_events row (thousands of
+    # lines a second for a large fleet); refused heartbeats and every other request are
+    # always logged.
+    log_stored_heartbeats: bool = Field(False, alias="LOG_STORED_HEARTBEATS")
     max_body_bytes: int = Field(64 * 1024, alias="MEDIC_MAX_BODY_BYTES", ge=1024)
     notify_timeout_seconds: float = Field(10, alias="NOTIFY_TIMEOUT_SECONDS", gt=0, le=120)
     # Security (see README "Security"). `medic serve` defaults MEDIC_AUTH to required.

@@ -5,6 +5,7 @@ on PostgreSQL, gthread on SQLite)."""
 from __future__ import annotations
 
 import json
+import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -13,6 +14,7 @@ import pytest
 from sqlalchemy import select, text
 
 from medic.store.tables import heartbeat_events, services
+from medic.web.gevent_worker import WORKER_CLASS as GEVENT_WORKER
 from tests.ops.conftest import medic, medic_env, running
 from tests.support.databases import POSTGRES_URL
 
@@ -26,7 +28,9 @@ def scrape_total(base: str) -> float:
 
 
 def test_metrics_are_exact_across_gunicorn_processes(tmp_path, port):
-    env = medic_env(tmp_path, PORT=str(port), WEB_CONCURRENCY="3", WEB_THREADS="4", LOG_FORMAT="json")
+    env = medic_env(
+        tmp_path, PORT=str(port), WEB_CONCURRENCY="3", WEB_THREADS="4", LOG_FORMAT="json", LOG_STORED_HEARTBEATS="true"
+    )
     assert medic("db", "upgrade", env=env).returncode == 0
     base = f"http://127.0.0.1:{port}"
     stderr = tmp_path / "serve.log"
@@ -98,7 +102,7 @@ def test_gevent_process_keeps_serving_while_a_heartbeat_waits_on_the_database(en
     base = f"http://127.0.0.1:{port}"
     log = tmp_path / "serve.log"
     with running("serve", env=env, ready_url=f"{base}/health/live", stderr_path=log):
-        assert "Using worker: gevent" in log.read_text()
+        assert f"Using worker: {GEVENT_WORKER}" in log.read_text()
         with httpx.Client(base_url=base, timeout=10) as client:
             created = client.post("/service", json={"heartbeat_name": "gevent-hb", "service_name": "gevent", "alert_interval": 5})
             assert created.status_code == 201, created.text
@@ -136,7 +140,7 @@ def test_gevent_process_keeps_serving_while_a_heartbeat_waits_on_the_database(en
 
 
 def test_concurrent_heartbeats_are_all_stored_across_processes(engine, backend, tmp_path, port):
-    expected_worker = "gevent" if backend == "postgresql" else "gthread"
+    expected_worker = GEVENT_WORKER if backend == "postgresql" else "gthread"
     env = _serve_env(engine, tmp_path, port, WEB_CONCURRENCY="2")
     base = f"http://127.0.0.1:{port}"
     log = tmp_path / "serve.log"
@@ -157,3 +161,25 @@ def test_concurrent_heartbeats_are_all_stored_across_processes(engine, backend, 
     assert len(ids) == sent
     assert sorted(_heartbeat_ids(engine, "burst-hb")) == sorted(ids)
     assert log.read_text().count("Booting worker") == 2
+
+
+@POSTGRESQL_ONLY
+def test_gevent_process_keeps_a_connection_alive_then_closes_it_when_idle(engine, tmp_path, port):
+    env = _serve_env(engine, tmp_path, port, WEB_CONCURRENCY="1", WEB_KEEPALIVE_SECONDS="1")
+    request = b"GET /health/live HTTP/1.1\r\nHost: medic\r\n\r\n"
+    log = tmp_path / "serve.log"
+    with running("serve", env=env, ready_url=f"http://127.0.0.1:{port}/health/live", stderr_path=log):
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+            replies = sock.makefile("rb")
+            for _ in range(2):  # two requests on one connection: it is kept alive
+                sock.sendall(request)
+                assert replies.readline().startswith(b"HTTP/1.1 200"), "no reply on the kept-alive connection"
+                length = 0
+                while (line := replies.readline()) != b"\r\n":
+                    if line.lower().startswith(b"content-length:"):
+                        length = int(line.split(b":")[1])
+                replies.read(length)
+            idle_since = time.monotonic()
+            assert replies.read(1) == b"", "the server sent more than its replies"  # blocks until the server closes
+            idle = time.monotonic() - idle_since
+    assert 0.5 < idle < 20, idle  # closed for being idle (1 s), not by the client's 30 s timeout

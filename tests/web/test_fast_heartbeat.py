@@ -96,7 +96,7 @@ def test_every_reply_matches_the_flask_route(pair):
             assert answers[0] == answers[1], label
 
 
-def test_a_stored_heartbeat_never_enters_flask_and_is_counted_and_logged(pair, caplog):
+def test_a_stored_heartbeat_never_enters_flask_and_is_counted(pair, caplog):
     with pair() as (fast, flask):
         register(fast)
         counts = scrape(fast)
@@ -108,9 +108,6 @@ def test_a_stored_heartbeat_never_enters_flask_and_is_counted_and_logged(pair, c
         assert response.status_code == 201
         assert response.headers["X-Request-ID"] == "trace-1"
         assert len(fast.flask_requests) == before  # served without Flask
-        line = [r for r in caplog.records if getattr(r, "request_id", None) == "trace-1"]
-        assert len(line) == 1 and line[0].status == 201 and line[0].path == "/heartbeat"
-
         assert fast.post("/heartbeat", json={"heartbeat_name": "ghost", "status": "UP"}).status_code == 404
         assert len(fast.flask_requests) == before  # refused by the store: still answered here
         assert fast.post("/heartbeat", json={"status": "UP"}).status_code == 400
@@ -119,6 +116,27 @@ def test_a_stored_heartbeat_never_enters_flask_and_is_counted_and_logged(pair, c
     assert after[REQUESTS_201] - counts[REQUESTS_201] == 1
     assert after[REQUESTS_404] - counts[REQUESTS_404] == 1
     assert after[STORED_UP] - counts[STORED_UP] == 1
+
+
+@pytest.mark.parametrize("log_stored", [False, True])
+def test_stored_heartbeats_are_logged_only_if_asked_refused_ones_always(pair, caplog, log_stored):
+    with pair({"LOG_STORED_HEARTBEATS": str(log_stored).lower()}) as clients:
+        register(clients[0])
+        for path, client in zip(("fast", "flask"), clients):
+            with caplog.at_level(logging.INFO, logger="medic.access"):
+                stored = client.post(
+                    "/heartbeat", json={"heartbeat_name": "svc-hb", "status": "UP"}, headers={"X-Request-ID": f"ok-{path}"}
+                )
+                refused = client.post(
+                    "/heartbeat", json={"heartbeat_name": "ghost", "status": "UP"}, headers={"X-Request-ID": f"no-{path}"}
+                )
+            assert (stored.status_code, refused.status_code) == (201, 404)
+            logged = {r.request_id: r.status for r in caplog.records if r.name == "medic.access"}
+            assert logged.get(f"no-{path}") == 404, path
+            assert (f"ok-{path}" in logged) is log_stored, path
+            if log_stored:
+                assert logged[f"ok-{path}"] == 201
+            assert stored.headers["X-Request-ID"] == f"ok-{path}"  # echoed either way
 
 
 REQUESTS_201 = 'medic_http_request_duration_seconds_count{endpoint="/heartbeat",method="POST",status="201"}'

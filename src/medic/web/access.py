@@ -25,6 +25,7 @@ def request_id(presented: str | None) -> str:
 def record(
     metrics: "ProcessMetrics",
     *,
+    log_stored_heartbeats: bool,
     method: str,
     endpoint: str,
     path: str,
@@ -35,6 +36,8 @@ def record(
     principal: "Principal | None",
 ) -> None:
     metrics.http_duration.labels(method=method, endpoint=endpoint, status=str(status)).observe(elapsed)
+    if status == 201 and endpoint == "/heartbeat" and not log_stored_heartbeats:
+        return  # its row in heartbeat_events is the record (LOG_STORED_HEARTBEATS)
     if not access_log.isEnabledFor(logging.INFO):  # LOG_LEVEL above INFO: skip building the extras
         return
     access_log.info(

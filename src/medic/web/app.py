@@ -64,6 +64,7 @@ def create_app(
         response.headers["X-Request-ID"] = g.get("request_id", "")
         access.record(
             process_metrics,
+            log_stored_heartbeats=settings.log_stored_heartbeats,
             method=request.method,
             endpoint=request.url_rule.rule if request.url_rule else "unmatched",
             path=request.path,

@@ -97,6 +97,7 @@ class FastHeartbeat:
         start_response(f"{status} {HTTPStatus(status).phrase}", headers)
         access.record(
             self.rt.metrics,
+            log_stored_heartbeats=self.rt.settings.log_stored_heartbeats,
             method="POST",
             endpoint=PATH,
             path=PATH,

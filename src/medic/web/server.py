@@ -6,6 +6,7 @@ from gunicorn import glogging
 from gunicorn.app.base import BaseApplication
 
 from medic.config import Settings
+from medic.web.gevent_worker import WORKER_CLASS as GEVENT_WORKER
 
 
 def _child_exit(server, worker) -> None:
@@ -29,9 +30,10 @@ def worker_class(settings: Settings) -> str:
     in bench/RESULTS.md); psycopg and redis-py cooperate with gevent's patching. gthread
     on SQLite, whose calls cannot yield: a wait for the file lock would stall every
     request of the process, where under gthread it stalls one thread."""
-    if settings.web_worker_class != "auto":
-        return settings.web_worker_class
-    return "gthread" if settings.database_url.startswith("sqlite") else "gevent"
+    chosen = settings.web_worker_class
+    if chosen == "auto":
+        chosen = "gthread" if settings.database_url.startswith("sqlite") else "gevent"
+    return GEVENT_WORKER if chosen == "gevent" else chosen
 
 
 class GunicornLogger(glogging.Logger):
@@ -58,7 +60,7 @@ class MedicGunicorn(BaseApplication):
         self.cfg.set("threads", s.web_threads)
         self.cfg.set("timeout", 30)
         self.cfg.set("graceful_timeout", 20)
-        self.cfg.set("keepalive", 5)
+        self.cfg.set("keepalive", s.web_keepalive_seconds)
         self.cfg.set("child_exit", _child_exit)
         self.cfg.set("worker_exit", _worker_exit)
         self.cfg.set("accesslog", None)  # Medic logs its own access lines with request ids
