@@ -367,3 +367,45 @@ def test_a_recount_counts_with_settings_changed_while_the_batch_waited(engine, b
         service = service_queries.get_by_name(conn, "hb")
         assert service.alert_interval == 5
         assert service.deadline == pytest.approx(service_queries.compute_deadline(conn, dict(service._mapping)))
+
+
+class RecordingIngest(GroupCommitIngest):
+    """The real writer, noting the size of each batch it writes."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.batches: list[int] = []
+
+    def write(self, beats):
+        self.batches.append(len(beats))
+        return super().write(beats)
+
+
+def test_the_writer_lingers_only_while_more_heartbeats_are_in_the_app(engine, clock):
+    register(engine, clock, "svc-hb")
+    beat = store.Beat("svc-hb", "UP")
+    # A linger far beyond the waits below: a writer that used it would fail them.
+    ingest = RecordingIngest(engine, clock, linger_seconds=60)
+    try:
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            ingest.arriving()  # the only heartbeat in the app: nobody to wait for
+            assert isinstance(pool.submit(ingest.submit, beat).result(timeout=20), store.Stored)
+            ingest.left()
+            assert ingest.batches == [1]
+
+            ingest.arriving()
+            ingest.arriving()  # two in the app: the first waits for the second
+            first = pool.submit(ingest.submit, beat)
+            for _ in range(100):
+                if ingest._queue.qsize() == 0 and not first.done():  # taken by the writer, lingering
+                    break
+                threading.Event().wait(0.01)
+            second = pool.submit(ingest.submit, beat)
+            results = [first.result(timeout=20), second.result(timeout=20)]
+            ingest.left()
+            ingest.left()
+    finally:
+        ingest.close()
+    assert all(isinstance(r, store.Stored) for r in results)
+    assert ingest.batches == [1, 2]
+    assert len(stored_rows(engine)) == 3

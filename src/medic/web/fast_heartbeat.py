@@ -58,6 +58,14 @@ class FastHeartbeat:
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         if environ.get("PATH_INFO") != PATH or environ.get("REQUEST_METHOD") != "POST":
             return self.flask_wsgi(environ, start_response)
+        ingest = self.rt.ingest
+        ingest.arriving()
+        try:
+            return self._heartbeat(environ, start_response)
+        finally:
+            ingest.left()
+
+    def _heartbeat(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         started = time.perf_counter()
         try:
             length = int(environ.get("CONTENT_LENGTH") or "")

@@ -3,9 +3,10 @@
 ``GroupCommitIngest`` (what the app uses): requests hand their heartbeat to one writer
 per process (a thread, or a greenlet under gevent) and wait; the writer stores whatever
 has queued up in one transaction and wakes each request only after the commit. Under
-load, one commit serves many requests. On PostgreSQL the writer waits 1 ms for company
-and the batch is a single autocommit statement (one round trip); on SQLite a lone
-heartbeat waits for nobody. A 201 still means committed.
+load, one commit serves many requests. On PostgreSQL the writer waits up to 1 ms for
+company, and only while heartbeat requests it has not got yet are inside the app; the
+batch is a single autocommit statement (one round trip). On SQLite a lone heartbeat
+waits for nobody. A 201 still means committed.
 
 Failures stay per request: a database outage fails every heartbeat of the batch
 (503 each), a deadlock retries the batch, any other error retries each heartbeat
@@ -50,6 +51,12 @@ class DirectIngest:
     def submit(self, beat: store.Beat) -> store.Stored | str:
         return self.write([beat])[0]
 
+    def arriving(self) -> None:
+        pass
+
+    def left(self) -> None:
+        pass
+
     def write(self, beats: Sequence[store.Beat]) -> list[store.Stored | str]:
         with self.engine.begin() as conn:
             return store.record(conn, beats, self.clock())
@@ -90,10 +97,11 @@ class GroupCommitIngest(DirectIngest):
         super().__init__(engine, clock)
         self.max_batch = max_batch
         self.idle_seconds = idle_seconds
-        # How long the writer waits for company after the first heartbeat of a batch.
-        # PostgreSQL: 1 ms. Its batch is a single round trip, and a writer that wrote
-        # whatever had queued the moment it came back gave, under gevent, p99 of 56-136 ms
-        # at 16 connections where 1 ms gave 13-23 (bench/RESULTS.md, analysis).
+        # How long the writer waits for company after the first heartbeat of a batch,
+        # at most: it stops as soon as every heartbeat request in the app is in the batch
+        # (`arriving`). PostgreSQL: 1 ms. Its batch is a single round trip, and a writer
+        # that wrote whatever had queued the moment it came back gave, under gevent, p99
+        # of 56-136 ms at 16 connections where 1 ms gave 13-23 (bench/RESULTS.md).
         # SQLite: none, measured best; a lone heartbeat never waits there.
         # On PostgreSQL each batch is one autocommit statement (store.record_autocommit);
         # SQLAlchemy resets the isolation level when the connection goes back to the pool.
@@ -107,6 +115,18 @@ class GroupCommitIngest(DirectIngest):
         self._pid = os.getpid()
         self._closed = False
         self._conn = None  # the writer thread's connection, held while it runs
+        # Heartbeat requests inside the app right now (fast path): once all of them are
+        # in the batch, nobody is coming to keep it company and lingering would be idle.
+        self._arriving = 0
+
+    def arriving(self) -> None:
+        """A heartbeat request has entered the app; `left()` when it has its reply."""
+        with self._lock:
+            self._arriving += 1
+
+    def left(self) -> None:
+        with self._lock:
+            self._arriving -= 1
 
     def submit(self, beat: store.Beat) -> store.Stored | str:
         waiting = _Waiting(beat)
@@ -202,7 +222,7 @@ class GroupCommitIngest(DirectIngest):
             batch = [first]
             stop = False
             until = time.monotonic() + self.linger_seconds
-            while len(batch) < self.max_batch:
+            while len(batch) < self.max_batch and len(batch) < self._arriving:
                 try:
                     wait = until - time.monotonic()
                     item = self._queue.get(timeout=wait) if wait > 0 else self._queue.get_nowait()
