@@ -20,7 +20,9 @@ GROUPS = (
     ("request id, timers (uuid4, before_request)", ("uuid", "_start_timer")),
     ("POST /heartbeat fast path (medic/web/fast_heartbeat.py itself)", ("FastHeartbeat",)),
     ("Flask/Werkzeug request handling", ("flask/", "werkzeug/")),
-    ("gunicorn worker: sockets, HTTP parsing, response writing", ("gunicorn/",)),
+    ("HTTP server: gevent's WSGI server under gunicorn (sockets, parsing, replies)",
+     ("gevent/pywsgi", "gevent/_socket", "email/", "http/client", "gunicorn/")),
+    ("gevent hub and greenlet switches", ("gevent/",)),
 )
 
 
