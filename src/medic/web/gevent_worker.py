@@ -1,8 +1,8 @@
 """The gunicorn worker `medic serve` uses for WEB_WORKER_CLASS=gevent.
 
 gunicorn's gevent worker with gevent's own WSGI server (gunicorn's ``gevent_pywsgi``)
-instead of gunicorn's HTTP parser: a heartbeat costs about a fifth less CPU end to end
-(bench/RESULTS.md). One thing gunicorn's parser did that pywsgi does not: close a
+instead of gunicorn's HTTP parser: a stored heartbeat costs about 15% less CPU in the
+web process (layouts table in bench/RESULTS.md). One thing gunicorn's parser did that pywsgi does not: close a
 keep-alive connection left idle. Here an idle connection is closed after gunicorn's
 ``keepalive`` seconds, so clients that keep connections open cannot pin the
 process's WEB_CONNECTIONS slots forever.

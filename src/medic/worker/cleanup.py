@@ -50,8 +50,8 @@ def run_cleanup(engine: "Engine", settings: Settings, *, clock: Clock = utcnow, 
         ("job_runs", store.delete_job_runs_batch),
     ]
     if partitioned:
-        deleted["heartbeat_events"], problems = _maintain_partitions(engine, now, cutoff)
-        if problems:
+        deleted["heartbeat_events"], problems, dropped = _maintain_partitions(engine, now, cutoff)
+        if not dropped:
             # Deleting an undropped day row by row is the cost partitions exist to avoid.
             tables.pop(0)
     for table, delete_batch in tables:
@@ -70,11 +70,11 @@ def run_cleanup(engine: "Engine", settings: Settings, *, clock: Clock = utcnow, 
     return deleted
 
 
-def _maintain_partitions(engine: "Engine", now: datetime, cutoff: datetime) -> tuple[int, list[str]]:
+def _maintain_partitions(engine: "Engine", now: datetime, cutoff: datetime) -> tuple[int, list[str], bool]:
     """Create the partitions ahead, drop the expired ones.
 
-    Returns the rows dropped and what could not be done: a lock not granted within
-    partitions.LOCK_TIMEOUT (a long query on the table).
+    Returns the rows dropped, what could not be done (a lock not granted within
+    partitions.LOCK_TIMEOUT: a long query on the table) and whether the drop was done.
     """
     problems = []
     try:
@@ -90,8 +90,8 @@ def _maintain_partitions(engine: "Engine", now: datetime, cutoff: datetime) -> t
             rows = partitions.drop(conn, doomed)
     except DBAPIError as exc:
         problems.append(f"could not drop {names}: {exc.orig or exc}")
-        return 0, problems
+        return 0, problems, False
     if doomed:
         process_metrics().cleanup_deleted.labels(table="heartbeat_events").inc(rows)
         log.info("dropped %s (%d heartbeats)", names, rows)
-    return rows, problems
+    return rows, problems, True

@@ -1,9 +1,10 @@
 """PostgreSQL: heartbeat_events partitioned by day, so cleanup drops whole days.
 
 The existing table is not copied: if it holds rows it is attached whole as the
-partition ``heartbeat_events_before_<day>`` (the day after its newest row, at least tomorrow) (cleanup deletes from it row by row
-until all of it is past retention, then drops it). Day partitions start there, a
-default partition catches anything no day partition covers. SQLite: nothing to do.
+partition ``heartbeat_events_before_<day>``, <day> being the day after its newest row
+and at least tomorrow. Cleanup deletes from it row by row until all of it is past
+retention, then drops it. Day partitions start at <day>; a default partition catches
+anything no day partition covers. SQLite: nothing to do.
 
 The primary key becomes (heartbeat_id, time): PostgreSQL requires the partition key in it.
 
@@ -75,7 +76,8 @@ def upgrade() -> None:
         for index, _ in INDEXES:
             op.execute(f"ALTER INDEX {index}_old RENAME TO {legacy}_{index.removeprefix('ix_heartbeat_events_')}")
         op.execute(f"ALTER TABLE heartbeat_events_unpartitioned RENAME TO {legacy}")
-        # Scans the table once to check the bound; the matching indexes above are adopted, not rebuilt.
+        # Scans the table to check the bound and builds the new primary key's index over
+        # it; the two secondary indexes are adopted as they are.
         op.execute(
             f"ALTER TABLE heartbeat_events ATTACH PARTITION {legacy} "
             f"FOR VALUES FROM (MINVALUE) TO ('{partitions.midnight(bound).isoformat()}')"
