@@ -21,7 +21,7 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-bench: $(STAMP)  # about 25 minutes; writes bench/RESULTS.md (needs PostgreSQL on 127.0.0.1 and wrk)
+bench: $(STAMP)  # about 22 minutes; writes bench/RESULTS.md (needs PostgreSQL on 127.0.0.1 and wrk)
 	$(BIN)/python -m bench
 
 bench-quick: $(STAMP)  # about 2 minutes, small data; writes bench/RESULTS-quick.md

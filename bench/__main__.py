@@ -1,6 +1,6 @@
 """`python -m bench [--quick] [--only PART ...]`: run the benchmarks, write the report.
 
-Full (`make bench`, ~25 minutes) writes bench/results/full/*.json and bench/RESULTS.md;
+Full (`make bench`, ~22 minutes) writes bench/results/full/*.json and bench/RESULTS.md;
 quick (`make bench-quick`, ~2 minutes: shorter runs, smaller data) writes
 bench/results/quick/*.json and bench/RESULTS-quick.md. Parts: ingest, layouts, ceilings, profile,
 ingest-sqlite, cycle, cycle-sqlite, outage, cleanup, memory.

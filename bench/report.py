@@ -283,7 +283,7 @@ def _memory(lines: list[str], summary: list, data: dict, outage: dict | None) ->
 
 def _commands(lines: list[str], mode: str, ingest: dict | None) -> None:
     lines += ["## Reproduce", "", "```sh"]
-    lines += ["make bench        # everything, about 25 minutes; writes bench/RESULTS.md",
+    lines += ["make bench        # everything, about 22 minutes; writes bench/RESULTS.md",
               "make bench-quick  # about 2 minutes on small data; writes bench/RESULTS-quick.md",
               ".venv/bin/python -m bench --only ingest cycle   # some parts; the others keep their last results",
               ".venv/bin/python -m bench.profile --gil          # py-spy profile of one web process under load"]
@@ -299,7 +299,8 @@ def _commands(lines: list[str], mode: str, ingest: dict | None) -> None:
         "- ingest, baseline: `BASELINE_DATABASE_URL=postgresql://postgres@127.0.0.1/medic_bench_baseline "
         + (ingest["settings"]["baseline_argv"] if ingest else "gunicorn ... bench.baseline:app") + "`"
         + (f" (reference: `{ingest['settings']['baseline_sync_argv']}`)" if ingest and "baseline_sync_argv" in ingest["settings"] else ""),
-        "- layouts: the same, with `WEB_WORKER_CLASS`/`WEB_CONCURRENCY` for Medic and gunicorn's `--worker-class`/`--workers` for the baseline (bench/layouts.py)",
+        "- layouts: the same, with `WEB_WORKER_CLASS`/`WEB_CONCURRENCY` for Medic and gunicorn's `--worker-class`/`--workers` for the baseline (bench/layouts.py); "
+        "Medic under gunicorn's own gevent worker (its HTTP parser): `gunicorn --worker-class gevent --workers 2 'bench.ceiling:medic_app()'`",
         "- ingest, SQLite: `MEDIC_DATABASE_URL=sqlite:////tmp/.../medic.db medic run` (waitress, 16 threads, worker thread), same wrk",
         "- worker cycle: `python -m bench.cycle --cycles 2` and `medic worker --once` against the seeded database (bench/seed.py)",
         "- mass outage: `python -m bench.cycle --cycles 0 --evaluate-first --deliver` with PAGERDUTY_*/SLACK_* pointing at the stand-ins",
