@@ -155,7 +155,7 @@ def _ensure_partitions(url: str, first: datetime, last: datetime) -> None:
     engine = make_engine(url)
     try:
         with engine.begin() as conn:
-            partitions.ensure_days(conn, first.date(), last.date())
+            partitions.ensure_days(conn, first.date(), last.date(), last.date())
     finally:
         engine.dispose()
 

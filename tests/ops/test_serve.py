@@ -183,3 +183,26 @@ def test_gevent_process_keeps_a_connection_alive_then_closes_it_when_idle(engine
             assert replies.read(1) == b"", "the server sent more than its replies"  # blocks until the server closes
             idle = time.monotonic() - idle_since
     assert 0.5 < idle < 20, idle  # closed for being idle (1 s), not by the client's 30 s timeout
+
+
+@POSTGRESQL_ONLY
+def test_gevent_process_closes_a_connection_whose_headers_trickle_in(engine, tmp_path, port):
+    env = _serve_env(engine, tmp_path, port, WEB_CONCURRENCY="1", WEB_KEEPALIVE_SECONDS="1")
+    log = tmp_path / "serve.log"
+    with running("serve", env=env, ready_url=f"http://127.0.0.1:{port}/health/live", stderr_path=log):
+        with socket.create_connection(("127.0.0.1", port), timeout=0.2) as sock:
+            sock.sendall(b"GET /health/live HTTP/1.1\r\nHost: medic\r\n")
+            started, ended, answer = time.monotonic(), None, b""
+            for _ in range(75):  # a header byte every 0.2 s for up to 15 s
+                try:
+                    sock.sendall(b"X")
+                    answer = sock.recv(1024)
+                except socket.timeout:
+                    continue  # still open, nothing said
+                except OSError:
+                    answer = b""  # reset by the server
+                ended = time.monotonic() - started
+                break
+    assert ended is not None, "a client trickling its headers kept the connection for 15 s"
+    assert 0.5 < ended < 10, ended
+    assert answer == b"" or answer.startswith(b"HTTP/1.1 400"), answer[:60]

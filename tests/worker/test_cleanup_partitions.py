@@ -3,6 +3,7 @@ deletes row by row only what is left, and never loses or double-counts a heartbe
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
@@ -44,9 +45,9 @@ def deleted_rows_counted() -> float:
     return process_metrics().registry.get_sample_value("medic_cleanup_deleted_rows_total", labels) or 0.0
 
 
-def ensure_days(engine, first: date, last: date) -> list[str]:
+def ensure_days(engine, first: date, last: date, today: date | None = None) -> list[str]:
     with engine.begin() as conn:
-        return partitions.ensure_days(conn, first, last)
+        return partitions.ensure_days(conn, first, last, today or first)
 
 
 def test_cleanup_drops_expired_days_and_deletes_only_the_rest(postgres, medic, clock, engine, settings):
@@ -76,7 +77,7 @@ def test_cleanup_drops_expired_days_and_deletes_only_the_rest(postgres, medic, c
     assert deleted_rows_counted() - counted_before == 5  # dropped and deleted rows alike
 
 
-def test_rows_in_the_default_partition_move_into_their_day_when_it_is_created(postgres, medic, clock, engine):
+def test_rows_in_the_default_partition_move_into_their_day_once_it_is_past(postgres, medic, clock, engine):
     clock.set(datetime(2031, 6, 1, 9, 0, tzinfo=timezone.utc))  # no partition covers this day
     medic.register(alert_interval=60)
     medic.beat()
@@ -84,12 +85,34 @@ def test_rows_in_the_default_partition_move_into_their_day_when_it_is_created(po
     assert rows_by_partition(engine) == {partitions.DEFAULT: 2}
     before = medic.service()
 
-    assert ensure_days(engine, date(2031, 5, 31), date(2031, 6, 2)) == [
-        "heartbeat_events_p20310531", "heartbeat_events_p20310601", "heartbeat_events_p20310602"
+    # Today: heartbeats may still be arriving in the default partition, so the day is
+    # left to it (moving its rows while more arrive would fail to attach).
+    june_1 = date(2031, 6, 1)
+    assert ensure_days(engine, date(2031, 5, 31), date(2031, 6, 2), today=june_1) == [
+        "heartbeat_events_p20310531", "heartbeat_events_p20310602"
     ]
-    assert rows_by_partition(engine) == {"heartbeat_events_p20310601": 2}
-    assert medic.service() == before  # same history, same order
-    assert ensure_days(engine, date(2031, 5, 31), date(2031, 6, 2)) == []  # idempotent
+    medic.beat()
+    assert rows_by_partition(engine) == {partitions.DEFAULT: 3}
+
+    # The next day it is past: its rows move into their own partition.
+    assert ensure_days(engine, date(2031, 5, 31), date(2031, 6, 2), today=date(2031, 6, 2)) == [
+        "heartbeat_events_p20310601"
+    ]
+    assert rows_by_partition(engine) == {"heartbeat_events_p20310601": 3}
+    assert ensure_days(engine, date(2031, 5, 31), date(2031, 6, 2), today=date(2031, 6, 2)) == []  # idempotent
+
+
+def test_two_cleanups_at_once_drop_each_day_once(postgres, medic, clock, engine, settings):
+    clock.set(datetime(2026, 7, 1, 12, 0, tzinfo=timezone.utc))
+    ensure_days(engine, date(2026, 7, 1), date(2026, 7, 1))
+    medic.register(alert_interval=60)
+    medic.beat()
+    clock.set(datetime(2026, 8, 10, 12, 0, tzinfo=timezone.utc))
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        runs = [pool.submit(run_cleanup, engine, settings, clock=clock) for _ in range(2)]
+        results = [run.result(timeout=30) for run in runs]  # neither fails
+    assert sorted(r["heartbeat_events"] for r in results) == [0, 1]
+    assert "heartbeat_events_p20260701" not in partition_names(engine)
 
 
 def test_a_partition_that_cannot_be_dropped_waits_for_the_next_run(postgres, medic, clock, engine, settings):
@@ -103,7 +126,7 @@ def test_a_partition_that_cannot_be_dropped_waits_for_the_next_run(postgres, med
         # A long read of the table: DROP waits for its lock and gives up after
         # partitions.LOCK_TIMEOUT; the rows are not deleted one by one instead.
         reader.execute(text("LOCK TABLE heartbeat_events IN ACCESS SHARE MODE"))
-        with pytest.raises(CleanupIncomplete, match="could not drop heartbeat_events_p20260501: .*lock timeout"):
+        with pytest.raises(CleanupIncomplete, match="could not drop the expired partitions: .*lock timeout"):
             run_cleanup(engine, settings, clock=clock)
         reader.rollback()
     assert rows_by_partition(engine) == {"heartbeat_events_p20260501": 2}
@@ -151,27 +174,30 @@ def test_migration_keeps_existing_heartbeats_in_one_partition_until_they_expire(
         conn.execute(text("INSERT INTO heartbeat_events (service_id, time, status) VALUES (1, now() + interval '3 days', 'UP')"))
 
     upgrade(engine)
-    bound = (now + timedelta(days=4)).date()
+    bound = (now + timedelta(days=1)).date()
     legacy = f"heartbeat_events_before_{bound:%Y%m%d}"
-    assert rows_by_partition(engine) == {legacy: 11}
+    # The row dated three days ahead (a clock ahead) went to the default partition
+    # rather than stretch the old table's range.
+    assert rows_by_partition(engine) == {legacy: 10, partitions.DEFAULT: 1}
     names = partition_names(engine)
     assert partitions.day_name(bound) in names and partitions.day_name(now.date()) not in names
+    assert partitions.day_name((now + timedelta(days=3)).date()) not in names  # left to the default
     with engine.begin() as conn:
         new_id = conn.execute(
             text("INSERT INTO heartbeat_events (service_id, time, status) VALUES (1, :t, 'UP') RETURNING heartbeat_id"),
             {"t": partitions.midnight(bound) + timedelta(hours=2)},
         ).scalar_one()
     assert new_id == 12  # the sequence carried over
-    assert rows_by_partition(engine) == {legacy: 11, partitions.day_name(bound): 1}
+    assert rows_by_partition(engine) == {legacy: 10, partitions.DEFAULT: 1, partitions.day_name(bound): 1}
 
     # Dropped whole once its bound is past retention, with the rows it held counted.
     after = partitions.midnight(bound) + timedelta(days=settings.heartbeat_retention_days, hours=1)
     deleted = run_cleanup(engine, settings, clock=lambda: after)
-    assert deleted["heartbeat_events"] == 11
+    assert deleted["heartbeat_events"] == 10
     assert legacy not in partition_names(engine)
-    assert rows_by_partition(engine) == {partitions.day_name(bound): 1}
+    assert rows_by_partition(engine) == {partitions.DEFAULT: 1, partitions.day_name(bound): 1}
 
     downgrade(engine, "0003")
     with engine.connect() as conn:
         assert conn.execute(text("SELECT relkind FROM pg_class WHERE relname = 'heartbeat_events'")).scalar() == "r"
-        assert conn.execute(text("SELECT heartbeat_id FROM heartbeat_events")).scalars().all() == [12]
+        assert sorted(conn.execute(text("SELECT heartbeat_id FROM heartbeat_events")).scalars()) == [11, 12]

@@ -7,8 +7,8 @@ Partitions are found by name, which carries their bounds:
 - ``heartbeat_events_before_YYYYMMDD``: every row older than that day (the table as it
   was before partitioning, attached whole by migration 0004).
 - ``heartbeat_events_default``: anything no day partition covers yet. It keeps ingest
-  writing when partitions were not created ahead (the worker down for weeks); creating
-  the day's partition later moves those rows into it.
+  writing when partitions were not created ahead (the worker down for weeks); a past
+  day's rows move into that day's partition when it is created.
 
 SQLite has no partitions; every function here is PostgreSQL-only.
 """
@@ -83,39 +83,42 @@ def partitions(conn: Connection) -> list[Partition]:
     return sorted(found, key=lambda p: (p.end is None, p.end or datetime.max.replace(tzinfo=timezone.utc)))
 
 
-def ensure_days(conn: Connection, first: date, last: date) -> list[str]:
-    """Create the day partitions for [first, last] that are missing; returns their names.
-
-    Rows the default partition holds for such a day move into it in the same
-    transaction. Days the pre-partitioning table still covers are left to it.
-    """
-    conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": ADVISORY_KEY})
-    conn.execute(text(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"))
+def missing_days(conn: Connection, first: date, last: date) -> list[date]:
+    """Days in [first, last] with no partition of their own, the pre-partitioning table
+    aside (days it still covers stay with it)."""
     existing = partitions(conn)
     have = {p.name for p in existing}
     covered_until = max((p.end for p in existing if p.start is None and p.end is not None), default=None)
-    created = []
-    day = first
-    while day <= last:
-        start, end = midnight(day), midnight(day + timedelta(days=1))
-        name = day_name(day)
-        if name not in have and (covered_until is None or start >= covered_until):
-            _create_day(conn, name, start, end)
-            created.append(name)
-        day += timedelta(days=1)
-    if created:
-        log.info("created partitions %s..%s", created[0], created[-1])
-    return created
+    days = (first + timedelta(days=n) for n in range((last - first).days + 1))
+    return [
+        day for day in days
+        if day_name(day) not in have and (covered_until is None or midnight(day) >= covered_until)
+    ]
 
 
-def ensure_ahead(conn: Connection, now: datetime) -> list[str]:
-    today = now.astimezone(timezone.utc).date()
-    return ensure_days(conn, today, today + timedelta(days=DAYS_AHEAD))
+def create_day(conn: Connection, day: date, today: date) -> bool:
+    """Create one day's partition in the caller's transaction (commit soon: attaching
+    copies the foreign key, which locks `services` against heartbeats until then).
 
-
-def _create_day(conn: Connection, name: str, start: datetime, end: datetime) -> None:
+    Rows the default partition holds for a past day move into it. For today or later
+    such rows mean heartbeats may still be arriving there (a day the partitions did not
+    reach in time, or a writer's clock ahead): the day is left to the default partition,
+    whose rows cleanup deletes one by one once expired. Returns whether it was created.
+    """
+    conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": ADVISORY_KEY})
+    conn.execute(text(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"))
+    if day not in missing_days(conn, day, day):
+        return False  # another worker made it meanwhile
+    name, start, end = day_name(day), midnight(day), midnight(day + timedelta(days=1))
+    spilled = conn.execute(
+        text(f'SELECT EXISTS (SELECT 1 FROM "{DEFAULT}" WHERE time >= :start AND time < :end)'),
+        {"start": start, "end": end},
+    ).scalar()
+    if spilled and day >= today:
+        log.warning("%s holds heartbeats of %s, which may still be arriving: no partition for that day", DEFAULT, day)
+        return False
     # Built detached, filled from the default partition, then attached: CREATE TABLE ...
-    # PARTITION OF would fail outright if the default already holds rows of that day.
+    # PARTITION OF would fail outright if the default holds rows of that day.
     conn.execute(text(f'CREATE TABLE "{name}" (LIKE {PARENT} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)'))
     moved = conn.execute(
         text(
@@ -132,22 +135,39 @@ def _create_day(conn: Connection, name: str, start: datetime, end: datetime) -> 
     conn.execute(text(f'ALTER TABLE "{name}" DROP CONSTRAINT "{name}_bound"'))
     if moved:
         log.warning("moved %d heartbeats from %s into %s", moved, DEFAULT, name)
+    return True
 
 
-def expired(conn: Connection, cutoff: datetime) -> list[Partition]:
-    return [p for p in partitions(conn) if p.expired(cutoff)]
+def ensure_days(conn: Connection, first: date, last: date, today: date) -> list[str]:
+    """Create the missing day partitions for [first, last] in one transaction (a new or
+    quiet database: the migration, seeding); returns their names."""
+    created = [day_name(day) for day in missing_days(conn, first, last) if create_day(conn, day, today)]
+    if created:
+        log.info("created partitions %s..%s", created[0], created[-1])
+    return created
 
 
-def drop(conn: Connection, doomed: list[Partition]) -> int:
-    """Drop these partitions in one statement; returns the rows they held.
+def days_ahead(now: datetime) -> tuple[date, date]:
+    """Today and the last day to have a partition ahead of time."""
+    today = now.astimezone(timezone.utc).date()
+    return today, today + timedelta(days=DAYS_AHEAD)
+
+
+def drop_expired(conn: Connection, cutoff: datetime) -> tuple[int, list[str]]:
+    """Drop every partition wholly older than ``cutoff`` in one statement; returns the
+    rows they held and their names.
 
     DROP takes the parent's ACCESS EXCLUSIVE lock, which every heartbeat queues behind:
     one statement, committed right after by the caller, makes that one pause of a few
-    milliseconds rather than one per day. The rows are counted before the lock is taken.
+    milliseconds rather than one per day. The advisory lock keeps a second cleanup (the
+    worker's and a CronJob's) from listing, counting or dropping at the same time.
     """
+    conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": ADVISORY_KEY})
+    doomed = [p.name for p in partitions(conn) if p.expired(cutoff)]
     if not doomed:
-        return 0
-    count = sum(conn.execute(text(f'SELECT count(*) FROM "{p.name}"')).scalar_one() for p in doomed)
+        return 0, []
+    # Counted before the parent's lock is taken; nothing writes to days this old.
+    count = sum(conn.execute(text(f'SELECT count(*) FROM "{name}"')).scalar_one() for name in doomed)
     conn.execute(text(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"))
-    conn.execute(text("DROP TABLE " + ", ".join(f'"{p.name}"' for p in doomed)))
-    return count
+    conn.execute(text("DROP TABLE " + ", ".join(f'"{name}"' for name in doomed)))
+    return count, doomed

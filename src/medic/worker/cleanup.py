@@ -77,21 +77,23 @@ def _maintain_partitions(engine: "Engine", now: datetime, cutoff: datetime) -> t
     partitions.LOCK_TIMEOUT: a long query on the table) and whether the drop was done.
     """
     problems = []
+    today, last = partitions.days_ahead(now)
     try:
         with engine.begin() as conn:
-            partitions.ensure_ahead(conn, now)
+            missing = partitions.missing_days(conn, today, last)
+        for day in missing:
+            # One transaction per day: each holds a lock on `services` until it commits.
+            with engine.begin() as conn:
+                partitions.create_day(conn, day, today)
     except DBAPIError as exc:
         problems.append(f"could not create the partitions ahead: {exc.orig or exc}")
-    with engine.begin() as conn:
-        doomed = partitions.expired(conn, cutoff)
-    names = ", ".join(p.name for p in doomed)
     try:
         with engine.begin() as conn:
-            rows = partitions.drop(conn, doomed)
+            rows, dropped = partitions.drop_expired(conn, cutoff)
     except DBAPIError as exc:
-        problems.append(f"could not drop {names}: {exc.orig or exc}")
+        problems.append(f"could not drop the expired partitions: {exc.orig or exc}")
         return 0, problems, False
-    if doomed:
+    if dropped:
         process_metrics().cleanup_deleted.labels(table="heartbeat_events").inc(rows)
-        log.info("dropped %s (%d heartbeats)", names, rows)
+        log.info("dropped %s (%d heartbeats)", ", ".join(dropped), rows)
     return rows, problems, True

@@ -1,10 +1,10 @@
 """PostgreSQL: heartbeat_events partitioned by day, so cleanup drops whole days.
 
 The existing table is not copied: if it holds rows it is attached whole as the
-partition ``heartbeat_events_before_<day>``, <day> being the day after its newest row
-and at least tomorrow. Cleanup deletes from it row by row until all of it is past
-retention, then drops it. Day partitions start at <day>; a default partition catches
-anything no day partition covers. SQLite: nothing to do.
+partition ``heartbeat_events_before_<tomorrow>`` (rows dated later, from a clock ahead,
+move to the default partition). Cleanup deletes from it row by row until all of it is
+past retention, then drops it. Day partitions start tomorrow; a default partition
+catches anything no day partition covers. SQLite: nothing to do.
 
 The primary key becomes (heartbeat_id, time): PostgreSQL requires the partition key in it.
 
@@ -66,12 +66,16 @@ def upgrade() -> None:
     op.execute("ALTER TABLE heartbeat_events ADD CONSTRAINT pk_heartbeat_events PRIMARY KEY (heartbeat_id, time)")
     op.execute(f"CREATE TABLE {partitions.DEFAULT} PARTITION OF heartbeat_events DEFAULT")
 
-    now = datetime.now(timezone.utc)
-    newest = bind.execute(text("SELECT max(time) FROM heartbeat_events_unpartitioned")).scalar()
-    if newest is not None:
-        # Up to the day after its newest row (a clock ahead may have written tomorrow's).
-        bound = max(now.date(), newest.astimezone(timezone.utc).date()) + timedelta(days=1)
+    today, last = partitions.days_ahead(datetime.now(timezone.utc))
+    if bind.execute(text("SELECT EXISTS (SELECT 1 FROM heartbeat_events_unpartitioned)")).scalar():
+        bound = today + timedelta(days=1)
         legacy = f"heartbeat_events_before_{bound:%Y%m%d}"
+        # Rows dated after today (a writer's clock ahead) go to the default partition,
+        # so that one such row cannot stretch the old table's range over future days.
+        op.execute(
+            f"WITH ahead AS (DELETE FROM heartbeat_events_unpartitioned WHERE time >= '{partitions.midnight(bound).isoformat()}' "
+            f"RETURNING *) INSERT INTO {partitions.DEFAULT} SELECT * FROM ahead"
+        )
         op.execute("ALTER TABLE heartbeat_events_unpartitioned DROP CONSTRAINT pk_heartbeat_events_old")
         for index, _ in INDEXES:
             op.execute(f"ALTER INDEX {index}_old RENAME TO {legacy}_{index.removeprefix('ix_heartbeat_events_')}")
@@ -84,7 +88,7 @@ def upgrade() -> None:
         )
     else:
         op.execute("DROP TABLE heartbeat_events_unpartitioned")
-    partitions.ensure_ahead(bind, now)
+    partitions.ensure_days(bind, today, last, today)
 
 
 def downgrade() -> None:
