@@ -71,12 +71,24 @@ def wait_until_queued(ingest: GroupCommitIngest, count: int) -> None:
     raise AssertionError(f"{count} heartbeats never queued")
 
 
+class RecordingIngest(GroupCommitIngest):
+    """The real writer, noting the size of each batch it writes."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.batches: list[int] = []
+
+    def write(self, beats):
+        self.batches.append(len(beats))
+        return super().write(beats)
+
+
 class Batch:
     """Submit beats from threads while the writer is held at its first batch."""
 
     def __init__(self, engine, clock):
         self.gated = GatedClock(clock)
-        self.ingest = GroupCommitIngest(engine, self.gated)
+        self.ingest = RecordingIngest(engine, self.gated)
         self.pool = ThreadPoolExecutor(max_workers=32)
 
     def hold_writer(self, beat: store.Beat):
@@ -142,6 +154,7 @@ def test_one_batch_stores_every_heartbeat_and_refuses_only_the_bad_names(engine,
         assert rows[r.heartbeat_id] == (r.service_id, r.status)
     assert [r.heartbeat_id for r in stored] == sorted(r.heartbeat_id for r in stored)
     assert len(rows) == 5  # the held first beat plus the four stored here
+    assert batch.ingest.batches == [1, len(beats)]  # everything queued behind the first went in one batch
     # The service ends in the state of its last heartbeat, as if applied one by one.
     with engine.connect() as conn:
         last = dict(conn.execute(select(services.c.service_id, services.c.last_status)).all())
@@ -367,18 +380,6 @@ def test_a_recount_counts_with_settings_changed_while_the_batch_waited(engine, b
         service = service_queries.get_by_name(conn, "hb")
         assert service.alert_interval == 5
         assert service.deadline == pytest.approx(service_queries.compute_deadline(conn, dict(service._mapping)))
-
-
-class RecordingIngest(GroupCommitIngest):
-    """The real writer, noting the size of each batch it writes."""
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.batches: list[int] = []
-
-    def write(self, beats):
-        self.batches.append(len(beats))
-        return super().write(beats)
 
 
 def test_the_writer_lingers_only_while_more_heartbeats_are_in_the_app(engine, clock):

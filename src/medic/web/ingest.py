@@ -222,10 +222,15 @@ class GroupCommitIngest(DirectIngest):
             batch = [first]
             stop = False
             until = time.monotonic() + self.linger_seconds
-            while len(batch) < self.max_batch and len(batch) < self._arriving:
+            while len(batch) < self.max_batch:
                 try:
+                    # Whatever has queued goes in; waiting for more only makes sense while
+                    # heartbeat requests that have not queued yet are inside the app.
                     wait = until - time.monotonic()
-                    item = self._queue.get(timeout=wait) if wait > 0 else self._queue.get_nowait()
+                    if wait > 0 and len(batch) < self._arriving:
+                        item = self._queue.get(timeout=wait)
+                    else:
+                        item = self._queue.get_nowait()
                 except queue.Empty:
                     break
                 if item is _STOP:
