@@ -36,8 +36,9 @@ class Settings(BaseModel):
     web_worker_class: Literal["auto", "gevent", "gthread"] = Field("auto", alias="WEB_WORKER_CLASS")
     web_connections: int = Field(1000, alias="WEB_CONNECTIONS", ge=1, le=100_000)
     web_threads: int = Field(16, alias="WEB_THREADS", ge=1, le=256)
-    # How long an idle keep-alive connection stays open. Behind a load balancer, make it
-    # longer than the balancer's own idle timeout, or it may reuse a connection just closed.
+    # How long a connection may take to send a request's line and headers, the wait on an
+    # idle keep-alive connection included. Behind a load balancer, make it longer than the
+    # balancer's own idle timeout, or it may reuse a connection just closed.
     web_keepalive_seconds: int = Field(5, alias="WEB_KEEPALIVE_SECONDS", ge=1, le=3600)
     worker_interval_seconds: float = Field(15, alias="WORKER_INTERVAL_SECONDS", gt=0, le=3600)
     auto_unmute_hours: float = Field(24, alias="AUTO_UNMUTE_HOURS", gt=0)

@@ -330,8 +330,9 @@ def _recount_in_own_transaction(conn: Connection, service_ids: list[int]) -> Non
                 raise
 
 
-# Deadlock detected, serialization failure: the transaction lost a race and can be retried.
+# A recount that lost a race (below) is tried again this many times.
 RECOUNT_RETRIES = 3
+# Deadlock detected, serialization failure: the transaction lost a race and can be retried.
 _RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
 
 

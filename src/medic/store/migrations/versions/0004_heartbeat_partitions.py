@@ -29,10 +29,14 @@ FK = "fk_heartbeat_events_service_id_services"
 INDEXES = (("ix_heartbeat_events_service_id_time", "(service_id, time)"), ("ix_heartbeat_events_time", "(time)"))
 
 
-def _create_table(name: str, *, partitioned: bool) -> None:
+def _replace_table(aside: str, *, partitioned: bool, primary_key: str) -> None:
+    """Rename heartbeat_events to ``aside`` and create its replacement, with the old
+    table's sequence, foreign key and index names."""
+    op.execute("LOCK TABLE heartbeat_events IN ACCESS EXCLUSIVE MODE")
+    op.execute(f"ALTER TABLE heartbeat_events RENAME TO {aside}")
     op.execute(
         f"""
-        CREATE TABLE {name} (
+        CREATE TABLE heartbeat_events (
             heartbeat_id BIGINT NOT NULL DEFAULT nextval('{SEQUENCE}'),
             service_id BIGINT NOT NULL,
             time TIMESTAMP WITH TIME ZONE NOT NULL,
@@ -40,10 +44,6 @@ def _create_table(name: str, *, partitioned: bool) -> None:
         ) {"PARTITION BY RANGE (time)" if partitioned else ""}
         """
     )
-
-
-def _finish_table(old: str) -> None:
-    """Give the new heartbeat_events the names, keys and sequence ``old`` had."""
     op.execute(f"ALTER SEQUENCE {SEQUENCE} OWNED BY heartbeat_events.heartbeat_id")
     op.execute(
         f"ALTER TABLE heartbeat_events ADD CONSTRAINT {FK} FOREIGN KEY (service_id) "
@@ -52,18 +52,15 @@ def _finish_table(old: str) -> None:
     for index, columns in INDEXES:
         op.execute(f"ALTER INDEX {index} RENAME TO {index}_old")
         op.execute(f"CREATE INDEX {index} ON heartbeat_events {columns}")
-    op.execute(f"ALTER TABLE {old} RENAME CONSTRAINT pk_heartbeat_events TO pk_heartbeat_events_old")
+    op.execute(f"ALTER TABLE {aside} RENAME CONSTRAINT pk_heartbeat_events TO pk_heartbeat_events_old")
+    op.execute(f"ALTER TABLE heartbeat_events ADD CONSTRAINT pk_heartbeat_events PRIMARY KEY ({primary_key})")
 
 
 def upgrade() -> None:
     bind = op.get_bind()
     if bind.dialect.name != "postgresql":
         return
-    op.execute("LOCK TABLE heartbeat_events IN ACCESS EXCLUSIVE MODE")
-    op.execute("ALTER TABLE heartbeat_events RENAME TO heartbeat_events_unpartitioned")
-    _create_table("heartbeat_events", partitioned=True)
-    _finish_table("heartbeat_events_unpartitioned")
-    op.execute("ALTER TABLE heartbeat_events ADD CONSTRAINT pk_heartbeat_events PRIMARY KEY (heartbeat_id, time)")
+    _replace_table("heartbeat_events_unpartitioned", partitioned=True, primary_key="heartbeat_id, time")
     op.execute(f"CREATE TABLE {partitions.DEFAULT} PARTITION OF heartbeat_events DEFAULT")
 
     today, last = partitions.days_ahead(datetime.now(timezone.utc))
@@ -95,10 +92,6 @@ def downgrade() -> None:
     bind = op.get_bind()
     if bind.dialect.name != "postgresql":
         return
-    op.execute("LOCK TABLE heartbeat_events IN ACCESS EXCLUSIVE MODE")
-    op.execute("ALTER TABLE heartbeat_events RENAME TO heartbeat_events_partitioned")
-    _create_table("heartbeat_events", partitioned=False)
+    _replace_table("heartbeat_events_partitioned", partitioned=False, primary_key="heartbeat_id")
     op.execute("INSERT INTO heartbeat_events SELECT * FROM heartbeat_events_partitioned")
-    _finish_table("heartbeat_events_partitioned")
-    op.execute("ALTER TABLE heartbeat_events ADD CONSTRAINT pk_heartbeat_events PRIMARY KEY (heartbeat_id)")
     op.execute("DROP TABLE heartbeat_events_partitioned")  # and every partition with it
