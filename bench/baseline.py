@@ -1,6 +1,6 @@
 """The baseline: a minimal Flask app doing one INSERT per request through a psycopg 3 pool.
 
-Run under the same gunicorn settings as `medic serve` (see bench/servers.py):
+Run under the same gunicorn settings as `medic serve` (see bench/common.py):
     BASELINE_DATABASE_URL=postgresql://postgres@127.0.0.1/medic_bench_baseline \
       gunicorn -k gthread -w 4 --threads 16 bench.baseline:app
 """

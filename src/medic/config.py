@@ -60,7 +60,7 @@ class Settings(BaseModel):
     log_stored_heartbeats: bool = Field(False, alias="LOG_STORED_HEARTBEATS")
     max_body_bytes: int = Field(64 * 1024, alias="MEDIC_MAX_BODY_BYTES", ge=1024)
     notify_timeout_seconds: float = Field(10, alias="NOTIFY_TIMEOUT_SECONDS", gt=0, le=120)
-    # Security (see README "Security"). `medic serve` defaults MEDIC_AUTH to required.
+    # Security (see docs/security.md). `medic serve` defaults MEDIC_AUTH to required.
     auth: Literal["required", "disabled"] = Field("disabled", alias="MEDIC_AUTH")
     admin_api_key: SecretStr | None = Field(None, alias="MEDIC_ADMIN_API_KEY")
     anonymous_heartbeats: bool = Field(False, alias="MEDIC_ANONYMOUS_HEARTBEATS")

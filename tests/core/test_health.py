@@ -1,4 +1,4 @@
-"""The health rules (DESIGN.md 5.1-5.2), without a database."""
+"""The health rules (docs/alerting.md, "Alert rules"), without a database."""
 
 from __future__ import annotations
 

@@ -57,7 +57,7 @@ METRICS = {
     "medic_database_up": "gauge",
 }
 
-# Every environment variable Medic reads (DESIGN.md 6 and issues 4 and 6).
+# Every environment variable Medic reads (docs/configuration.md).
 KNOWN_ENV = {
     "MEDIC_DATABASE_URL", "DB_HOST", "DB_PORT", "DB_NAME", "PG_USER", "PG_PASS",
     "HOST", "PORT", "WEB_CONCURRENCY", "WEB_WORKER_CLASS", "WEB_CONNECTIONS", "WEB_THREADS", "WEB_KEEPALIVE_SECONDS",

@@ -1,4 +1,4 @@
-"""Retry policy for notification delivery (DESIGN.md 5.10)."""
+"""Retry policy for notification delivery (docs/alerting.md, "Delivery")."""
 
 from __future__ import annotations
 

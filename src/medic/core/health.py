@@ -1,4 +1,4 @@
-"""When is a service healthy? (DESIGN.md section 5, rules 1 and 2.)
+"""When is a service healthy? (docs/alerting.md, "Alert rules".)
 
 Health is summarised as one number per service, its *deadline*: the Unix time
 after which the service is unhealthy unless another heartbeat arrives. The store

@@ -1,4 +1,4 @@
-"""What the worker does with one service this cycle (DESIGN.md section 5, rules 3-7).
+"""What the worker does with one service this cycle (docs/alerting.md, "Alert rules").
 
 ``decide`` is the whole rule book; the store only narrows the services it must
 look at and applies the result with compare-and-set updates.
