@@ -11,7 +11,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
-# A path named in prose or code: docs/x.md, bench/RESULTS.md, deploy/README.md ...
+# A path named in prose or code: a docs page, bench/RESULTS.md, deploy/README.md ...
 NAMED = re.compile(r"(?<![\w./-])((?:docs|bench|deploy|clients)/[\w./-]+\.(?:md|py|yml|yaml|json))")
 # Files the benchmarks write (ignored by git), not references to checked-in ones.
 GENERATED = {"bench/RESULTS-quick.md"}
