@@ -72,6 +72,18 @@ class ProcessMetrics:
             ["channel", "outcome"],
             registry=registry,
         )
+        self.notification_reclaims = Counter(
+            "medic_notification_reclaims_total",
+            "Notifications sent again after an earlier attempt's claim expired (a worker stopped mid-send)",
+            ["channel"],
+            registry=registry,
+        )
+        self.notification_resends_avoided = Counter(
+            "medic_notification_resends_avoided_total",
+            "Reclaimed notifications found already delivered at the provider, so not sent again",
+            ["channel"],
+            registry=registry,
+        )
         self.cleanup_deleted = Counter(
             "medic_cleanup_deleted_rows_total", "Rows deleted by cleanup", ["table"], registry=registry
         )

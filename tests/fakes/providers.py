@@ -18,6 +18,7 @@ MEDIC_WEBHOOK_URL respectively; `provider_env` builds the whole environment.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json as jsonlib
 import threading
@@ -167,6 +168,17 @@ class FakeProvider:
         """Replace the default reply (a Response, or a function of the request)."""
         with self._cond:
             self._default = reply if callable(reply) else (lambda _req, r=reply: r)
+
+    def slow_down(self, seconds: float) -> None:
+        """Answer every later request like the current default, after `seconds`."""
+        with self._cond:
+            default = self._default
+
+            def slow(req: Recorded) -> Response:
+                reply = default(req) if callable(default) else default
+                return dataclasses.replace(reply, delay=seconds)
+
+            self._default = slow
 
     @property
     def pending(self) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from datetime import datetime, timedelta, timezone
 
 
@@ -23,3 +24,15 @@ class FakeClock:
     def set(self, when: datetime) -> None:
         with self._lock:
             self._now = when
+
+
+class RunningClock(FakeClock):
+    """A fake clock that also moves with real time: for tests where real sends
+    take real seconds and leases must expire (or not) as they would."""
+
+    def __init__(self, start: datetime | None = None):
+        super().__init__(start)
+        self._origin = time.monotonic()
+
+    def __call__(self) -> datetime:
+        return super().__call__() + timedelta(seconds=time.monotonic() - self._origin)

@@ -18,43 +18,105 @@ PENDING, SENDING, DELIVERED, FAILED = "pending", "sending", "delivered", "failed
 UNFINISHED = (PENDING, SENDING)
 
 
-def claim_due(conn: Connection, now: datetime, lease: timedelta, limit: int, *, channel: str) -> list:
-    """Claim up to ``limit`` due notifications of one channel for this worker.
+def claim_due(
+    conn: Connection, now: datetime, lease: timedelta, limit: int, *, channel: str, early: bool = False
+) -> list[Claimed]:
+    """Claim at most ``limit`` due notifications of one channel for this worker.
 
     Rows of channels this worker is not configured for stay pending (and show in
     /health) until a worker that has the channel delivers them.
 
     A notification waits while an earlier one for the same alert and channel is
-    unfinished, so a resolve never overtakes its trigger. On PostgreSQL, SKIP
-    LOCKED lets concurrent workers take disjoint rows; the state re-check in the
-    outer UPDATE keeps the claim exclusive on every backend.
+    unfinished, so a resolve never overtakes its trigger. With ``early``, pending
+    rows still in their backoff count as due too (the probe that finds out whether
+    a failing channel has recovered).
+
+    The rows are picked and locked by a plain SELECT first, then claimed by id.
+    Folded into one ``UPDATE ... WHERE id IN (SELECT ... LIMIT n FOR UPDATE SKIP
+    LOCKED)``, PostgreSQL may run the subquery more than once and claim several
+    times ``limit`` rows, which then outlive their lease waiting for a sender and
+    are sent twice. The state re-check in the UPDATE keeps the claim exclusive on
+    every backend (SQLite takes no row locks).
+
+    Each returned row carries ``reclaimed``: its previous claim expired, so an
+    earlier attempt may have reached the provider.
     """
     n = notifications
     earlier = n.alias("earlier")
-    due = or_(
-        and_(n.c.state == PENDING, n.c.next_attempt_at <= now),
-        and_(n.c.state == SENDING, n.c.claimed_until < now),
-    )
+    waiting = n.c.state == PENDING if early else and_(n.c.state == PENDING, n.c.next_attempt_at <= now)
+    due = or_(waiting, and_(n.c.state == SENDING, n.c.claimed_until < now))
     blocked = exists().where(
         earlier.c.alert_id == n.c.alert_id,
         earlier.c.channel == n.c.channel,
         earlier.c.notification_id < n.c.notification_id,
         earlier.c.state.in_(UNFINISHED),
     )
-    ids = (
-        select(n.c.notification_id)
-        .where(n.c.channel == channel, due, ~blocked)
-        .order_by(n.c.notification_id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
+    picked = dict(
+        conn.execute(
+            select(n.c.notification_id, n.c.state)
+            .where(n.c.channel == channel, due, ~blocked)
+            .order_by(n.c.notification_id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        ).all()
     )
+    if not picked:
+        return []
     claimed = conn.execute(
         update(n)
-        .where(n.c.notification_id.in_(ids.scalar_subquery()), due)
+        .where(n.c.notification_id.in_(picked), due)
         .values(state=SENDING, claimed_until=now + lease, attempts=n.c.attempts + 1)
         .returning(n)
     ).all()
-    return sorted(claimed, key=lambda row: row.notification_id)
+    return [
+        Claimed(row, reclaimed=picked[row.notification_id] == SENDING)
+        for row in sorted(claimed, key=lambda row: row.notification_id)
+    ]
+
+
+class Claimed:
+    """A claimed outbox row (its columns as attributes) and whether it was
+    ``reclaimed``: an earlier claim expired, so that attempt may have gone out."""
+
+    __slots__ = ("_row", "reclaimed")
+
+    def __init__(self, row, *, reclaimed: bool) -> None:
+        self._row = row
+        self.reclaimed = reclaimed
+
+    def __getattr__(self, name: str):
+        return getattr(self._row, name)
+
+
+def extend_claim(conn: Connection, notification_id: int, claim: datetime, until: datetime) -> bool:
+    """Push a live claim's expiry to ``until``; False when the claim is no longer ours."""
+    return (
+        conn.execute(
+            update(notifications)
+            .where(
+                notifications.c.notification_id == notification_id,
+                notifications.c.state == SENDING,
+                notifications.c.claimed_until == claim,
+            )
+            .values(claimed_until=until)
+        ).rowcount
+        == 1
+    )
+
+
+def release_backlog(conn: Connection, channel: str, now: datetime) -> int:
+    """Make every pending row of ``channel`` due now: the channel has just accepted
+    a send, so the rows backing off from its outage need not wait out their own
+    (up to five-minute) delays. Returns how many rows were released."""
+    return conn.execute(
+        update(notifications)
+        .where(
+            notifications.c.channel == channel,
+            notifications.c.state == PENDING,
+            notifications.c.next_attempt_at > now,
+        )
+        .values(next_attempt_at=now)
+    ).rowcount
 
 
 def trigger_refs(conn: Connection, pairs: set[tuple[int, str]]) -> dict[tuple[int, str], str]:

@@ -1,18 +1,28 @@
 """Deliver due outbox rows, one dispatcher per channel, recording every outcome.
 
 Each channel has its own dispatcher (and, under ``Worker.run_forever``, its own
-thread), so a provider that hangs delays only its own notifications. A
-dispatcher claims no more rows than it has senders, so every claimed row starts
-sending at once and finishes well inside its lease: another worker never sees
-the claim expire under a live send and never sends the row a second time.
+thread), so a provider that hangs delays only its own notifications.
+
+No row is ever sent twice by live workers: a dispatcher claims only as many rows
+as it has idle senders (each claimed row starts sending at once), and it extends
+the claims of rows still being sent well before they expire, so another worker
+never takes over a live send. Only a worker that dies mid-send leaves a claim to
+expire; the row is then sent again (at least once, never lost), and the channel
+is told (``Notification.reclaimed``) so that it can look for the earlier attempt.
+
+A failing channel is probed: its oldest waiting row is tried at least every
+``PROBE_SECONDS`` (never before a provider's Retry-After), and the first success
+releases the rest of its backlog at once instead of each row waiting out its own
+backoff.
 """
 
 from __future__ import annotations
 
 import logging
 import random
-from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+import threading
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Callable
 
 from medic.clock import Clock
@@ -20,6 +30,7 @@ from medic.core.delivery import retry_delay
 from medic.metrics import process_metrics
 from medic.notify import Channel, DeliveryResult, Notification
 from medic.store import outbox
+from medic.store.errors import DATABASE_ERROR, describe_db_error
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -27,12 +38,25 @@ if TYPE_CHECKING:
 log = logging.getLogger("medic.dispatch")
 
 SENDERS = 4
+PROBE_SECONDS = 5.0
 
 
 def lease_for(send_timeout: float) -> timedelta:
     """How long a claim lasts: several send timeouts (connect, write and read each
-    get one) plus slack. A worker that dies mid-send is taken over after this."""
+    get one) plus slack. Live sends extend it; a worker that dies mid-send is taken
+    over after this."""
     return timedelta(seconds=send_timeout * 4 + 20)
+
+
+class _InFlight:
+    """A claimed row being sent; the lock keeps extending and recording apart."""
+
+    __slots__ = ("row", "claim", "lock")
+
+    def __init__(self, row) -> None:
+        self.row = row
+        self.claim: datetime = row.claimed_until
+        self.lock = threading.Lock()
 
 
 class ChannelDispatcher:
@@ -46,6 +70,7 @@ class ChannelDispatcher:
         send_timeout: float,
         senders: int = SENDERS,
         jitter: Callable[[], float] = random.random,
+        lease: timedelta | None = None,
     ):
         self.engine = engine
         self.name = name
@@ -53,57 +78,131 @@ class ChannelDispatcher:
         self.clock = clock
         self.jitter = jitter
         self.senders = senders
-        self.lease = lease_for(send_timeout)
+        self.lease = lease or lease_for(send_timeout)
+        self._failing = False  # the last outcome seen on this channel was a retry
+        self._next_probe: datetime | None = None
         self.pool = ThreadPoolExecutor(max_workers=senders, thread_name_prefix=f"medic-{name}")
         self.metrics = process_metrics()
 
     def run(self) -> int:
         """Deliver everything due now on this channel; returns how many were attempted."""
         attempted = 0
-        while True:
-            with self.engine.begin() as conn:
-                rows = outbox.claim_due(conn, self.clock(), self.lease, self.senders, channel=self.name)
-                refs = outbox.trigger_refs(conn, {(r.alert_id, r.channel) for r in rows if r.kind != "trigger"})
-            if not rows:
-                return attempted
-            attempted += len(rows)
-            list(self.pool.map(lambda row: self._deliver(row, refs.get((row.alert_id, row.channel))), rows))
+        inflight: dict[Future, _InFlight] = {}
+        extend_every = self.lease.total_seconds() / 3
+        try:
+            while True:
+                idle = self.senders - len(inflight)
+                if idle:
+                    rows, refs = self._claim(idle)
+                    attempted += len(rows)
+                    for row in rows:
+                        flight = _InFlight(row)
+                        inflight[self.pool.submit(self._deliver, flight, refs.get((row.alert_id, row.channel)))] = flight
+                if not inflight:
+                    return attempted
+                done, _ = wait(inflight, timeout=extend_every, return_when=FIRST_COMPLETED)
+                for future in done:
+                    del inflight[future]
+                if not done:
+                    self._extend(list(inflight.values()))
+        finally:
+            # Never leave sends behind: their claims are only extended from here.
+            for future in list(inflight):
+                while not future.done():
+                    if not wait([future], timeout=extend_every).done:
+                        self._extend([inflight[future]])
 
-    def _deliver(self, row, thread_ref: str | None) -> None:
+    def _claim(self, limit: int) -> tuple[list, dict]:
+        now = self.clock()
+        with self.engine.begin() as conn:
+            rows = outbox.claim_due(conn, now, self.lease, limit, channel=self.name)
+            if not rows and self._probe_due(now):
+                self._next_probe = now + timedelta(seconds=PROBE_SECONDS)
+                rows = outbox.claim_due(conn, now, self.lease, 1, channel=self.name, early=True)
+            refs = outbox.trigger_refs(conn, {(r.alert_id, r.channel) for r in rows if r.kind != "trigger"})
+        for row in rows:
+            if row.reclaimed:
+                self.metrics.notification_reclaims.labels(channel=row.channel).inc()
+                log.warning(
+                    "%s %s for alert %s: the previous attempt's claim expired (a worker stopped mid-send?); "
+                    "sending again",
+                    row.channel, row.kind, row.alert_id,
+                )
+        return rows, refs
+
+    def _probe_due(self, now: datetime) -> bool:
+        return self._failing and (self._next_probe is None or now >= self._next_probe)
+
+    def _extend(self, flights: list[_InFlight]) -> None:
+        until = self.clock() + self.lease
+        try:
+            with self.engine.begin() as conn:
+                for flight in flights:
+                    with flight.lock:
+                        if outbox.extend_claim(conn, flight.row.notification_id, flight.claim, until):
+                            flight.claim = until
+        except DATABASE_ERROR as exc:
+            # The claims still hold for two more thirds of the lease; the next round retries.
+            log.error("outbox database error while extending %s claims: %s", self.name, describe_db_error(exc))
+
+    def _deliver(self, flight: _InFlight, thread_ref: str | None) -> None:
+        row = flight.row
         notification = Notification(
-            id=row.notification_id, channel=row.channel, kind=row.kind, payload=row.payload, thread_ref=thread_ref
+            id=row.notification_id,
+            channel=row.channel,
+            kind=row.kind,
+            payload=row.payload,
+            thread_ref=thread_ref,
+            reclaimed=bool(row.reclaimed),
         )
         try:
             result = self.channel.send(notification)
         except Exception as exc:  # a bug in a channel must not strand the row as "sending"
             log.exception("channel %s raised on notification %s", row.channel, row.notification_id)
             result = DeliveryResult("retry", error=f"internal error: {type(exc).__name__}")
-        self._record(row, result)
+        try:
+            self._record(flight, result)
+        except DATABASE_ERROR as exc:
+            # The row stays claimed; when the claim expires it is sent again (at least once).
+            log.error(
+                "outbox database error while recording %s %s for alert %s (%s): %s",
+                row.channel, row.kind, row.alert_id, result.outcome, describe_db_error(exc),
+            )
 
-    def _record(self, row, result: DeliveryResult) -> None:
+    def _record(self, flight: _InFlight, result: DeliveryResult) -> None:
+        row = flight.row
         now = self.clock()
-        with self.engine.begin() as conn:
+        released = 0
+        with flight.lock, self.engine.begin() as conn:
             if result.outcome == "delivered":
-                kept = outbox.mark_delivered(conn, row.notification_id, row.claimed_until, now, result.provider_ref)
+                kept = outbox.mark_delivered(conn, row.notification_id, flight.claim, now, result.provider_ref)
+                if kept and (self._failing or row.attempts > 1):
+                    released = outbox.release_backlog(conn, self.name, now)
                 outcome = "sent"
             elif result.outcome == "retry":
                 delay = retry_delay(row.attempts, result.retry_after, self.jitter())
-                kept = outbox.mark_retry(
-                    conn, row.notification_id, row.claimed_until, now + timedelta(seconds=delay), result.error
-                )
+                kept = outbox.mark_retry(conn, row.notification_id, flight.claim, now + timedelta(seconds=delay), result.error)
                 outcome = "retried"
                 log.warning(
                     "%s %s for alert %s not delivered (attempt %d): %s; retrying in %.1fs",
                     row.channel, row.kind, row.alert_id, row.attempts, result.error, delay,
                 )
             else:
-                kept = outbox.mark_failed(conn, row.notification_id, row.claimed_until, now, result.error)
+                kept = outbox.mark_failed(conn, row.notification_id, flight.claim, now, result.error)
                 outcome = "failed"
                 log.error(
                     "%s %s for alert %s failed permanently: %s", row.channel, row.kind, row.alert_id, result.error
                 )
+        if outcome == "sent":
+            self._failing, self._next_probe = False, None
+            if released:
+                log.info("%s accepts notifications again; %d waiting notification(s) released", self.name, released)
+        elif outcome == "retried":
+            self._failing = True
+            hold = now + timedelta(seconds=max(PROBE_SECONDS, result.retry_after or 0.0))
+            self._next_probe = max(self._next_probe or hold, hold)
         if not kept:
-            # The lease ran out under this send and another worker took the row over.
+            # Only possible when this worker stalled past its lease (extensions failed).
             log.error("%s %s for alert %s: claim lost before recording %s", row.channel, row.kind, row.alert_id, outcome)
             return
         self.metrics.notifications.labels(channel=row.channel, outcome=outcome).inc()

@@ -19,6 +19,7 @@ from medic.config import Settings
 from medic.metrics import process_metrics
 from medic.notify import Channel, build_channels, close_channels
 from medic.store import worker_state as ws
+from medic.store.errors import DATABASE_ERROR, describe_db_error
 from medic.store.instrument import instrument
 from medic.worker.cleanup import run_cleanup
 from medic.worker.dispatch import ChannelDispatcher
@@ -125,8 +126,10 @@ class Worker:
                 if self._claim_cleanup() and not (self._cleanup_thread and self._cleanup_thread.is_alive()):
                     self._cleanup_thread = threading.Thread(target=self._cleanup, name="medic-cleanup", daemon=True)
                     self._cleanup_thread.start()
-            except Exception:
+            except DATABASE_ERROR as exc:
                 # A database blip must not kill the worker; the next cycle retries.
+                log.error("worker cycle failed: database error: %s; retrying next cycle", describe_db_error(exc))
+            except Exception:
                 log.exception("worker cycle failed; retrying next cycle")
             stop.wait(max(0.0, interval - (time.monotonic() - started)))
         self._wake_all()
@@ -145,8 +148,13 @@ class Worker:
             wake.clear()
             try:
                 dispatcher.run()
+            except DATABASE_ERROR as exc:
+                log.error(
+                    "outbox database error while delivering %s notifications: %s; retrying",
+                    dispatcher.name, describe_db_error(exc),
+                )
             except Exception:
-                log.exception("%s delivery failed; retrying", dispatcher.name)
+                log.exception("%s dispatcher failed unexpectedly; retrying", dispatcher.name)
             wake.wait(DELIVERY_TICK_SECONDS)
 
     def close(self) -> None:

@@ -1,0 +1,198 @@
+"""Claims: a dispatcher claims exactly what it can send now, live sends never
+expire under another worker, and a reclaimed row is flagged and counted."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from medic.notify.pagerduty import PagerDutyChannel
+from medic.store import outbox
+from medic.store.tables import notifications
+from medic.worker.dispatch import ChannelDispatcher
+from medic.worker.loop import Worker
+from tests.support.clock import RunningClock
+
+
+@pytest.fixture
+def queue(medic, make_worker, clock):
+    """queue(n): n services overdue, so each has one pending trigger per channel."""
+
+    def make(count: int) -> None:
+        for i in range(count):
+            medic.register(f"claim-{i:03d}", alert_interval=1)
+        clock.advance(minutes=2)
+        assert len(make_worker().evaluate().opened) == count
+
+    return make
+
+
+def sending(engine) -> int:
+    with engine.begin() as conn:
+        return conn.execute(
+            select(func.count()).where(notifications.c.state == "sending", notifications.c.channel == "pagerduty")
+        ).scalar_one()
+
+
+def test_claim_takes_exactly_the_limit(engine, clock, queue):
+    queue(60)
+    for _ in range(3):
+        with engine.begin() as conn:
+            rows = outbox.claim_due(conn, clock(), timedelta(seconds=60), 4, channel="pagerduty")
+        assert len(rows) == 4
+    assert sending(engine) == 12
+
+
+def test_concurrent_claims_are_disjoint_and_capped(engine, clock, queue):
+    queue(60)
+    claimed: list[list] = []
+    barrier = threading.Barrier(4, timeout=30)
+
+    def claim():
+        barrier.wait()
+        with engine.begin() as conn:
+            claimed.append(outbox.claim_due(conn, clock(), timedelta(seconds=60), 4, channel="pagerduty"))
+
+    threads = [threading.Thread(target=claim) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    ids = [row.notification_id for rows in claimed for row in rows]
+    assert all(len(rows) <= 4 for rows in claimed)
+    assert len(ids) == len(set(ids)) == sending(engine)
+
+
+def test_an_expired_claim_is_flagged_reclaimed(engine, clock, queue):
+    queue(1)
+    with engine.begin() as conn:
+        [first] = outbox.claim_due(conn, clock(), timedelta(seconds=30), 4, channel="pagerduty")
+    assert first.reclaimed is False
+    clock.advance(seconds=31)  # the claiming worker died mid-send
+    with engine.begin() as conn:
+        [again] = outbox.claim_due(conn, clock(), timedelta(seconds=30), 4, channel="pagerduty")
+    assert again.notification_id == first.notification_id
+    assert again.reclaimed is True and again.attempts == 2
+
+
+def test_a_send_longer_than_the_lease_is_never_taken_over(settings, engine, clock, queue, pagerduty):
+    """The claim of a live send is extended: a second dispatcher finds nothing to take."""
+    queue(1)
+    clock = RunningClock(clock())
+    pagerduty.slow_down(1.5)  # under the 2 s send timeout, over the 1 s lease
+    lease = timedelta(seconds=1)
+    first, second = (
+        ChannelDispatcher(
+            engine, "pagerduty", PagerDutyChannel.from_settings(settings), clock, send_timeout=2, lease=lease
+        )
+        for _ in range(2)
+    )
+    done = threading.Event()
+    sender = threading.Thread(target=lambda: (first.run(), done.set()))
+    sender.start()
+    pagerduty.wait_for(1)
+    while not done.is_set():  # what another worker does every second
+        second.run()
+        time.sleep(0.2)
+    sender.join()
+    first.close(), second.close()
+    time.sleep(1.6)  # a duplicate, had one been started, would have arrived by now
+    assert len(pagerduty.requests) == 1
+    with engine.begin() as conn:
+        state = select(notifications.c.state).where(notifications.c.channel == "pagerduty")
+        assert conn.execute(state).scalar_one() == "delivered"
+
+
+def test_reclaims_are_counted(settings, engine, clock, queue, pagerduty):
+    queue(1)
+    with engine.begin() as conn:
+        outbox.claim_due(conn, clock(), timedelta(seconds=30), 4, channel="pagerduty")
+    clock.advance(seconds=31)
+    dispatcher = ChannelDispatcher(engine, "pagerduty", PagerDutyChannel.from_settings(settings), clock, send_timeout=2)
+
+    def reclaims() -> float:
+        sample = dispatcher.metrics.registry.get_sample_value("medic_notification_reclaims_total", {"channel": "pagerduty"})
+        return sample or 0.0
+
+    before = reclaims()
+    assert dispatcher.run() == 1
+    dispatcher.close()
+    assert reclaims() - before == 1.0
+    assert len(pagerduty.requests) == 1
+
+
+def test_two_workers_and_a_slow_provider_page_exactly_once(backend, medic, engine, pagerduty, slack, webhook):
+    """The reproduction: 60 services down at once, providers taking 5 s a request
+    (under the 6 s timeout), two workers: exactly 60 of each notification."""
+    if backend != "postgresql":
+        pytest.skip("concurrent claims are PostgreSQL's (SQLite serialises writers)")
+    from medic.config import load_settings
+    from tests.fakes.providers import provider_env
+
+    url = engine.url.render_as_string(hide_password=False)
+    settings = load_settings(
+        {"MEDIC_DATABASE_URL": url, "NOTIFY_TIMEOUT_SECONDS": "6", **provider_env(pagerduty, slack, webhook)}
+    )
+    for i in range(60):
+        medic.register(f"slow-{i:02d}", alert_interval=1)
+    clock = RunningClock()
+    clock.advance(minutes=10)  # every service is overdue
+    for provider in (pagerduty, slack, webhook):
+        provider.slow_down(5)
+    workers = [Worker(settings, engine, clock=clock, run_daily_cleanup=False) for _ in range(2)]
+    stop = threading.Event()
+    threads = [threading.Thread(target=w.run_forever, args=(stop,)) for w in workers]
+    for t in threads:
+        t.start()
+    try:
+        for provider in (pagerduty, slack, webhook):
+            provider.wait_for(60, timeout=120)
+        # Past the 44 s lease: a row left waiting in a pool would be re-sent by now.
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            with engine.begin() as conn:
+                open_rows = conn.execute(
+                    select(func.count()).where(notifications.c.state.in_(("pending", "sending")))
+                ).scalar_one()
+            if open_rows == 0:
+                break
+            time.sleep(0.5)
+        time.sleep(5.5)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(timeout=60)
+    assert Counter(r.json["event_action"] for r in pagerduty.requests) == {"trigger": 60}
+    assert len({r.json["dedup_key"] for r in pagerduty.requests}) == 60
+    assert len(slack.requests) == 60
+    assert len({r.headers["x-medic-delivery"] for r in webhook.requests}) == len(webhook.requests) == 60
+
+
+def test_database_errors_in_delivery_name_the_database(settings, tmp_path, caplog):
+    """A database failure in the delivery threads is logged as one, without a traceback."""
+    import logging
+
+    from medic.store.engine import make_engine
+
+    broken = make_engine(f"sqlite:///{tmp_path / 'never-migrated.db'}")  # no tables: every query fails
+    worker = Worker(settings, broken, run_daily_cleanup=False)
+    stop = threading.Event()
+    with caplog.at_level(logging.INFO):
+        thread = threading.Thread(target=worker.run_forever, args=(stop,))
+        thread.start()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not any("outbox database error" in r.message for r in caplog.records):
+            time.sleep(0.05)
+        stop.set()
+        thread.join(timeout=30)
+    broken.dispose()
+    messages = [r.getMessage() for r in caplog.records]
+    assert any(m.startswith("outbox database error while delivering pagerduty notifications: OperationalError") for m in messages)
+    assert any(m.startswith("worker cycle failed: database error: OperationalError") for m in messages)
+    assert not any("pagerduty delivery failed" in m for m in messages)
+    assert not [r for r in caplog.records if r.exc_info], "database errors are logged without a traceback"
