@@ -164,10 +164,13 @@ class FakeProvider:
         with self._cond:
             self._replies.extend(responses)
 
-    def set_default(self, reply: Reply) -> None:
-        """Replace the default reply (a Response, or a function of the request)."""
+    def set_default(self, reply: Reply) -> Callable[[Recorded], Response]:
+        """Replace the default reply (a Response, or a function of the request);
+        returns the previous one, to put back with another set_default."""
         with self._cond:
+            previous = self._default
             self._default = reply if callable(reply) else (lambda _req, r=reply: r)
+            return previous
 
     def slow_down(self, seconds: float) -> None:
         """Answer every later request like the current default, after `seconds`."""
