@@ -385,30 +385,58 @@ def fake_pagerduty(validate: bool = True) -> FakeProvider:
     return FakeProvider("pagerduty", default, endpoint_path="/v2/enqueue")
 
 
-def fake_slack(token: str | None = None) -> FakeProvider:
-    """Slack Web API. Default for chat.postMessage: 200 {"ok": true, "ts": ...}.
+def fake_slack(token: str | None = None, history_scope: bool = True) -> FakeProvider:
+    """Slack Web API: chat.postMessage, conversations.history and conversations.replies.
 
-    Every answer carries a fresh, increasing ts. Like Slack it answers
-    `not_authed` without a bearer token, `invalid_auth` when `token` is given
-    and differs, `channel_not_found` without a channel and `no_text` without
-    text or blocks. Other methods answer `unknown_method`.
+    Every posted message gets a fresh, increasing ts and is kept (with its
+    metadata) for the history methods, which answer newest first and show
+    metadata only with include_all_metadata. Like Slack it answers `not_authed`
+    without a bearer token, `invalid_auth` when `token` is given and differs,
+    `channel_not_found` without a channel and `no_text` without text or blocks;
+    without `history_scope` the history methods answer `missing_scope`. Other
+    methods answer `unknown_method`.
     """
     epoch = int(time.time())
     counter = itertools.count(1)
     lock = threading.Lock()
+    posted: list[dict] = []
 
     def next_ts() -> str:
         with lock:
             return f"{epoch}.{next(counter):06d}"
 
+    def history(method: str, query: dict[str, str]) -> Response:
+        if not history_scope:
+            return Response(200, {"ok": False, "error": "missing_scope", "needed": "channels:history"})
+        with lock:
+            messages = [dict(m) for m in posted if m["channel"] == query.get("channel")]
+        if method == "conversations.replies":
+            root = query.get("ts")
+            messages = [m for m in messages if m["ts"] == root or m.get("thread_ts") == root]
+        else:
+            messages = [m for m in messages if not m.get("thread_ts") or m.get("reply_broadcast")]
+        messages.reverse()
+        for message in messages:
+            message.pop("channel")
+            message.pop("reply_broadcast", None)
+            if query.get("include_all_metadata") not in ("1", "true", "True"):
+                message.pop("metadata", None)
+        limit = int(query.get("limit") or 100)
+        return Response(200, {"ok": True, "messages": messages[:limit], "has_more": len(messages) > limit})
+
     def default(req: Recorded) -> Response:
-        if not req.path.split("?")[0].endswith("/chat.postMessage"):
+        path, _, query_string = req.path.partition("?")
+        method = path.rsplit("/", 1)[-1]
+        if method not in ("chat.postMessage", "conversations.history", "conversations.replies"):
             return Response(200, {"ok": False, "error": "unknown_method"})
         auth = req.headers.get("authorization") or ""
         if not auth.startswith("Bearer ") or not auth[7:].strip():
             return Response(200, {"ok": False, "error": "not_authed"})
         if token is not None and auth[7:].strip() != token:
             return Response(200, {"ok": False, "error": "invalid_auth"})
+        if method != "chat.postMessage":
+            # slack_sdk sends these arguments as a form body; Slack also takes a query string.
+            return history(method, {**dict(parse_qsl(query_string)), **(req.form or {})})
         data = req.data if isinstance(req.data, dict) else {}
         channel = data.get("channel")
         if not channel:
@@ -419,6 +447,10 @@ def fake_slack(token: str | None = None) -> FakeProvider:
         message = {"type": "message", "text": data.get("text"), "ts": ts}
         if data.get("thread_ts"):
             message["thread_ts"] = data["thread_ts"]
+        with lock:
+            posted.append(
+                {**message, "channel": channel, "metadata": data.get("metadata"), "reply_broadcast": data.get("reply_broadcast")}
+            )
         return Response(200, {"ok": True, "channel": channel, "ts": ts, "message": message})
 
     return FakeProvider("slack", default, endpoint_path="/api/")

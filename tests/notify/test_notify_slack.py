@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 
@@ -218,3 +219,60 @@ def test_token_never_in_error_even_if_echoed(channel, slack, note):
     result = channel.send(note("trigger", channel="slack"))
     assert result.outcome == "retry"
     assert result.error and SLACK_TOKEN not in result.error
+
+
+# -- re-sends after a crash: look for the earlier attempt first -----------------
+
+
+def _posts(provider) -> list:
+    return [r for r in provider.requests if r.path.endswith("/chat.postMessage")]
+
+
+def test_every_message_carries_the_notification_id_in_its_metadata(channel, slack, note):
+    channel.send(note("trigger", channel="slack"))
+    [post] = _posts(slack)
+    assert post.json["metadata"] == {
+        "event_type": "medic_notification",
+        "event_payload": {"notification_id": "1001", "kind": "trigger"},
+    }
+
+
+def test_a_reclaimed_trigger_already_posted_is_not_posted_again(channel, slack, note):
+    first = channel.send(note("trigger", channel="slack"))  # the attempt of a worker that then died
+    again = channel.send(dataclasses.replace(note("trigger", channel="slack"), reclaimed=True))
+    assert len(_posts(slack)) == 1
+    assert again.outcome == "delivered" and again.already_delivered
+    assert again.provider_ref == first.provider_ref
+    [lookup] = [r for r in slack.requests if "conversations.history" in r.path]
+    assert lookup.form["include_all_metadata"] in ("1", "true")
+
+
+def test_a_reclaimed_resolve_is_looked_for_in_the_alert_thread(channel, slack, note):
+    trigger = channel.send(note("trigger", channel="slack")).provider_ref
+    resolve = dataclasses.replace(note("resolve", channel="slack", thread_ref=trigger), id=1002)
+    posted = channel.send(resolve)
+    again = channel.send(dataclasses.replace(resolve, reclaimed=True))
+    assert again.already_delivered and again.provider_ref == posted.provider_ref
+    assert len(_posts(slack)) == 2
+    assert any("conversations.replies" in r.path and r.form["ts"] == trigger for r in slack.requests)
+
+
+def test_a_reclaimed_notification_never_posted_is_posted(channel, slack, note):
+    channel.send(dataclasses.replace(note("trigger", channel="slack"), id=7))  # another notification
+    result = channel.send(dataclasses.replace(note("trigger", channel="slack"), reclaimed=True))
+    assert result.outcome == "delivered" and not result.already_delivered
+    assert len(_posts(slack)) == 2
+
+
+def test_without_the_history_scope_a_reclaimed_message_is_sent_again_and_said_so(make_settings, note, caplog):
+    with fake_slack(history_scope=False) as provider:
+        settings = make_settings(
+            slack_api_token=SLACK_TOKEN, slack_channel_id=SLACK_CHANNEL, slack_api_url=provider.endpoint
+        )
+        channel = SlackChannel.from_settings(settings)
+        channel.send(note("trigger", channel="slack"))
+        result = channel.send(dataclasses.replace(note("trigger", channel="slack"), reclaimed=True))
+        assert result.outcome == "delivered" and not result.already_delivered
+        assert len(_posts(provider)) == 2  # the duplicate the docs warn about
+    [warning] = [r.getMessage() for r in caplog.records if "earlier attempt" in r.getMessage()]
+    assert "missing_scope" in warning and "channels:history" in warning and SLACK_TOKEN not in warning

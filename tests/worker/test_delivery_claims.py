@@ -196,3 +196,36 @@ def test_database_errors_in_delivery_name_the_database(settings, tmp_path, caplo
     assert any(m.startswith("worker cycle failed: database error: OperationalError") for m in messages)
     assert not any("pagerduty delivery failed" in m for m in messages)
     assert not [r for r in caplog.records if r.exc_info], "database errors are logged without a traceback"
+
+
+def test_a_worker_killed_after_posting_to_slack_does_not_post_twice(settings, engine, clock, queue, worker, slack):
+    """The dead worker's message reached Slack; its successor finds it and records it."""
+    from medic.notify import Notification
+    from medic.notify.slack import SlackChannel
+
+    queue(1)
+    lease = timedelta(seconds=30)
+    with engine.begin() as conn:
+        [row] = outbox.claim_due(conn, clock(), lease, 4, channel="slack")
+    posted = SlackChannel.from_settings(settings).send(
+        Notification(id=row.notification_id, channel="slack", kind="trigger", payload=row.payload)
+    )
+    clock.advance(seconds=31)  # ... and the worker is killed before recording it
+
+    [dispatcher] = [d for d in worker.dispatchers if d.name == "slack"]
+
+    def avoided() -> float:
+        sample = dispatcher.metrics.registry.get_sample_value(
+            "medic_notification_resends_avoided_total", {"channel": "slack"}
+        )
+        return sample or 0.0
+
+    before = avoided()
+    worker.deliver()
+    assert [r.path for r in slack.requests].count("/api/chat.postMessage") == 1
+    assert avoided() - before == 1
+    with engine.begin() as conn:
+        state, ref = conn.execute(
+            select(notifications.c.state, notifications.c.provider_ref).where(notifications.c.channel == "slack")
+        ).one()
+    assert (state, ref) == ("delivered", posted.provider_ref)

@@ -59,6 +59,7 @@ class DeliveryResult:
     provider_ref: str | None = None  # e.g. Slack message ts, PagerDuty dedup_key
     retry_after: float | None = None  # seconds, from Retry-After on 429/503
     error: str | None = None  # short reason, never containing secrets
+    already_delivered: bool = False  # a reclaimed send found its earlier attempt at the provider
 
     @property
     def delivered(self) -> bool:

@@ -6,6 +6,14 @@ alert's later messages. Reminders and the recovery are posted in that thread; th
 recovery is also broadcast to the channel so nobody misses it. Without a thread_ref
 they are posted top-level rather than lost.
 
+Every message carries Medic's notification id in its message metadata
+(event type ``medic_notification``). When a worker died mid-send and the row is
+sent again (``Notification.reclaimed``), the channel's recent history (or the
+alert's thread) is searched for that id first, and a message already posted is
+recorded instead of posted twice. That needs the ``channels:history`` scope
+(``groups:history`` for a private channel); without it the message is sent again
+and may be duplicated, one message per send that was in flight.
+
 slack_sdk's own retry handlers are disabled: the outbox owns retries, and a retry
 loop inside `send` would hold a dispatcher slot and hide failures from it.
 """
@@ -13,6 +21,7 @@ loop inside `send` would hold a dispatcher slot and hide failures from it.
 from __future__ import annotations
 
 import http.client
+import logging
 import re
 from typing import Any
 
@@ -32,11 +41,16 @@ from medic.notify.base import (
     safe_error,
 )
 
+log = logging.getLogger("medic.notify.slack")
+
 # Slack `ok: false` error codes that describe a transient server-side condition.
 RETRYABLE_ERRORS = frozenset(
     {"ratelimited", "rate_limited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
 )
 _ERROR_CODE = re.compile(r"^[a-z0-9_.]+$")
+
+METADATA_EVENT = "medic_notification"
+HISTORY_LIMIT = 200  # how far back a re-send looks for its earlier attempt
 
 MAX_FIELD_CHARS = 300
 MAX_TEXT_CHARS = 2900  # section text limit is 3000
@@ -197,6 +211,15 @@ class SlackChannel:
             kwargs["thread_ts"] = notification.thread_ref
             if notification.kind == "resolve":
                 kwargs["reply_broadcast"] = True
+        kwargs["metadata"] = {
+            "event_type": METADATA_EVENT,
+            "event_payload": {"notification_id": str(notification.id), "kind": notification.kind},
+        }
+
+        if notification.reclaimed:
+            earlier = self._find_posted(notification)
+            if earlier is not None:
+                return DeliveryResult("delivered", provider_ref=earlier, already_delivered=True)
 
         try:
             response = self._client.chat_postMessage(**kwargs)
@@ -211,6 +234,46 @@ class SlackChannel:
 
         ts = response.get("ts")
         return DeliveryResult("delivered", provider_ref=str(ts) if ts else None)
+
+    def _find_posted(self, notification: Notification) -> str | None:
+        """The ts of a message this notification already posted, if Slack shows one.
+
+        Any failure to look (no history scope, not in the channel, Slack down) means
+        "not found": sending again risks a duplicate, never a lost message.
+        """
+        try:
+            if notification.thread_ref:
+                response = self._client.conversations_replies(
+                    channel=self._channel_id, ts=notification.thread_ref, include_all_metadata=True,
+                    limit=HISTORY_LIMIT,
+                )
+            else:
+                response = self._client.conversations_history(
+                    channel=self._channel_id, include_all_metadata=True, limit=HISTORY_LIMIT
+                )
+        except SlackApiError as exc:
+            data = getattr(exc.response, "data", None)
+            code = data.get("error") if isinstance(data, dict) else None
+            needed = data.get("needed") if isinstance(data, dict) else None
+            log.warning(
+                "cannot check Slack for an earlier attempt of notification %s (%s%s); sending it again, "
+                "which may duplicate the message",
+                notification.id, code or "error", f", needs scope {needed}" if needed else "",
+            )
+            return None
+        except (OSError, http.client.HTTPException, SlackClientError) as exc:
+            log.warning(
+                "cannot check Slack for an earlier attempt of notification %s (%s); sending it again",
+                notification.id, exception_error(exc, self._secrets()),
+            )
+            return None
+        wanted = str(notification.id)
+        for message in response.get("messages") or []:
+            metadata = message.get("metadata") or {}
+            payload = metadata.get("event_payload") or {}
+            if metadata.get("event_type") == METADATA_EVENT and str(payload.get("notification_id")) == wanted:
+                return str(message.get("ts")) if message.get("ts") else None
+        return None
 
     def _secrets(self) -> tuple[str, ...]:
         return (self._token,)

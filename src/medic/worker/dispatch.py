@@ -125,7 +125,7 @@ class ChannelDispatcher:
                 self.metrics.notification_reclaims.labels(channel=row.channel).inc()
                 log.warning(
                     "%s %s for alert %s: the previous attempt's claim expired (a worker stopped mid-send?); "
-                    "sending again",
+                    "delivering it again",
                     row.channel, row.kind, row.alert_id,
                 )
         return rows, refs
@@ -195,6 +195,9 @@ class ChannelDispatcher:
                 )
         if outcome == "sent":
             self._failing, self._next_probe = False, None
+            if result.already_delivered:
+                self.metrics.notification_resends_avoided.labels(channel=row.channel).inc()
+                log.info("%s %s for alert %s was already delivered; not sent again", row.channel, row.kind, row.alert_id)
             if released:
                 log.info("%s accepts notifications again; %d waiting notification(s) released", self.name, released)
         elif outcome == "retried":
