@@ -52,6 +52,8 @@ class Settings(BaseModel):
     webhook_url: str | None = Field(None, alias="MEDIC_WEBHOOK_URL")
     webhook_secret: str | None = Field(None, alias="MEDIC_WEBHOOK_SECRET")
     base_url: str | None = Field(None, alias="MEDIC_BASE_URL")
+    # Browser origins, besides Medic's own, whose pages may send writes (comma-separated).
+    allowed_origins: str = Field("", alias="MEDIC_ALLOWED_ORIGINS")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field("INFO", alias="LOG_LEVEL")
     log_format: Literal["json", "text"] = Field("json", alias="LOG_FORMAT")
     # An access line per stored heartbeat repeats its heartbeat_events row (thousands of
@@ -98,6 +100,16 @@ class Settings(BaseModel):
             raise ValueError("must be an http:// or https:// URL")
         return value
 
+    @field_validator("allowed_origins")
+    @classmethod
+    def _origins(cls, value: str) -> str:
+        from medic.core.origin import normalise_origin
+
+        for item in filter(None, (part.strip() for part in value.split(","))):
+            if normalise_origin(item) is None:
+                raise ValueError(f"{item!r} is not an origin such as https://dashboard.example.com")
+        return value
+
     @field_validator("auth", mode="before")
     @classmethod
     def _lower(cls, value: object) -> object:
@@ -127,6 +139,17 @@ class Settings(BaseModel):
         except ValueError:
             raise ValueError('must be a rate limit such as "100/minute" or "10/second;500/hour"') from None
         return value
+
+    @property
+    def write_origins(self) -> frozenset[str]:
+        """Origins allowed to send writes besides the request's own host: the listed
+        ones and MEDIC_BASE_URL's."""
+        from medic.core.origin import normalise_origin
+
+        items = [part.strip() for part in self.allowed_origins.split(",") if part.strip()]
+        if self.base_url:
+            items.append(self.base_url.split("/", 3)[0] + "//" + self.base_url.split("/", 3)[2])
+        return frozenset(filter(None, map(normalise_origin, items)))
 
     @property
     def pagerduty_configured(self) -> bool:

@@ -167,7 +167,6 @@ def test_inactive_service_is_400_and_records_nothing(jobs, api):
         ({"json": {"runid": "typo"}}, "runid"),
         ({"json": ["run_id"]}, "JSON object"),
         ({"content": b"{not json", "headers": {"Content-Type": "application/json"}}, "not valid JSON"),
-        ({"data": {"run_id": "r"}}, "JSON"),
     ],
 )
 def test_bad_signal_bodies_are_400_naming_the_field_and_change_nothing(jobs, api, kwargs, field):
@@ -178,6 +177,14 @@ def test_bad_signal_bodies_are_400_naming_the_field_and_change_nothing(jobs, api
     assert field in response.json()["message"]
     assert api.get("/v2/services/nightly/runs").json()["results"] == []
     assert jobs.service()["last_heartbeat_at"] is None
+
+
+def test_a_form_signal_body_is_415_and_changes_nothing(jobs, api):
+    jobs.register()
+    response = api.post("/v2/heartbeat/nightly/fail", data={"run_id": "r"})
+    assert response.status_code == 415, response.text
+    assert "application/json" in response.json()["message"]
+    assert api.get("/v2/services/nightly/runs").json()["results"] == []
 
 
 def test_longest_accepted_run_id_and_message(jobs):

@@ -25,7 +25,8 @@ def test_invalid_json(api, registered):
 
 
 def test_form_encoded_body(api, registered):
-    assert_error(api.post("/heartbeat", data={"heartbeat_name": "svc-hb", "status": "UP"}), 400, "JSON")
+    response = api.post("/heartbeat", data={"heartbeat_name": "svc-hb", "status": "UP"})
+    assert_error(response, 415, "application/json")
 
 
 def test_json_that_is_not_an_object(api):

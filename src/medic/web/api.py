@@ -69,11 +69,14 @@ def parse_body(model: type[BaseModel]) -> BaseModel:
 
 
 def decode_body(raw: bytes, mimetype: str, model: type[BaseModel]) -> BaseModel:
-    """A JSON object body validated by `model`; ApiError(400) naming what is wrong."""
-    if mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
-        raise ApiError(400, "request body must be JSON (Content-Type: application/json), not a form")
+    """A JSON object body validated by `model`; ApiError(400) naming what is wrong,
+    415 for a body that is not declared JSON (a browser sends text/plain and forms
+    to other sites without asking: declaring JSON makes it ask first)."""
     if not raw.strip():
         raise ApiError(400, "request body is empty: expected a JSON object")
+    if not is_json_mimetype(mimetype):
+        shown = mimetype or "none"
+        raise ApiError(415, f"request body must be sent with Content-Type: application/json (got {shown})")
     try:
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
@@ -86,6 +89,10 @@ def decode_body(raw: bytes, mimetype: str, model: type[BaseModel]) -> BaseModel:
         return model.model_validate(data)
     except ValidationError as exc:
         raise validation_error(exc, "body") from None
+
+
+def is_json_mimetype(mimetype: str) -> bool:
+    return mimetype == "application/json" or (mimetype.startswith("application/") and mimetype.endswith("+json"))
 
 
 def parse_query(model: type[BaseModel]) -> BaseModel:

@@ -13,7 +13,7 @@ from medic.config import Settings
 from medic.store.engine import make_engine
 from medic.store.errors import DATABASE_UNAVAILABLE
 from medic.store.instrument import instrument
-from medic.web import access, auth, ratelimit
+from medic.web import access, auth, origins, ratelimit
 from medic.web.context import Runtime
 from medic.web.envelope import UNAVAILABLE_HEADERS, UNAVAILABLE_MESSAGE, register_error_handlers, reply
 from medic.web.fast_heartbeat import FastHeartbeat
@@ -76,6 +76,7 @@ def create_app(
         )
         return response
 
+    origins.install(app, settings)  # before anything else looks at a cross-site write
     # API keys and rate limits: identify the caller, count it, then answer 401/403.
     auth.install_identify(app, rt)
     ratelimit.install(app, settings)

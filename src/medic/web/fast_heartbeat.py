@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from medic.auth import scopes
 from medic.auth.scopes import HEARTBEAT
+from medic.core.origin import write_allowed
 from medic.store.errors import DATABASE_UNAVAILABLE
 from medic.web import access
 from medic.web.api import decode_body
@@ -53,6 +54,7 @@ class FastHeartbeat:
         self.rt = rt
         self.budget = budget
         self.max_body = rt.settings.max_body_bytes
+        self.write_origins = rt.settings.write_origins
         self.json = app.json
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
@@ -78,6 +80,8 @@ class FastHeartbeat:
         if len(raw) != length:
             return self.flask_wsgi(environ, start_response)
 
+        if not write_allowed(environ.get("HTTP_ORIGIN"), environ.get("HTTP_HOST"), self.write_origins):
+            return self.flask_wsgi(environ, start_response)  # Flask answers 403
         content_type = environ.get("CONTENT_TYPE", "")
         remote_addr = environ.get("REMOTE_ADDR")
         try:

@@ -18,10 +18,11 @@ _STATUS_TEXT = {
     204: "No Content",
     400: "Invalid request: the message names the problem",
     401: "Missing or invalid API key",
-    403: "API key lacks the required scope",
+    403: "API key lacks the required scope, or a browser write from another site",
     404: "Not found",
     409: "Conflict",
     413: "Request body too large",
+    415: "Body not sent as Content-Type: application/json",
     429: "Rate limited; see Retry-After",
     500: "Internal error",
     503: "Database unavailable",
@@ -89,7 +90,9 @@ def _operation(op: Operation, schemas: dict[str, Any]) -> dict[str, Any]:
         }
     guarded = (401, 403, 429) if op.security else ()  # API key checks and rate limits
     bad_path = (400,) if op.path_params else ()  # path segment limits, see api.check_path_param
-    for status in sorted({*op.errors, *guarded, *bad_path, 500}):
+    json_body = (415,) if op.body is not None else ()  # see api.decode_body
+    cross_site = (403,) if op.method not in ("GET", "HEAD", "OPTIONS") else ()  # see web/origins.py
+    for status in sorted({*op.errors, *guarded, *bad_path, *json_body, *cross_site, 500}):
         responses[str(status)] = {
             "description": _STATUS_TEXT.get(status, "Error"),
             "content": {"application/json": {"schema": {"$ref": REF.format(model="Error")}}},
