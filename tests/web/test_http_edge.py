@@ -224,6 +224,36 @@ def test_the_server_layer_refuses_in_the_json_envelope(edge, case):
     assert_refused(exchange(edge[1], data), status, words)
 
 
+def test_a_chunked_body_over_the_limit_is_413(edge, service):
+    body = b'{"heartbeat_name": "%s", "status": "UP", "pad": "%s"}' % (service.encode(), b"x" * 70_000)
+    ex = exchange(edge[1], head("Transfer-Encoding: chunked", "Connection: close") + chunked(body))
+    assert_json_error(ex.replies[0], 413, "too large", "65536")
+    assert heartbeat_count(edge[1], service) == 0
+
+
+def test_a_chunked_body_of_exactly_the_limit_is_accepted(edge, service):
+    body = beat(service)
+    body += b" " * (64 * 1024 - len(body))
+    ex = exchange(edge[1], head("Transfer-Encoding: chunked", "Connection: close") + chunked(body))
+    assert ex.only.status == 201, ex.only.body
+    assert heartbeat_count(edge[1], service) == 1
+
+
+@pytest.mark.parametrize("path", ["//service/{name}", "/service//{name}", "/service/{name}//", "///service//{name}"])
+def test_repeated_slashes_are_served_as_the_collapsed_path(edge, service, path):
+    reply = exchange(edge[1], request("GET", path.format(name=service), [("Connection", "close")])).only
+    assert reply.status == 200, (reply.status, reply.header("location"), reply.body[:80])
+    assert reply.header("content-type") == "application/json"
+    assert reply.json()["results"]["heartbeat_name"] == service
+
+
+def test_a_heartbeat_to_a_doubled_slash_is_stored(edge, service):
+    payload = {"heartbeat_name": service, "status": "UP"}
+    reply = exchange(edge[1], json_request("POST", "//heartbeat", payload, [("Connection", "close")])).only
+    assert reply.status == 201, reply.body
+    assert heartbeat_count(edge[1], service) == 1
+
+
 def test_the_server_layer_logs_json_lines_without_tracebacks(edge):
     port, log = edge[1], edge[2]
     for data, _, _ in EDGE_REPLIES.values():

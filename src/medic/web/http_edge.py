@@ -135,5 +135,23 @@ def error_response(status: int, message: str) -> bytes:
     return f"HTTP/1.1 {status_line(status)}\r\n{head}\r\n".encode("latin-1") + body
 
 
+_SLASHES = re.compile(r"//+")
+
+
+def canonical_paths(wsgi_app):
+    """WSGI middleware: runs of slashes in the path collapse to one, so `//heartbeat`
+    (a base URL with a trailing slash) is served as `/heartbeat`, and every layer
+    after this one (the heartbeat fast path, routing, scopes, rate limits, the access
+    log) sees the one canonical path instead of werkzeug's HTML redirect for some."""
+
+    def app(environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        if "//" in path:
+            environ["PATH_INFO"] = _SLASHES.sub("/", path)
+        return wsgi_app(environ, start_response)
+
+    return app
+
+
 def log_refusal(status: int, message: str, remote_addr: str | None) -> None:
     log.warning("request refused: %d %s", status, message, extra={"status": status, "remote_addr": remote_addr})
