@@ -12,6 +12,7 @@ import uuid
 
 import pytest
 
+from medic.web import http_edge
 from tests.ops.conftest import free_port, medic, medic_env, running
 from tests.support.databases import BACKENDS, POSTGRES_URL, postgres_engine
 from tests.support.rawhttp import Exchange, chunked, exchange, json_request, request
@@ -267,3 +268,36 @@ def test_the_server_layer_logs_json_lines_without_tracebacks(edge):
     statuses = {r["status"] for r in refused}
     assert {400, 414, 431, 505} <= statuses, refused
     assert all(r["remote_addr"] == "127.0.0.1" and r["message"].startswith("request refused: ") for r in refused)
+
+
+# --------------------------------------------------------------------------
+# The rule itself (medic.web.http_edge), without a server
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "lines",
+    [
+        [],
+        ["Host: medic", "Content-Length: 0"],
+        ["Host: medic", "Content-Length: 39 "],  # spaces around a value are not part of it
+        ["Host: medic", "transfer-encoding: Chunked"],
+        ["Host: medic", "X-Empty:", "X-Tab: a\tb"],
+    ],
+)
+def test_the_rule_accepts_plain_framing(lines):
+    http_edge.check_headers("HTTP/1.1", lines)
+
+
+@pytest.mark.parametrize(
+    "line,version",
+    [("GET / HTTP/1.1", "HTTP/1.1"), ("POST /heartbeat HTTP/1.0\r\n", "HTTP/1.0"), ("GET /a?b=c HTTP/1.1\n", "HTTP/1.1")],
+)
+def test_the_rule_reads_the_version_of_a_request_line(line, version):
+    assert http_edge.check_request_line(line) == version
+
+
+def test_two_equal_content_lengths_are_refused_too():
+    # RFC 9112 allows folding them into one; refusing is simpler and no client sends them.
+    with pytest.raises(http_edge.Refused, match="more than one Content-Length"):
+        http_edge.check_headers("HTTP/1.1", ["Content-Length: 5", "Content-Length: 5"])
