@@ -146,3 +146,15 @@ def test_above_info_no_access_line_but_the_request_is_still_measured(logged):
     labels = {"method": "POST", "endpoint": "heartbeat", "status": "201"}
     assert registry.get_sample_value("medic_http_request_duration_seconds_count", labels) == 1
 
+
+
+@pytest.mark.parametrize("logger", ["waitress", "gunicorn.error", "medic.http"])
+def test_a_server_layer_line_names_its_exception_without_the_traceback(logged, logger):
+    out, _ = logged("INFO", "json")
+    try:
+        raise ConnectionResetError("peer went away")
+    except ConnectionResetError:
+        logging.getLogger(logger).exception("Exception while serving %s", "/heartbeat")
+    (line,) = [json.loads(line) for line in _lines(out)]
+    assert line["message"] == "Exception while serving /heartbeat (ConnectionResetError: peer went away)"
+    assert "exc_info" not in line and "Traceback" not in out.getvalue()

@@ -58,10 +58,9 @@ def main() -> None:
 def run() -> None:
     """Web, worker and daily cleanup in one process, on the embedded SQLite default."""
     settings = _settings(LOG_FORMAT="text", HOST="127.0.0.1", MEDIC_AUTH="disabled")
-    from waitress import create_server
-
     from medic.store.migrate import upgrade
     from medic.web import create_app
+    from medic.web.waitress_server import create_server
     from medic.worker.loop import Worker
 
     engine = _engine(settings)
@@ -70,7 +69,14 @@ def run() -> None:
     stop = threading.Event()
     worker = Worker(settings, engine, liveness_file=settings.worker_liveness_file)
     thread = threading.Thread(target=worker.run_forever, args=(stop,), name="medic-worker", daemon=True)
-    server = create_server(app, host=settings.host, port=settings.port, threads=settings.web_threads, ident="medic")
+    server = create_server(
+        app,
+        max_body_bytes=settings.max_body_bytes,
+        host=settings.host,
+        port=settings.port,
+        threads=settings.web_threads,
+        ident="medic",
+    )
     _stop_on_sigterm(stop)
     thread.start()
     log.info("medic serving on http://%s:%s (database %s)", settings.host, settings.port, _redact(settings.database_url))

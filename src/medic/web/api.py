@@ -12,8 +12,9 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from flask import Blueprint, request
+from flask import Blueprint, current_app, request
 from pydantic import BaseModel, ValidationError
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from medic.auth.scopes import OPEN, route_scope
 from medic.web.envelope import ApiError
@@ -64,8 +65,19 @@ def validation_error(exc: ValidationError, where: str) -> ApiError:
     return ApiError(400, f"invalid {where}: {summary}", problems)
 
 
+def request_body() -> bytes:
+    """The whole body; over MAX_CONTENT_LENGTH, a 413 (the envelope's "too large")."""
+    raw = request.get_data(cache=True)
+    # A chunked body has no Content-Length to refuse up front, and werkzeug stops
+    # reading it at the limit without a word: look one byte past what it read.
+    limit = current_app.config["MAX_CONTENT_LENGTH"]
+    if request.content_length is None and len(raw) >= limit and request.environ["wsgi.input"].read(1):
+        raise RequestEntityTooLarge()
+    return raw
+
+
 def parse_body(model: type[BaseModel]) -> BaseModel:
-    return decode_body(request.get_data(cache=True), request.mimetype, model)
+    return decode_body(request_body(), request.mimetype, model)
 
 
 def decode_body(raw: bytes, mimetype: str, model: type[BaseModel]) -> BaseModel:

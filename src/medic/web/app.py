@@ -17,6 +17,7 @@ from medic.web import access, auth, origins, ratelimit
 from medic.web.context import Runtime
 from medic.web.envelope import UNAVAILABLE_HEADERS, UNAVAILABLE_MESSAGE, register_error_handlers, reply
 from medic.web.fast_heartbeat import FastHeartbeat
+from medic.web.http_edge import canonical_paths
 from medic.web.ingest import GroupCommitIngest
 from medic.web.routes import alerts, health, heartbeats, jobs, meta, services
 
@@ -84,5 +85,6 @@ def create_app(
     budget = ratelimit.heartbeat_budget(app, settings)
     if fast_heartbeats and budget is not False:
         app.wsgi_app = FastHeartbeat(app, app.wsgi_app, rt, budget)
+    app.wsgi_app = canonical_paths(app.wsgi_app)  # outermost: everything sees the collapsed path
     return app
 

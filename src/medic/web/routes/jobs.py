@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, request
+from flask import Blueprint
 
 from medic.core.jobs import JobAction, RunState, duration_stats
 from medic.store import jobs as store
-from medic.web.api import operation, parse_body
+from medic.web.api import operation, parse_body, request_body
 from medic.web.context import runtime
 from medic.web.envelope import ApiError, reply
 from medic.web.job_schemas import JobRunOut, JobRunsQuery, JobSignalIn, JobStatsOut, JobStatsQuery
@@ -32,7 +32,7 @@ _SUMMARY = {
 def _signal_body() -> JobSignalIn:
     # Cron users run `curl -X POST url`, sometimes with an empty `-d ''` (a form
     # content type): no body at all is a valid signal.
-    if not request.get_data(cache=True).strip():
+    if not request_body().strip():
         return JobSignalIn()
     return parse_body(JobSignalIn)
 
