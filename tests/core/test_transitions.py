@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from medic.core.delivery import MAX_RETRY_SECONDS, retry_delay
-from medic.core.health import UNHEALTHY
+from medic.core.deadline import UNHEALTHY
 from medic.core.transitions import Action, Candidate, auto_unmute_cutoff, decide
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)

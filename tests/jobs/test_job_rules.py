@@ -2,27 +2,36 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from medic.core.health import UNHEALTHY, open_reason
-from medic.core.jobs import JobAction, duration_seconds, duration_stats, health_after_signal, job_deadline
-from medic.core.model import JOB_FAILED, JOB_RUNNING, OpenReason
+from medic.core.deadline import UNHEALTHY, Settings, Signals, next_due
+from medic.core.health import open_reason
+from medic.core.jobs import HEARTBEAT_STATUS, JobAction, duration_seconds, duration_stats, status_after_signal
+from medic.core.model import GOOD_STATUSES, JOB_FAILED, JOB_RUNNING, OpenReason
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=timezone.utc)
 WINDOW = 3600.0
 
 
-def after(action, **kw):
-    args = dict(
-        liveness_deadline=T0.timestamp() + WINDOW,
-        max_duration_seconds=None,
-        oldest_open_start=None,
-        previous_status="UP",
-    )
-    args.update(kw)
-    return health_after_signal(JobAction(action), **args)
+@dataclass(frozen=True)
+class Health:
+    deadline: float
+    last_status: str
+
+
+def after(action, *, max_duration_seconds=None, oldest_open_start=None, previous_status="UP"):
+    """A signal at T0 to a threshold-1 service with a 60-minute window."""
+    action = JobAction(action)
+    status = status_after_signal(action, previous_status=previous_status, run_open=oldest_open_start is not None)
+    beat = HEARTBEAT_STATUS[action]
+    settings = Settings(alert_interval=60, grace_period_seconds=0, threshold=1,
+                        max_duration_seconds=max_duration_seconds, date_added=T0 - timedelta(days=1))
+    signals = Signals(newest_status=beat, good_times_newest_first=[T0] if beat in GOOD_STATUSES else [],
+                      last_status=status, oldest_open_start=oldest_open_start)
+    return Health(next_due(settings, signals), status)
 
 
 def test_durations_known_and_unknown():
@@ -100,6 +109,12 @@ def test_open_reasons_for_jobs():
 
 
 def test_settings_change_keeps_job_state():
-    assert job_deadline(T0.timestamp() + WINDOW, JOB_FAILED, 600, None) == UNHEALTHY
-    assert job_deadline(T0.timestamp() + WINDOW, JOB_RUNNING, 600, T0) == T0.timestamp() + 600
-    assert job_deadline(T0.timestamp() + WINDOW, "UP", 600, None) == T0.timestamp() + WINDOW
+    def due(last_status, oldest_open_start):
+        settings = Settings(alert_interval=60, grace_period_seconds=0, threshold=1, max_duration_seconds=600,
+                            date_added=T0 - timedelta(days=1))
+        return next_due(settings, Signals(newest_status="UP", good_times_newest_first=[T0], last_status=last_status,
+                                          oldest_open_start=oldest_open_start))
+
+    assert due(JOB_FAILED, None) == UNHEALTHY
+    assert due(JOB_RUNNING, T0) == T0.timestamp() + 600
+    assert due("UP", None) == T0.timestamp() + WINDOW

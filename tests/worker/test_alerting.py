@@ -52,6 +52,8 @@ def test_down_heartbeat_pages_on_next_cycle(medic, worker, clock, pagerduty):
 def test_recovery_resolves_with_the_same_dedup_key_and_threads_slack(medic, worker, clock, pagerduty, slack, webhook):
     medic.register(alert_interval=1)
     clock.advance(minutes=1)
+    trigger_ts = "1767614400.000042"  # what Slack answers for the alert message
+    slack.queue(Response(200, {"ok": True, "channel": "C1", "ts": trigger_ts}))
     worker.run_once()
     medic.beat()
     worker.run_once()
@@ -59,7 +61,9 @@ def test_recovery_resolves_with_the_same_dedup_key_and_threads_slack(medic, work
     assert [a for a, _ in events] == ["trigger", "resolve"]
     assert events[0][1] == events[1][1]
     first, second = slack.requests
-    assert second.data["thread_ts"] == first.data.get("thread_ts") or second.data["thread_ts"]
+    assert "thread_ts" not in first.data  # the alert starts its own thread...
+    assert second.data["thread_ts"] == trigger_ts  # ...and the recovery is posted in it
+    assert second.data["reply_broadcast"] is True  # also shown in the channel
     assert [r.json["event"] for r in webhook.requests] == ["trigger", "resolve"]
     [alert] = medic.alerts()
     assert alert["active"] is False and alert["close_reason"] == "recovered"

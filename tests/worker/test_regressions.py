@@ -38,8 +38,8 @@ def test_a_heartbeat_racing_a_settings_change_is_not_overwritten(engine, setting
         with engine.begin() as other:
             hb.record(other, [hb.Beat("a", "DOWN")], clock())
 
-    def compute_while_a_heartbeat_commits(conn, service):
-        deadline = real(conn, service)
+    def compute_while_a_heartbeat_commits(conn, service, **kw):
+        deadline = real(conn, service, **kw)
         racer.append(threading.Thread(target=down_heartbeat))
         racer[0].start()
         racer[0].join(timeout=0.5)  # it must wait for our transaction, not slip in before our write

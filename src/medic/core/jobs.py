@@ -1,8 +1,9 @@
 """Batch job runs: durations, duration statistics, and what a signal does to health.
 
 Job signals reuse the heartbeat machinery: each one stores a heartbeat and sets
-the service's ``deadline`` and ``last_status``, so the worker opens and closes
-job alerts through the normal path without knowing about runs.
+the service's ``last_status`` and its ``deadline`` (core/deadline.py), so the
+worker opens and closes job alerts through the normal path without knowing
+about runs.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Sequence
 
-from medic.core.health import UNHEALTHY
 from medic.core.model import JOB_FAILED, JOB_RUNNING, Status
 
 
@@ -45,55 +45,16 @@ def duration_seconds(started_at: datetime | None, finished_at: datetime) -> floa
     return max((finished_at - started_at).total_seconds(), 0.0)
 
 
-@dataclass(frozen=True)
-class Health:
-    """What a signal writes to the service row."""
-
-    deadline: float
-    last_status: str
-
-
-def health_after_signal(
-    action: JobAction,
-    *,
-    liveness_deadline: float,
-    max_duration_seconds: int | None,
-    oldest_open_start: datetime | None,
-    previous_status: str | None,
-) -> Health:
-    """The service's deadline and last_status after a signal.
-
-    ``liveness_deadline`` is the deadline the signal's heartbeat alone implies;
-    ``oldest_open_start`` is the start of the oldest run still open once this
-    signal is applied.
-    """
+def status_after_signal(action: JobAction, *, previous_status: str | None, run_open: bool) -> str:
+    """services.last_status after a signal; ``run_open`` says whether a run is still
+    open once the signal is applied. The deadline follows from it (core/deadline.py)."""
     if action == JobAction.FAIL:
-        status = JOB_FAILED  # unhealthy at once: the next cycle pages
-    elif action == JobAction.START and previous_status == JOB_FAILED:
+        return JOB_FAILED  # unhealthy at once: the next cycle pages
+    if action == JobAction.START and previous_status == JOB_FAILED:
         # Only a completed run clears a failure: resolving the page at the next
         # start would make a job that fails every run page and resolve every run.
-        status = JOB_FAILED
-    elif oldest_open_start is not None:
-        status = JOB_RUNNING
-    else:
-        status = Status.UP
-    return Health(job_deadline(liveness_deadline, status, max_duration_seconds, oldest_open_start), status)
-
-
-def job_deadline(
-    liveness_deadline: float,
-    last_status: str | None,
-    max_duration_seconds: int | None,
-    oldest_open_start: datetime | None,
-) -> float:
-    """A job service's deadline: its liveness deadline, unless the job failed or
-    its oldest open run reaches max_duration first. Used after a signal and when
-    the service's settings change, so both agree."""
-    if last_status == JOB_FAILED:
-        return UNHEALTHY
-    if oldest_open_start is not None and max_duration_seconds is not None:
-        return min(liveness_deadline, oldest_open_start.timestamp() + max_duration_seconds)
-    return liveness_deadline
+        return JOB_FAILED
+    return JOB_RUNNING if run_open else Status.UP
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,7 @@
-"""Vocabulary shared by every layer."""
+"""Vocabulary shared by every layer: one enum per set of words that is stored,
+sent or documented. They are str enums, so a member is its stored value
+(``OutboxState.PENDING == "pending"``); the API schemas derive their types
+from them (web/schemas.py)."""
 
 from __future__ import annotations
 
@@ -19,8 +22,15 @@ GOOD_STATUSES = frozenset({Status.UP, Status.DEGRADED})
 JOB_RUNNING = "RUNNING"
 JOB_FAILED = "FAILED"
 
-PRIORITIES = ("p1", "p2", "p3", "p4", "p5")
-DEFAULT_PRIORITY = "p3"
+class Priority(StrEnum):
+    P1 = "p1"
+    P2 = "p2"
+    P3 = "p3"
+    P4 = "p4"
+    P5 = "p5"
+
+
+DEFAULT_PRIORITY = Priority.P3
 DEFAULT_TEAM = "site-reliability"
 
 
@@ -43,3 +53,44 @@ class OpenReason(StrEnum):
 class CloseReason(StrEnum):
     RECOVERED = "recovered"
     DEACTIVATED = "deactivated"
+
+
+# Opening and closing reasons, in words for humans (alert names, pages, Slack).
+REASON_TEXT: dict[str, str] = {
+    OpenReason.MISSED_HEARTBEATS: "missed heartbeats",
+    OpenReason.REPORTED_DOWN: "reported DOWN",
+    OpenReason.NEVER_REPORTED: "never sent a heartbeat",
+    OpenReason.JOB_FAILED: "job failed",
+    OpenReason.JOB_OVERDUE: "job overdue",
+    CloseReason.RECOVERED: "recovered",
+    CloseReason.DEACTIVATED: "deactivated",
+}
+
+
+class NotificationKind(StrEnum):
+    """What an outbox row tells a channel (notifications.kind, the webhook's "event")."""
+
+    TRIGGER = "trigger"
+    RESOLVE = "resolve"
+    REMINDER = "reminder"
+
+
+class OutboxState(StrEnum):
+    """notifications.state (docs/alerting.md, "Delivery")."""
+
+    PENDING = "pending"
+    SENDING = "sending"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+
+
+UNFINISHED_STATES = (OutboxState.PENDING, OutboxState.SENDING)
+FINISHED_STATES = (OutboxState.DELIVERED, OutboxState.FAILED)
+
+
+class ChannelName(StrEnum):
+    """notifications.channel, the keys of /health's "channels", the metrics' channel label."""
+
+    PAGERDUTY = "pagerduty"
+    SLACK = "slack"
+    WEBHOOK = "webhook"

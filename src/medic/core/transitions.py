@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from medic.core.health import is_healthy, open_reason
-from medic.core.model import CloseReason, OpenReason
+from medic.core.model import REASON_TEXT, CloseReason, NotificationKind
 
 
 class Action(StrEnum):
@@ -74,21 +74,12 @@ def auto_unmute_cutoff(now: datetime, hours: float) -> datetime:
     return now - timedelta(hours=hours)
 
 
-_REASON_TEXT = {
-    OpenReason.MISSED_HEARTBEATS: "missed heartbeats",
-    OpenReason.REPORTED_DOWN: "reported DOWN",
-    OpenReason.NEVER_REPORTED: "never sent a heartbeat",
-    OpenReason.JOB_FAILED: "job failed",
-    OpenReason.JOB_OVERDUE: "job overdue",
-}
-
-
 def alert_name(c: Candidate, reason: str) -> str:
-    return f"{c.heartbeat_name} ({c.service_name}): {_REASON_TEXT.get(reason, reason)}"
+    return f"{c.heartbeat_name} ({c.service_name}): {REASON_TEXT.get(reason, reason)}"
 
 
 def payload(
-    kind: str,
+    kind: NotificationKind,
     c: Candidate,
     *,
     alert_id: int,

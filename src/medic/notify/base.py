@@ -22,23 +22,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Iterable, Literal, Mapping, Protocol, runtime_checkable
 
+from medic.core.model import REASON_TEXT, ChannelName
+
 Outcome = Literal["delivered", "retry", "permanent"]
 
-PAGERDUTY = "pagerduty"
-SLACK = "slack"
-WEBHOOK = "webhook"
-CHANNEL_NAMES: tuple[str, ...] = (PAGERDUTY, SLACK, WEBHOOK)
-
-# Opening and closing reasons written by the worker, in words for humans.
-REASON_TEXT: dict[str, str] = {
-    "missed_heartbeats": "missed heartbeats",
-    "reported_down": "reported DOWN",
-    "never_reported": "never sent a heartbeat",
-    "job_failed": "job failed",
-    "job_overdue": "job overdue",
-    "recovered": "recovered",
-    "deactivated": "deactivated",
-}
+# The channel names (core.model.ChannelName), under the names channels import.
+PAGERDUTY = ChannelName.PAGERDUTY
+SLACK = ChannelName.SLACK
+WEBHOOK = ChannelName.WEBHOOK
+CHANNEL_NAMES: tuple[str, ...] = tuple(ChannelName)
 
 MAX_ERROR_CHARS = 300
 
@@ -46,8 +38,8 @@ MAX_ERROR_CHARS = 300
 @dataclass(frozen=True)
 class Notification:
     id: int  # outbox row id
-    channel: str  # "pagerduty" | "slack" | "webhook"
-    kind: str  # "trigger" | "resolve" | "reminder"
+    channel: str  # a ChannelName
+    kind: str  # a NotificationKind
     payload: dict = field(hash=False)  # the alert event written by the worker
     thread_ref: str | None = None  # provider ref of this alert's trigger on this channel
     reclaimed: bool = False  # an earlier attempt's claim expired mid-send: it may have gone out

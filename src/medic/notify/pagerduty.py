@@ -11,6 +11,7 @@ from __future__ import annotations
 import httpx
 
 from medic.config import Settings
+from medic.core.model import NotificationKind, Priority
 from medic.notify.base import (
     PAGERDUTY,
     DeliveryResult,
@@ -22,11 +23,11 @@ from medic.notify.base import (
 )
 
 SEVERITY_BY_PRIORITY = {
-    "p1": "critical",
-    "p2": "error",
-    "p3": "warning",
-    "p4": "info",
-    "p5": "info",
+    Priority.P1: "critical",
+    Priority.P2: "error",
+    Priority.P3: "warning",
+    Priority.P4: "info",
+    Priority.P5: "info",
 }
 # An unknown priority must not quietly downgrade a page.
 DEFAULT_SEVERITY = "critical"
@@ -49,9 +50,9 @@ def summary_for(payload: dict) -> str:
 def build_event(routing_key: str, kind: str, payload: dict) -> dict:
     """The Events API v2 request body for a trigger or resolve."""
     dedup_key = str(payload["dedup_key"])
-    if kind == "resolve":
+    if kind == NotificationKind.RESOLVE:
         return {"routing_key": routing_key, "event_action": "resolve", "dedup_key": dedup_key}
-    if kind != "trigger":
+    if kind != NotificationKind.TRIGGER:
         raise ValueError(f"PagerDuty has no event for kind {kind!r}")
     event: dict = {
         "routing_key": routing_key,
@@ -118,9 +119,9 @@ class PagerDutyChannel:
     def send(self, notification: Notification) -> DeliveryResult:
         payload = notification.payload
         dedup_key = str(payload.get("dedup_key") or "")
-        if notification.kind == "reminder":
+        if notification.kind == NotificationKind.REMINDER:
             return DeliveryResult("delivered", provider_ref=dedup_key or None)
-        if notification.kind not in ("trigger", "resolve"):
+        if notification.kind not in (NotificationKind.TRIGGER, NotificationKind.RESOLVE):
             return DeliveryResult("permanent", error=f"unknown notification kind {notification.kind!r}")
         if not dedup_key:
             return DeliveryResult("permanent", error="payload has no dedup_key")

@@ -6,9 +6,9 @@ from datetime import datetime
 
 from sqlalchemy import Connection, delete, select
 
+from medic.core.model import FINISHED_STATES
 from medic.store.tables import alerts, heartbeat_events, job_runs, notifications
 
-FINISHED_STATES = ("delivered", "failed")
 
 
 def delete_heartbeats_batch(conn: Connection, cutoff: datetime, batch_size: int) -> int:

@@ -8,6 +8,7 @@ from typing import Iterable, Mapping, Sequence
 
 from sqlalchemy import (
     BigInteger,
+    and_,
     Connection,
     Integer,
     Row,
@@ -18,6 +19,7 @@ from sqlalchemy import (
     func,
     insert,
     literal,
+    or_,
     select,
     text,
     update,
@@ -25,8 +27,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import psycopg as postgresql_psycopg
 from sqlalchemy.exc import DBAPIError
 
-from medic.core import health
-from medic.core.model import Status
+from medic.core import deadline
+from medic.core.model import JOB_FAILED, JOB_RUNNING, Status
 from medic.store import services as service_queries
 from medic.store.instrument import timed
 from medic.store.tables import heartbeat_events, services
@@ -65,6 +67,8 @@ _RETURNED = (
     services.c.alert_interval,
     services.c.grace_period_seconds,
     services.c.date_added,
+    services.c.max_duration_seconds,
+    services.c.last_status,
 )
 
 
@@ -72,18 +76,29 @@ def _touch_service():
     """One statement that finds an active service by name and moves its deadline.
 
     Folding the lookup into the UPDATE keeps ingest at two statements per
-    heartbeat; RETURNING hands back what the reply and the insert need.
+    heartbeat; RETURNING hands back what the reply and the insert need. The
+    CASEs are core/deadline.py's rule for the cases it can settle without the
+    history (tests/store/test_deadline_sql.py holds them equal to it); the others
+    keep their deadline here and are recounted by the caller (``needs_recount``).
     """
-    at_epoch = bindparam("at_epoch")
+    status = bindparam("status")
+    down = status == literal(Status.DOWN.value)
+    failed = services.c.last_status == literal(JOB_FAILED)
     return (
         update(services)
         .where(func.lower(services.c.heartbeat_name) == bindparam("name_lower"), services.c.active)
         .values(
             last_heartbeat_at=bindparam("at"),
-            last_status=bindparam("status"),
+            # deadline.status_after_heartbeat: a job's state survives a plain heartbeat.
+            last_status=case(
+                (failed, services.c.last_status),
+                (and_(services.c.last_status == literal(JOB_RUNNING), ~down), services.c.last_status),
+                else_=status,
+            ),
             deadline=case(
-                (bindparam("status") == literal(Status.DOWN.value), literal(health.UNHEALTHY)),
-                else_=at_epoch + services.c.alert_interval * 60 + services.c.grace_period_seconds,
+                (or_(down, failed), literal(deadline.UNHEALTHY)),
+                (or_(services.c.threshold > 1, services.c.max_duration_seconds.is_not(None)), services.c.deadline),
+                else_=bindparam("at_epoch") + services.c.alert_interval * 60 + services.c.grace_period_seconds,
             ),
         )
         .returning(*_RETURNED)
@@ -100,6 +115,8 @@ _TOUCH = _touch_service()  # built once: building it costs more than running it 
 # - A name sent twice moves its service once, with its last status (deduplicated by
 #   the caller): the same end state as applying the beats one by one. Every beat still
 #   gets its own row, inserted in submission order.
+# - The CASEs are the same as _touch_service's (core/deadline.py's rule where no history
+#   is needed; tests/store/test_deadline_sql.py holds both equal to it).
 _STORE_BATCH_PG = text(
     """
     WITH locked AS MATERIALIZED (
@@ -112,15 +129,20 @@ _STORE_BATCH_PG = text(
     ), touched AS (
         UPDATE services
         SET last_heartbeat_at = :at,
-            last_status = locked.status,
-            deadline = CASE WHEN locked.status = :down THEN :unhealthy
-                            WHEN services.threshold > 1 THEN services.deadline  -- recounted by the caller
+            last_status = CASE WHEN services.last_status = :failed THEN services.last_status
+                               WHEN services.last_status = :running AND locked.status <> :down
+                                   THEN services.last_status
+                               ELSE locked.status END,
+            deadline = CASE WHEN locked.status = :down OR services.last_status = :failed THEN :unhealthy
+                            WHEN services.threshold > 1 OR services.max_duration_seconds IS NOT NULL
+                                THEN services.deadline  -- recounted by the caller
                             ELSE :at_epoch + services.alert_interval * 60 + services.grace_period_seconds END
         FROM locked
         WHERE services.service_id = locked.service_id
         RETURNING locked.name_lower, services.service_id, services.heartbeat_name, services.service_name,
             services.team, services.priority, services.threshold, services.alert_interval,
-            services.grace_period_seconds, services.date_added
+            services.grace_period_seconds, services.date_added, services.max_duration_seconds,
+            services.last_status
     ), inserted AS (
         INSERT INTO heartbeat_events (service_id, time, status)
         SELECT touched.service_id, :at, b.status
@@ -150,7 +172,9 @@ def _batch_params(beats: Sequence[Beat], now: datetime) -> tuple[list[str], dict
         "at": now,
         "at_epoch": now.timestamp(),
         "down": Status.DOWN.value,
-        "unhealthy": health.UNHEALTHY,
+        "failed": JOB_FAILED,
+        "running": JOB_RUNNING,
+        "unhealthy": deadline.UNHEALTHY,
     }
 
 
@@ -221,8 +245,8 @@ def record_autocommit(conn: Connection, beats: Sequence[Beat], now: datetime) ->
 
     One round trip instead of three (BEGIN, statement, COMMIT), and the statement runs on
     the psycopg connection itself: this is the group-commit writer's hot path
-    (bench/RESULTS.md). Services with a threshold above 1 then have their deadline
-    recounted in a transaction of their own, under their row locks; the statement left
+    (bench/RESULTS.md). Services whose deadline needs their history (deadline.needs_recount)
+    then have it recounted in a transaction of their own, under their row locks; the statement left
     those deadlines as they were, so between the two the service looks as if its
     heartbeat had not arrived yet, never healthier than it is.
 
@@ -272,7 +296,7 @@ def _as_sqlalchemy_error(exc: Exception, driver, statement: str, params: dict | 
 def _results(
     conn: Connection, beats: Sequence[Beat], stored: dict[int, tuple[int, Mapping]], now: datetime
 ) -> tuple[list[Stored | str], dict[int, Mapping]]:
-    """Per-beat results, and the services whose deadline must be recounted (threshold > 1)."""
+    """Per-beat results, and the services whose deadline must be recounted (deadline.needs_recount)."""
     missing = {beat.heartbeat_name.lower() for index, beat in enumerate(beats) if index not in stored}
     refused = _refused(conn, missing) if missing else {}
     results: list[Stored | str] = []
@@ -294,8 +318,8 @@ def _results(
                 status=beat.status,
             )
         )
-        if row["threshold"] > 1:
-            # The statement assumed threshold 1; count the newest heartbeats instead
+        if deadline.needs_recount(row["threshold"], row["max_duration_seconds"]):
+            # The statement kept the deadline; count the newest signals instead
             # (after the insert, once per service however often it is in the batch).
             recount[row["service_id"]] = row
     return results, recount

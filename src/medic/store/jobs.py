@@ -8,9 +8,9 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, Row, func, insert, literal_column, select, update
 
-from medic.core import health
-from medic.core.jobs import FINAL_STATE, HEARTBEAT_STATUS, JobAction, RunState, duration_seconds, health_after_signal
-from medic.core.model import Status
+from medic.core import deadline
+from medic.core.jobs import FINAL_STATE, HEARTBEAT_STATUS, JobAction, RunState, duration_seconds, status_after_signal
+from medic.core.model import GOOD_STATUSES
 from medic.store import services as service_queries
 from medic.store.tables import heartbeat_events, job_runs, services
 
@@ -77,22 +77,25 @@ def apply_signal(conn: Connection, service_id: int, signal: Signal, now: datetim
 
     status = HEARTBEAT_STATUS[signal.action]
     conn.execute(insert(heartbeat_events).values(service_id=service_id, time=now, status=status))
-    if service.threshold > 1 and status != Status.DOWN:
-        liveness = service_queries.compute_deadline(conn, dict(service._mapping))
-    else:
-        window = health.window_seconds(service.alert_interval, service.grace_period_seconds)
-        liveness = health.deadline_after_single_heartbeat(status, now, window)
-    after = health_after_signal(
-        signal.action,
-        liveness_deadline=liveness,
-        max_duration_seconds=service.max_duration_seconds,
-        oldest_open_start=service_queries.oldest_open_run_start(conn, service_id),
-        previous_status=service.last_status,
+    oldest_open_start = service_queries.oldest_open_run_start(conn, service_id)
+    last_status = status_after_signal(
+        signal.action, previous_status=service.last_status, run_open=oldest_open_start is not None
+    )
+    if service.threshold > 1:
+        good_times = service_queries.newest_good_times(conn, service_id, service.threshold)
+    else:  # the heartbeat just stored is all the history threshold 1 needs
+        good_times = [now] if status in GOOD_STATUSES else []
+    due = deadline.next_due(
+        service_queries.settings_of(service._mapping),
+        deadline.Signals(
+            newest_status=status,
+            good_times_newest_first=good_times,
+            last_status=last_status,
+            oldest_open_start=oldest_open_start,
+        ),
     )
     conn.execute(
-        update(services)
-        .where(services.c.service_id == service_id)
-        .values(deadline=after.deadline, last_status=after.last_status)
+        update(services).where(services.c.service_id == service_id).values(deadline=due, last_status=last_status)
     )
     return run, service
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
 from sqlalchemy import Connection, Row, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from medic.core import health
-from medic.core.jobs import RunState, job_deadline
+from medic.core import deadline
+from medic.core.jobs import RunState
 from medic.core.model import GOOD_STATUSES
 from medic.store.tables import heartbeat_events, job_runs, services
 
@@ -50,7 +50,7 @@ def create(conn: Connection, values: dict[str, Any], now: datetime) -> tuple[Row
     existing = get_by_name(conn, values["heartbeat_name"])
     if existing is not None:
         return existing, False
-    window = health.window_seconds(values["alert_interval"], values["grace_period_seconds"])
+    first = deadline.next_due(settings_of({**values, "date_added": now}), deadline.Signals())
     row_values = {
         **values,
         "active": True,
@@ -58,7 +58,7 @@ def create(conn: Connection, values: dict[str, Any], now: datetime) -> tuple[Row
         "down": False,
         "date_added": now,
         "date_modified": now,
-        "deadline": now.timestamp() + window,
+        "deadline": first,
     }
     try:
         with conn.begin_nested():
@@ -84,52 +84,64 @@ def update_service(conn: Connection, row: Row, changes: dict[str, Any], now: dat
     values = dict(changes)
     if "muted" in values and values["muted"] != row.muted:
         values["date_muted"] = now if values["muted"] else None
-    if values.keys() & _DEADLINE_INPUTS:
-        merged = {**row._mapping, **values}
-        values["deadline"] = job_deadline(
-            compute_deadline(conn, merged),
-            row.last_status,
-            merged["max_duration_seconds"],
-            oldest_open_run_start(conn, row.service_id),
+    reactivated = bool(values.get("active")) and not row.active
+    if values.keys() & _DEADLINE_INPUTS or reactivated:
+        # Muting is not an input of the deadline (core/deadline.py): unmuting keeps it.
+        values["deadline"] = compute_deadline(
+            conn, {**row._mapping, **values}, fresh_window_from=now if reactivated else None
         )
-    if values.get("active") and not row.active:
-        # A reactivated service gets a fresh window, as if newly registered.
-        window = health.window_seconds(
-            values.get("alert_interval", row.alert_interval),
-            values.get("grace_period_seconds", row.grace_period_seconds),
-        )
-        values["deadline"] = max(values.get("deadline", row.deadline), now.timestamp() + window)
     values["date_modified"] = now
     conn.execute(update(services).where(services.c.service_id == row.service_id).values(**values))
     return get_by_id(conn, row.service_id)
 
 
-def compute_deadline(conn: Connection, service: dict[str, Any]) -> float:
-    """Recompute a service's deadline from its newest heartbeats (index range scans)."""
-    newest = conn.execute(
-        select(heartbeat_events.c.time, heartbeat_events.c.status)
-        .where(heartbeat_events.c.service_id == service["service_id"])
-        .order_by(heartbeat_events.c.time.desc(), heartbeat_events.c.heartbeat_id.desc())  # ties: a batch shares one time
-        .limit(1)
-    ).first()
-    good_times = conn.scalars(
-        select(heartbeat_events.c.time)
-        .where(
-            heartbeat_events.c.service_id == service["service_id"],
-            heartbeat_events.c.status.in_(sorted(GOOD_STATUSES)),
-        )
-        .order_by(heartbeat_events.c.time.desc())
-        .limit(service["threshold"])
-    ).all()
-    return health.deadline_for(
-        date_added=service["date_added"],
+def settings_of(service: Mapping[str, Any]) -> deadline.Settings:
+    return deadline.Settings(
         alert_interval=service["alert_interval"],
         grace_period_seconds=service["grace_period_seconds"],
         threshold=service["threshold"],
-        newest_status=newest.status if newest else None,
-        newest_time=newest.time if newest else None,
-        good_times_newest_first=good_times,
+        max_duration_seconds=service.get("max_duration_seconds"),
+        date_added=service["date_added"],
     )
+
+
+def compute_deadline(
+    conn: Connection, service: Mapping[str, Any], *, fresh_window_from: datetime | None = None
+) -> float:
+    """The service's deadline from its settings (``service``, a row with any changes
+    applied) and its newest signals as stored (index range scans)."""
+    return deadline.next_due(settings_of(service), newest_signals(conn, service, fresh_window_from=fresh_window_from))
+
+
+def newest_signals(
+    conn: Connection, service: Mapping[str, Any], *, fresh_window_from: datetime | None = None
+) -> deadline.Signals:
+    service_id = service["service_id"]
+    newest = conn.execute(
+        select(heartbeat_events.c.status)
+        .where(heartbeat_events.c.service_id == service_id)
+        .order_by(heartbeat_events.c.time.desc(), heartbeat_events.c.heartbeat_id.desc())  # ties: a batch shares one time
+        .limit(1)
+    ).scalar()
+    # The open run matters only to a service with a run limit.
+    has_limit = service.get("max_duration_seconds") is not None
+    return deadline.Signals(
+        newest_status=newest,
+        good_times_newest_first=newest_good_times(conn, service_id, service["threshold"]),
+        last_status=service.get("last_status"),
+        oldest_open_start=oldest_open_run_start(conn, service_id) if has_limit else None,
+        fresh_window_from=fresh_window_from,
+    )
+
+
+def newest_good_times(conn: Connection, service_id: int, limit: int) -> list[datetime]:
+    """The newest UP/DEGRADED heartbeat times, newest first."""
+    return conn.scalars(
+        select(heartbeat_events.c.time)
+        .where(heartbeat_events.c.service_id == service_id, heartbeat_events.c.status.in_(sorted(GOOD_STATUSES)))
+        .order_by(heartbeat_events.c.time.desc())
+        .limit(limit)
+    ).all()
 
 
 def oldest_open_run_start(conn: Connection, service_id: int) -> datetime | None:
@@ -142,5 +154,5 @@ def oldest_open_run_start(conn: Connection, service_id: int) -> datetime | None:
 
 
 def set_deadlines(conn: Connection, deadlines: Iterable[tuple[int, float]]) -> None:
-    for service_id, deadline in deadlines:
-        conn.execute(update(services).where(services.c.service_id == service_id).values(deadline=deadline))
+    for service_id, due in deadlines:
+        conn.execute(update(services).where(services.c.service_id == service_id).values(deadline=due))

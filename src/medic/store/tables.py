@@ -23,6 +23,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import TypeDecorator
 
+from medic.core.model import OutboxState
+
 metadata = MetaData(
     naming_convention={
         "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -179,7 +181,7 @@ notifications = Table(
     Column("channel", String(32), nullable=False),
     Column("kind", String(16), nullable=False),
     Column("payload", JSON, nullable=False),
-    Column("state", String(16), nullable=False, server_default="pending"),
+    Column("state", String(16), nullable=False, server_default=OutboxState.PENDING.value),
     Column("attempts", Integer, nullable=False, server_default=text("0")),
     Column("next_attempt_at", UTCDateTime, nullable=False),
     Column("claimed_until", UTCDateTime),

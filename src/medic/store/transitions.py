@@ -14,6 +14,7 @@ from typing import Iterable, Sequence
 
 from sqlalchemy import ARRAY, BigInteger, Connection, and_, any_, false, insert, literal, or_, select, true, update
 
+from medic.core.model import NotificationKind, OutboxState
 from medic.core.transitions import Candidate, alert_name, payload
 from medic.store.bulk import insert_rows
 from medic.store.tables import alerts, notifications, services
@@ -143,10 +144,10 @@ def open_alerts(
     for row, alert_id in zip(rows, alert_ids):
         c, reason = by_id[row["service_id"]]
         event = payload(
-            "trigger", c, alert_id=alert_id, dedup_key=row["external_reference_id"], name=row["alert_name"],
+            NotificationKind.TRIGGER, c, alert_id=alert_id, dedup_key=row["external_reference_id"], name=row["alert_name"],
             reason=reason, opened_at=now, closed_at=None, now=now, base_url=base_url,
         )
-        outbox += [_notification(alert_id, channel, "trigger", event, now) for channel in channels]
+        outbox += [_notification(alert_id, channel, NotificationKind.TRIGGER, event, now) for channel in channels]
     insert_rows(conn, notifications, outbox)
     return list(alert_ids)
 
@@ -193,10 +194,10 @@ def close_alerts(
             continue  # down without an open alert cannot happen through the worker; nothing to resolve
         closed.append(alert.alert_id)
         event = payload(
-            "resolve", c, alert_id=alert.alert_id, dedup_key=alert.external_reference_id, name=alert.alert_name,
+            NotificationKind.RESOLVE, c, alert_id=alert.alert_id, dedup_key=alert.external_reference_id, name=alert.alert_name,
             reason=reason, opened_at=alert.created_date, closed_at=now, now=now, base_url=base_url,
         )
-        outbox += [_notification(alert.alert_id, channel, "resolve", event, now) for channel in channels]
+        outbox += [_notification(alert.alert_id, channel, NotificationKind.RESOLVE, event, now) for channel in channels]
     insert_rows(conn, notifications, outbox)
     return closed
 
@@ -230,22 +231,22 @@ def remind(
             continue
         reminded.append(alert.alert_id)
         event = payload(
-            "reminder", c, alert_id=alert.alert_id, dedup_key=alert.external_reference_id, name=alert.alert_name,
+            NotificationKind.REMINDER, c, alert_id=alert.alert_id, dedup_key=alert.external_reference_id, name=alert.alert_name,
             reason=reason, opened_at=alert.created_date, closed_at=None, now=now, base_url=base_url,
         )
-        outbox += [_notification(alert.alert_id, channel, "reminder", event, now) for channel in channels]
+        outbox += [_notification(alert.alert_id, channel, NotificationKind.REMINDER, event, now) for channel in channels]
     if outbox:
         conn.execute(insert(notifications), outbox)
     return reminded
 
 
-def _notification(alert_id: int, channel: str, kind: str, event: dict, now: datetime) -> dict:
+def _notification(alert_id: int, channel: str, kind: NotificationKind, event: dict, now: datetime) -> dict:
     return {
         "alert_id": alert_id,
         "channel": channel,
         "kind": kind,
         "payload": event,
-        "state": "pending",
+        "state": OutboxState.PENDING,
         "attempts": 0,
         "next_attempt_at": now,
         "created_at": now,

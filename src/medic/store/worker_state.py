@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import Connection, func, select, update
 from sqlalchemy.exc import IntegrityError
 
+from medic.core.model import UNFINISHED_STATES
 from medic.store.tables import alerts, notifications, services, worker_state
 
 LAST_CYCLE = "last_cycle"
@@ -55,7 +56,7 @@ def outbox_backlog(conn: Connection) -> list:
     return list(
         conn.execute(
             select(notifications.c.channel, func.count(), func.min(notifications.c.created_at))
-            .where(notifications.c.state.in_(("pending", "sending")))
+            .where(notifications.c.state.in_(UNFINISHED_STATES))
             .group_by(notifications.c.channel)
         )
     )

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import BaseModel, Field, StringConstraints, field_serializer
 
-from medic.web.schemas import Strict
+from medic.core.jobs import RunState
+from medic.web.schemas import Strict, one_of
 
 RunId = Annotated[
     str,
@@ -17,7 +18,7 @@ RunId = Annotated[
 # The clients cut fail reasons at 2000 characters; refusing a longer one would
 # lose the failure itself, so the limit matches theirs.
 Message = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
-RunStateField = Literal["running", "succeeded", "failed"]
+RunStateField = one_of(RunState)
 
 
 class JobSignalIn(Strict):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -15,7 +16,7 @@ from pydantic import (
     StringConstraints,
 )
 
-from medic.core.model import DEFAULT_PRIORITY, DEFAULT_TEAM, PRIORITIES, Status
+from medic.core.model import DEFAULT_PRIORITY, DEFAULT_TEAM, Priority, ServiceState, Status
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/@-]*$"
 # No control characters: they break one-line logs and Slack text, and PostgreSQL rejects NUL.
@@ -35,6 +36,12 @@ Text = Annotated[
     AfterValidator(_printable),
     Field(json_schema_extra={"pattern": PRINTABLE_PATTERN}),
 ]
+
+
+def one_of(vocabulary: type[StrEnum]) -> Any:
+    """A ``Literal`` of an enum's values: validated as plain strings, documented in
+    /openapi.json as a list of values, and never out of step with the enum."""
+    return Literal[tuple(member.value for member in vocabulary)]
 
 
 def _status(value: Any) -> Any:
@@ -73,8 +80,8 @@ def _http_url(value: str | None) -> str | None:
     return value
 
 
-StatusField = Annotated[Literal["UP", "DOWN", "DEGRADED"], BeforeValidator(_status)]
-PriorityField = Annotated[Literal["p1", "p2", "p3", "p4", "p5"], BeforeValidator(_priority)]
+StatusField = Annotated[one_of(Status), BeforeValidator(_status)]
+PriorityField = Annotated[one_of(Priority), BeforeValidator(_priority)]
 Flag = Annotated[bool, BeforeValidator(_flag)]
 Runbook = Annotated[
     str,
@@ -85,8 +92,6 @@ Runbook = Annotated[
 Minutes = Annotated[int, Field(strict=True, ge=1, le=525600, description="minutes")]
 Count = Annotated[int, Field(strict=True, ge=1, le=10000)]
 Seconds = Annotated[int, Field(strict=True, ge=0, le=31536000)]
-
-assert PRIORITIES == ("p1", "p2", "p3", "p4", "p5")
 
 
 class Strict(BaseModel):
@@ -196,7 +201,7 @@ class ServiceOut(BaseModel):
     date_muted: datetime | None
     last_heartbeat_at: datetime | None
     last_status: str | None
-    state: Literal["up", "down", "muted", "new", "inactive"]
+    state: one_of(ServiceState)
 
 
 class AlertOut(BaseModel):

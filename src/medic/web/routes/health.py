@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response
 
+from medic.notify import channel_status
 from medic.store import worker_state as ws
 from medic.store.engine import ping
 from medic.web.api import operation
@@ -22,11 +23,7 @@ def health():
     rt = runtime()
     settings = rt.settings
     now = rt.now()
-    channels = {
-        "pagerduty": settings.pagerduty_configured,
-        "slack": settings.slack_configured,
-        "webhook": settings.webhook_configured,
-    }
+    channels = channel_status(settings)
     report: dict = {"database": {"status": "down"}, "worker": None, "outbox": None, "channels": channels}
     try:
         latency = ping(rt.engine, READY_TIMEOUT_SECONDS)

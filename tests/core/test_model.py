@@ -1,0 +1,31 @@
+"""The stored words never change with the code: rows written by an older Medic keep their meaning."""
+
+from __future__ import annotations
+
+from medic.core.model import (
+    FINISHED_STATES,
+    REASON_TEXT,
+    UNFINISHED_STATES,
+    ChannelName,
+    CloseReason,
+    NotificationKind,
+    OpenReason,
+    OutboxState,
+)
+
+
+def test_stored_values():
+    assert [m.value for m in NotificationKind] == ["trigger", "resolve", "reminder"]
+    assert [m.value for m in OutboxState] == ["pending", "sending", "delivered", "failed"]
+    assert [m.value for m in ChannelName] == ["pagerduty", "slack", "webhook"]
+    assert {m.value for m in OpenReason} == {
+        "missed_heartbeats", "reported_down", "never_reported", "job_failed", "job_overdue",
+    }
+    assert {m.value for m in CloseReason} == {"recovered", "deactivated"}
+
+
+def test_every_state_is_finished_or_not_and_every_reason_has_words():
+    assert set(FINISHED_STATES) | set(UNFINISHED_STATES) == set(OutboxState)
+    assert not set(FINISHED_STATES) & set(UNFINISHED_STATES)
+    assert set(REASON_TEXT) == set(OpenReason) | set(CloseReason)
+    assert REASON_TEXT["reported_down"] == "reported DOWN"  # looked up by the stored string

@@ -1,0 +1,184 @@
+"""The stored deadline equals core/deadline.py's ``next_due`` on every write path.
+
+The heartbeat batch computes the deadline in SQL for speed (one CASE for SQLite's
+statement-by-statement path, one in PostgreSQL's batch statement, which the
+group-commit writer also runs in autocommit); these cases hold that SQL, the
+recounts and the other write paths equal to the one function, on both databases.
+The expected value is computed here from what the test sent, not read back.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import pytest
+
+from medic.core import deadline
+from medic.core.jobs import HEARTBEAT_STATUS, JobAction, status_after_signal
+from medic.core.model import GOOD_STATUSES
+from medic.store import heartbeats as hb
+from medic.store import jobs
+from medic.store import services as svc
+
+WINDOW_MINUTES = 5
+LIMIT = 120  # max_duration_seconds of the job cases
+
+
+@dataclass
+class Expected:
+    """What the test sent, and the deadline the one function derives from it."""
+
+    settings: deadline.Settings
+    beats: list[tuple[datetime, str]] = field(default_factory=list)
+    last_status: str | None = None
+    open_start: datetime | None = None
+
+    def heartbeat(self, at: datetime, status: str) -> None:
+        self.beats.append((at, status))
+        self.last_status = deadline.status_after_heartbeat(self.last_status, status)
+
+    def signal(self, action: JobAction, at: datetime) -> None:
+        self.beats.append((at, HEARTBEAT_STATUS[action]))
+        if action == JobAction.START:
+            self.open_start = self.open_start or at
+        else:
+            self.open_start = None  # the cases run one job at a time
+        self.last_status = status_after_signal(action, previous_status=self.last_status,
+                                               run_open=self.open_start is not None)
+
+    def due(self, fresh_window_from: datetime | None = None) -> float:
+        good = [at for at, status in reversed(self.beats) if status in GOOD_STATUSES][: self.settings.threshold]
+        return deadline.next_due(
+            self.settings,
+            deadline.Signals(
+                newest_status=self.beats[-1][1] if self.beats else None,
+                good_times_newest_first=good,
+                last_status=self.last_status,
+                oldest_open_start=self.open_start,
+                fresh_window_from=fresh_window_from,
+            ),
+        )
+
+
+# A run limit (max_duration_seconds) is set except in "none" and "*_no_limit".
+JOB_STATES = ("none", "limit_unused", "running", "running_no_limit", "overdue", "failed", "failed_no_limit",
+              "failed_restarted", "completed")
+
+
+def _arrange(engine, clock, threshold: int, job: str) -> tuple[int, Expected]:
+    """A service with history: two UP heartbeats, then the job state asked for."""
+    limit = None if job == "none" or job.endswith("_no_limit") else LIMIT
+    values = {"heartbeat_name": "svc", "service_name": "s", "alert_interval": WINDOW_MINUTES,
+              "grace_period_seconds": 0, "threshold": threshold, "max_duration_seconds": limit}
+    created = clock()
+    with engine.begin() as conn:
+        row, _ = svc.create(conn, values, created)
+    expected = Expected(svc.settings_of({**values, "date_added": created}))
+    for _ in range(2):
+        clock.advance(seconds=10)
+        with engine.begin() as conn:
+            hb.record(conn, [hb.Beat("svc", "UP")], clock())
+        expected.heartbeat(clock(), "UP")
+    actions = {
+        "running": [JobAction.START], "running_no_limit": [JobAction.START], "overdue": [JobAction.START],
+        "failed": [JobAction.START, JobAction.FAIL], "failed_no_limit": [JobAction.START, JobAction.FAIL],
+        "failed_restarted": [JobAction.FAIL, JobAction.START],
+        "completed": [JobAction.START, JobAction.COMPLETE],
+    }.get(job, [])
+    for action in actions:
+        clock.advance(seconds=10)
+        with engine.begin() as conn:
+            jobs.apply_signal(conn, row.service_id, jobs.Signal(action), clock())
+        expected.signal(action, clock())
+    clock.advance(seconds=LIMIT + 30 if job == "overdue" else 10)
+    return row.service_id, expected
+
+
+def _stored(engine, service_id: int):
+    with engine.connect() as conn:
+        return svc.get_by_id(conn, service_id)
+
+
+def _send(engine, backend: str, path: str, status: str, now: datetime) -> None:
+    if path == "autocommit":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            [result] = hb.record_autocommit(conn, [hb.Beat("svc", status)], now)
+    else:
+        with engine.begin() as conn:
+            [result] = hb.record(conn, [hb.Beat("svc", status)], now)
+    assert isinstance(result, hb.Stored)
+
+
+@pytest.mark.parametrize("path", ["batch", "autocommit"])
+@pytest.mark.parametrize(
+    "status, threshold, job", list(itertools.product(("UP", "DEGRADED", "DOWN"), (1, 3), JOB_STATES))
+)
+def test_a_heartbeat_stores_what_next_due_says(engine, backend, clock, path, status, threshold, job):
+    if path == "autocommit" and backend != "postgresql":
+        pytest.skip("the autocommit statement is PostgreSQL's")
+    service_id, expected = _arrange(engine, clock, threshold, job)
+    _send(engine, backend, path, status, clock())
+    expected.heartbeat(clock(), status)
+    row = _stored(engine, service_id)
+    assert (row.deadline, row.last_status) == (pytest.approx(expected.due()), expected.last_status)
+
+
+def test_the_fast_path_is_taken_only_where_it_agrees(engine, clock):
+    """Threshold 1 without a run limit: the statement's own CASE (no recount) is the answer."""
+    service_id, expected = _arrange(engine, clock, 1, "none")
+    assert not deadline.needs_recount(expected.settings.threshold, expected.settings.max_duration_seconds)
+    with engine.begin() as conn:
+        rows = conn.execute(hb._TOUCH, {"name_lower": "svc", "status": "UP", "at": clock(),
+                                        "at_epoch": clock().timestamp()}).all()
+    expected.heartbeat(clock(), "UP")
+    assert len(rows) == 1
+    assert _stored(engine, service_id).deadline == pytest.approx(expected.due())
+
+
+CHANGES = [
+    {"grace_period_seconds": 45},
+    {"alert_interval": 1},
+    {"threshold": 2},
+    {"max_duration_seconds": 30},
+    {"max_duration_seconds": None},
+]
+
+
+@pytest.mark.parametrize("change", CHANGES, ids=lambda c: "-".join(f"{k}={v}" for k, v in c.items()))
+@pytest.mark.parametrize("job", JOB_STATES)
+def test_a_settings_change_stores_what_next_due_says(engine, clock, job, change):
+    service_id, expected = _arrange(engine, clock, 1, job)
+    with engine.begin() as conn:
+        svc.update_service(conn, svc.get_by_id(conn, service_id), change, clock())
+    fields = {**expected.settings.__dict__, **change}
+    expected.settings = deadline.Settings(**fields)
+    row = _stored(engine, service_id)
+    assert (row.deadline, row.last_status) == (pytest.approx(expected.due()), expected.last_status)
+    # ... and a heartbeat afterwards follows the new settings.
+    clock.advance(seconds=5)
+    _send(engine, "", "batch", "UP", clock())
+    expected.heartbeat(clock(), "UP")
+    assert _stored(engine, service_id).deadline == pytest.approx(expected.due())
+
+
+@pytest.mark.parametrize("job", ["none", "running", "failed"])
+def test_unmute_and_reactivation_store_what_next_due_says(engine, clock, job):
+    service_id, expected = _arrange(engine, clock, 3, job)
+    with engine.begin() as conn:
+        svc.update_service(conn, svc.get_by_id(conn, service_id), {"muted": True}, clock())
+    clock.advance(seconds=5)
+    _send(engine, "", "batch", "UP", clock())  # a muted service's deadline keeps moving
+    expected.heartbeat(clock(), "UP")
+    clock.advance(seconds=5)
+    with engine.begin() as conn:
+        svc.update_service(conn, svc.get_by_id(conn, service_id), {"muted": False}, clock())
+    assert _stored(engine, service_id).deadline == pytest.approx(expected.due())
+
+    with engine.begin() as conn:
+        svc.update_service(conn, svc.get_by_id(conn, service_id), {"active": False}, clock())
+    clock.advance(minutes=30)
+    with engine.begin() as conn:
+        svc.update_service(conn, svc.get_by_id(conn, service_id), {"active": True}, clock())
+    assert _stored(engine, service_id).deadline == pytest.approx(expected.due(fresh_window_from=clock()))
