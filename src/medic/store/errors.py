@@ -1,9 +1,18 @@
 """Database failures the web layer turns into 503s, without importing SQLAlchemy,
 and how to name one in a log line."""
 
-from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError, SQLAlchemyError, TimeoutError
+from sqlalchemy.exc import (
+    DisconnectionError,
+    InterfaceError,
+    InternalError,
+    OperationalError,
+    SQLAlchemyError,
+    TimeoutError,
+)
 
-DATABASE_UNAVAILABLE = (OperationalError, InterfaceError, DisconnectionError, TimeoutError)
+# InternalError covers a server that turned read-only (a PostgreSQL standby after a
+# failover, SQLSTATE 25006): a 503 the client retries, not a 500.
+DATABASE_UNAVAILABLE = (OperationalError, InterfaceError, InternalError, DisconnectionError, TimeoutError)
 DATABASE_ERROR = SQLAlchemyError
 
 

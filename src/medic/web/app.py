@@ -13,6 +13,7 @@ from medic.config import Settings
 from medic.store.engine import make_engine
 from medic.store.errors import DATABASE_UNAVAILABLE
 from medic.store.instrument import instrument
+from medic.store.write_health import WriteWatch
 from medic.web import access, auth, origins, ratelimit
 from medic.web.context import Runtime
 from medic.web.envelope import UNAVAILABLE_HEADERS, UNAVAILABLE_MESSAGE, register_error_handlers, reply
@@ -42,6 +43,7 @@ def create_app(
     rt.store_collector = metrics.StoreCollector(engine, clock)
     rt.ingest = GroupCommitIngest(engine, clock)
     rt.authenticator = auth.Authenticator(rt)
+    rt.write_watch = WriteWatch(engine, clock)
     app.extensions["medic"] = rt
 
     register_error_handlers(app)

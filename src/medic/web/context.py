@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
 
     from medic.metrics import ProcessMetrics, StoreCollector
+    from medic.store.write_health import WriteWatch
     from medic.web.auth import Authenticator
     from medic.web.ingest import DirectIngest
 
@@ -29,6 +30,7 @@ class Runtime:
     store_collector: "StoreCollector" = None
     ingest: "DirectIngest" = None
     authenticator: "Authenticator" = None
+    write_watch: "WriteWatch" = None
 
     def now(self) -> datetime:
         return self.clock()

@@ -7,6 +7,8 @@ from flask import Blueprint, Response
 from medic.notify import channel_status
 from medic.store import worker_state as ws
 from medic.store.engine import ping
+from medic.store.errors import describe_db_error
+from medic.store.write_health import probe_write
 from medic.web.api import operation
 from medic.web.context import runtime
 from medic.web.envelope import reply
@@ -17,7 +19,8 @@ READY_TIMEOUT_SECONDS = 2.0
 
 
 @operation(bp, "/health", "GET", summary="Comprehensive health", tag="health", scope="open", statuses=(200,), errors=(503,),
-           description="200 while the database answers, 503 when it does not. Reports the worker's last "
+           description="200 while the database answers and takes writes, 503 when it does not (a failed write "
+           "probe, or a write that failed in the last 30 s). Reports the worker's last "
            "completed cycle, the notification backlog and which channels are configured.")
 def health():
     rt = runtime()
@@ -34,6 +37,9 @@ def health():
         report["database"] = {"status": "down", "error": type(exc).__name__}
         return reply(report, "database unavailable", 503)
     report["database"] = {"status": "up", "latency_ms": round(latency * 1000, 2)}
+    unwritable = _write_problem(rt, now)
+    if unwritable:
+        report["database"] = {"status": "read-only", "latency_ms": round(latency * 1000, 2), **unwritable}
     stale_after = max(4 * settings.worker_interval_seconds, 60)
     if last_cycle is None:
         report["worker"] = {"status": "unknown", "last_cycle": None, "age_seconds": None}
@@ -50,9 +56,24 @@ def health():
         "by_channel": {channel: count for channel, count, _ in backlog},
         "oldest_age_seconds": round((now - oldest).total_seconds(), 3) if oldest else None,
     }
+    if unwritable:
+        return reply(report, f"database cannot write: {unwritable['error']}", 503)
     missing = [name for name, ok in channels.items() if not ok]
     message = "ok" if not missing else f"ok; not configured: {', '.join(missing)}"
     return reply(report, message)
+
+
+def _write_problem(rt, now) -> dict | None:
+    """Why the database cannot take writes (a failed probe, or a recent failed
+    write in this process), or None."""
+    try:
+        probe_write(rt.engine, now, READY_TIMEOUT_SECONDS)
+    except Exception as exc:
+        return {"error": describe_db_error(exc), "since": None}
+    recent = rt.write_watch.recent_failure(now) if rt.write_watch is not None else None
+    if recent is not None:
+        return {"error": recent[1], "since": recent[0].isoformat()}
+    return None
 
 
 @operation(bp, "/health/live", "GET", summary="Liveness: the process serves", tag="health", scope="open")
@@ -62,10 +83,16 @@ def live():
 
 @operation(bp, "/health/ready", "GET", summary="Readiness: the database answers quickly", tag="health", scope="open", errors=(503,))
 def ready():
+    rt = runtime()
     try:
-        latency = ping(runtime().engine, READY_TIMEOUT_SECONDS)
+        latency = ping(rt.engine, READY_TIMEOUT_SECONDS)
     except Exception as exc:
         return reply({"database": "down", "error": type(exc).__name__}, "not ready: database unavailable", 503)
+    unwritable = _write_problem(rt, rt.now())
+    if unwritable:
+        return reply(
+            {"database": "read-only", **unwritable}, f"not ready: database cannot write: {unwritable['error']}", 503
+        )
     return reply({"database": "up", "latency_ms": round(latency * 1000, 2)}, "ready")
 
 
