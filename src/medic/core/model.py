@@ -88,9 +88,23 @@ UNFINISHED_STATES = (OutboxState.PENDING, OutboxState.SENDING)
 FINISHED_STATES = (OutboxState.DELIVERED, OutboxState.FAILED)
 
 
+class DeliveryOutcome(StrEnum):
+    """How a channel classifies one send (notify/base.py)."""
+
+    DELIVERED = "delivered"
+    RETRY = "retry"
+    PERMANENT = "permanent"
+
+
 class ChannelName(StrEnum):
     """notifications.channel, the keys of /health's "channels", the metrics' channel label."""
 
     PAGERDUTY = "pagerduty"
     SLACK = "slack"
     WEBHOOK = "webhook"
+
+
+def channel_receives(channel: str, kind: str) -> bool:
+    """Whether a channel is sent this kind of notification. PagerDuty keeps
+    escalating an open incident itself, so reminders go to every other channel."""
+    return not (channel == ChannelName.PAGERDUTY and kind == NotificationKind.REMINDER)

@@ -20,11 +20,11 @@ import email.utils
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Iterable, Literal, Mapping, Protocol, runtime_checkable
+from typing import Any, Iterable, Mapping, Protocol, runtime_checkable
 
-from medic.core.model import REASON_TEXT, ChannelName
+from medic.core.model import REASON_TEXT, ChannelName, DeliveryOutcome
 
-Outcome = Literal["delivered", "retry", "permanent"]
+Outcome = DeliveryOutcome
 
 # The channel names (core.model.ChannelName), under the names channels import.
 PAGERDUTY = ChannelName.PAGERDUTY
@@ -55,7 +55,7 @@ class DeliveryResult:
 
     @property
     def delivered(self) -> bool:
-        return self.outcome == "delivered"
+        return self.outcome == DeliveryOutcome.DELIVERED
 
 
 @runtime_checkable
@@ -107,17 +107,18 @@ def classify_status(
 ) -> DeliveryResult:
     """Map an HTTP status to an outcome. `headers` must allow case-insensitive get."""
     if 200 <= status < 300:
-        return DeliveryResult("delivered")
+        return DeliveryResult(DeliveryOutcome.DELIVERED)
     retry_after = None
     if status in (429, 503) and headers is not None:
-        retry_after = parse_retry_after(_header(headers, "Retry-After"))
+        retry_after = parse_retry_after(header_value(headers, "Retry-After"))
     message = f"HTTP {status}" + (f": {error}" if error else "")
     if status >= 500 or status in (408, 429):
-        return DeliveryResult("retry", retry_after=retry_after, error=message)
-    return DeliveryResult("permanent", error=message)
+        return DeliveryResult(DeliveryOutcome.RETRY, retry_after=retry_after, error=message)
+    return DeliveryResult(DeliveryOutcome.PERMANENT, error=message)
 
 
-def _header(headers: Mapping[str, Any], name: str) -> str | None:
+def header_value(headers: Mapping[str, Any], name: str) -> str | None:
+    """A header's value from any mapping, looked up case-insensitively."""
     value = headers.get(name)
     if value is None:
         lowered = name.lower()

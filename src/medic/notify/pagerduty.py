@@ -11,7 +11,7 @@ from __future__ import annotations
 import httpx
 
 from medic.config import Settings
-from medic.core.model import NotificationKind, Priority
+from medic.core.model import DeliveryOutcome, NotificationKind, Priority, channel_receives
 from medic.notify.base import (
     PAGERDUTY,
     DeliveryResult,
@@ -119,22 +119,22 @@ class PagerDutyChannel:
     def send(self, notification: Notification) -> DeliveryResult:
         payload = notification.payload
         dedup_key = str(payload.get("dedup_key") or "")
-        if notification.kind == NotificationKind.REMINDER:
-            return DeliveryResult("delivered", provider_ref=dedup_key or None)
+        if not channel_receives(PAGERDUTY, notification.kind):  # a stray row must not page twice
+            return DeliveryResult(DeliveryOutcome.DELIVERED, provider_ref=dedup_key or None)
         if notification.kind not in (NotificationKind.TRIGGER, NotificationKind.RESOLVE):
-            return DeliveryResult("permanent", error=f"unknown notification kind {notification.kind!r}")
+            return DeliveryResult(DeliveryOutcome.PERMANENT, error=f"unknown notification kind {notification.kind!r}")
         if not dedup_key:
-            return DeliveryResult("permanent", error="payload has no dedup_key")
+            return DeliveryResult(DeliveryOutcome.PERMANENT, error="payload has no dedup_key")
 
         event = build_event(self._routing_key, notification.kind, payload)
         try:
             response = self._client.post(self._events_url, json=event)
         except httpx.HTTPError as exc:  # timeouts, refused/reset connections, protocol errors
-            return DeliveryResult("retry", error=exception_error(exc, self._secrets()))
+            return DeliveryResult(DeliveryOutcome.RETRY, error=exception_error(exc, self._secrets()))
 
         result = classify_status(response.status_code, response.headers, error=self._detail(response))
-        if result.outcome == "delivered":
-            return DeliveryResult("delivered", provider_ref=self._ref(response, dedup_key))
+        if result.outcome == DeliveryOutcome.DELIVERED:
+            return DeliveryResult(DeliveryOutcome.DELIVERED, provider_ref=self._ref(response, dedup_key))
         return result
 
     def _secrets(self) -> tuple[str, ...]:

@@ -20,6 +20,7 @@ loop inside `send` would hold a dispatcher slot and hide failures from it.
 
 from __future__ import annotations
 
+import dataclasses
 import http.client
 import logging
 import re
@@ -29,12 +30,15 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from medic.config import Settings
+from medic.core.model import DeliveryOutcome, NotificationKind
 from medic.notify.base import (
     SLACK,
     DeliveryResult,
     Notification,
+    classify_status,
     exception_error,
     format_duration,
+    header_value,
     parse_retry_after,
     parse_time,
     reason_text,
@@ -161,7 +165,11 @@ def _simple(text: str, payload: dict) -> tuple[str, list[dict]]:
     return text, blocks
 
 
-MESSAGE_BUILDERS = {"trigger": trigger_message, "resolve": resolve_message, "reminder": reminder_message}
+MESSAGE_BUILDERS = {
+    NotificationKind.TRIGGER: trigger_message,
+    NotificationKind.RESOLVE: resolve_message,
+    NotificationKind.REMINDER: reminder_message,
+}
 
 
 class SlackChannel:
@@ -198,7 +206,7 @@ class SlackChannel:
     def send(self, notification: Notification) -> DeliveryResult:
         builder = MESSAGE_BUILDERS.get(notification.kind)
         if builder is None:
-            return DeliveryResult("permanent", error=f"unknown notification kind {notification.kind!r}")
+            return DeliveryResult(DeliveryOutcome.PERMANENT, error=f"unknown notification kind {notification.kind!r}")
         text, blocks = builder(notification.payload)
         kwargs: dict[str, Any] = {
             "channel": self._channel_id,
@@ -207,9 +215,9 @@ class SlackChannel:
             "unfurl_links": False,
             "unfurl_media": False,
         }
-        if notification.kind != "trigger" and notification.thread_ref:
+        if notification.kind != NotificationKind.TRIGGER and notification.thread_ref:
             kwargs["thread_ts"] = notification.thread_ref
-            if notification.kind == "resolve":
+            if notification.kind == NotificationKind.RESOLVE:
                 kwargs["reply_broadcast"] = True
         kwargs["metadata"] = {
             "event_type": METADATA_EVENT,
@@ -219,7 +227,7 @@ class SlackChannel:
         if notification.reclaimed:
             earlier = self._find_posted(notification)
             if earlier is not None:
-                return DeliveryResult("delivered", provider_ref=earlier, already_delivered=True)
+                return DeliveryResult(DeliveryOutcome.DELIVERED, provider_ref=earlier, already_delivered=True)
 
         try:
             response = self._client.chat_postMessage(**kwargs)
@@ -227,13 +235,13 @@ class SlackChannel:
             return self._classify_api_error(exc)
         except (OSError, http.client.HTTPException) as exc:
             # URLError, timeouts, refused or reset connections, truncated responses.
-            return DeliveryResult("retry", error=exception_error(exc, self._secrets()))
+            return DeliveryResult(DeliveryOutcome.RETRY, error=exception_error(exc, self._secrets()))
         except SlackClientError as exc:
             # Invalid URL or proxy: configuration, not a passing condition.
-            return DeliveryResult("permanent", error=exception_error(exc, self._secrets()))
+            return DeliveryResult(DeliveryOutcome.PERMANENT, error=exception_error(exc, self._secrets()))
 
         ts = response.get("ts")
-        return DeliveryResult("delivered", provider_ref=str(ts) if ts else None)
+        return DeliveryResult(DeliveryOutcome.DELIVERED, provider_ref=str(ts) if ts else None)
 
     def _find_posted(self, notification: Notification) -> str | None:
         """The ts of a message this notification already posted, if Slack shows one.
@@ -281,32 +289,19 @@ class SlackChannel:
     def _classify_api_error(self, exc: SlackApiError) -> DeliveryResult:
         response = exc.response
         status = getattr(response, "status_code", None) or 0
-        headers = getattr(response, "headers", None) or {}
+        headers = dict(getattr(response, "headers", None) or {})
         data = getattr(response, "data", None)
         code = data.get("error") if isinstance(data, dict) else None
         code = str(code) if code else None
-        described = f"HTTP {status}" + (f": {code}" if code else "")
-        error = safe_error(f"Slack {described}", self._secrets())
-
-        retry_after = None
-        if status in (429, 503) or code in ("ratelimited", "rate_limited"):
-            retry_after = parse_retry_after(_get_header(headers, "Retry-After"))
-        if status >= 500 or status in (408, 429):
-            return DeliveryResult("retry", retry_after=retry_after, error=error)
+        error = safe_error(f"Slack HTTP {status}" + (f": {code}" if code else ""), self._secrets())
+        if status != 200:  # HTTP itself failed: the shared classification, Retry-After included
+            return dataclasses.replace(classify_status(status, headers), error=error)
+        # 200 with ok: false: Slack's own error codes.
         if code in RETRYABLE_ERRORS:
-            return DeliveryResult("retry", retry_after=retry_after, error=error)
-        if status == 200 and (code is None or not _ERROR_CODE.match(code)):
+            retry_after = parse_retry_after(header_value(headers, "Retry-After"))
+            return DeliveryResult(DeliveryOutcome.RETRY, retry_after=retry_after, error=error)
+        if code is None or not _ERROR_CODE.match(code):
             # A 200 without a Slack JSON answer comes from something in between (a
             # proxy, a captive portal): the message was not posted; try again.
-            return DeliveryResult("retry", error=error)
-        return DeliveryResult("permanent", error=error)
-
-
-def _get_header(headers: Any, name: str) -> str | None:
-    lowered = name.lower()
-    for key, value in dict(headers).items():
-        if str(key).lower() == lowered:
-            if isinstance(value, (list, tuple)):
-                return str(value[0]) if value else None
-            return str(value)
-    return None
+            return DeliveryResult(DeliveryOutcome.RETRY, error=error)
+        return DeliveryResult(DeliveryOutcome.PERMANENT, error=error)

@@ -34,6 +34,7 @@ import time
 import httpx
 
 from medic.config import Settings
+from medic.core.model import DeliveryOutcome
 from medic.notify.base import (
     WEBHOOK,
     DeliveryResult,
@@ -122,7 +123,7 @@ class WebhookChannel:
         try:
             response = self._client.post(self._url, content=body, headers=headers)
         except httpx.HTTPError as exc:
-            return DeliveryResult("retry", error=exception_error(exc, self._secrets()))
+            return DeliveryResult(DeliveryOutcome.RETRY, error=exception_error(exc, self._secrets()))
         detail = None
         if not response.is_success:
             detail = safe_error(response.text.strip(), self._secrets()) or None

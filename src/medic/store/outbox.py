@@ -12,10 +12,11 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, and_, exists, or_, select, update
 
+from medic.core.model import UNFINISHED_STATES, NotificationKind, OutboxState
 from medic.store.tables import notifications
 
-PENDING, SENDING, DELIVERED, FAILED = "pending", "sending", "delivered", "failed"
-UNFINISHED = (PENDING, SENDING)
+PENDING, SENDING, DELIVERED, FAILED = OutboxState.PENDING, OutboxState.SENDING, OutboxState.DELIVERED, OutboxState.FAILED
+UNFINISHED = UNFINISHED_STATES
 
 
 def claim_due(
@@ -127,7 +128,7 @@ def trigger_refs(conn: Connection, pairs: set[tuple[int, str]]) -> dict[tuple[in
     rows = conn.execute(
         select(notifications.c.alert_id, notifications.c.channel, notifications.c.provider_ref).where(
             notifications.c.alert_id.in_(alert_ids),
-            notifications.c.kind == "trigger",
+            notifications.c.kind == NotificationKind.TRIGGER,
             notifications.c.state == DELIVERED,
             notifications.c.provider_ref.is_not(None),
         )

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Callable
 
 from medic.clock import Clock
 from medic.core.delivery import retry_delay
+from medic.core.model import DeliveryOutcome, NotificationKind
 from medic.metrics import process_metrics
 from medic.notify import Channel, DeliveryResult, Notification
 from medic.store import outbox
@@ -119,7 +120,7 @@ class ChannelDispatcher:
             if not rows and self._probe_due(now):
                 self._next_probe = now + timedelta(seconds=PROBE_SECONDS)
                 rows = outbox.claim_due(conn, now, self.lease, 1, channel=self.name, early=True)
-            refs = outbox.trigger_refs(conn, {(r.alert_id, r.channel) for r in rows if r.kind != "trigger"})
+            refs = outbox.trigger_refs(conn, {(r.alert_id, r.channel) for r in rows if r.kind != NotificationKind.TRIGGER})
         for row in rows:
             if row.reclaimed:
                 self.metrics.notification_reclaims.labels(channel=row.channel).inc()
@@ -159,7 +160,7 @@ class ChannelDispatcher:
             result = self.channel.send(notification)
         except Exception as exc:  # a bug in a channel must not strand the row as "sending"
             log.exception("channel %s raised on notification %s", row.channel, row.notification_id)
-            result = DeliveryResult("retry", error=f"internal error: {type(exc).__name__}")
+            result = DeliveryResult(DeliveryOutcome.RETRY, error=f"internal error: {type(exc).__name__}")
         try:
             self._record(flight, result)
         except DATABASE_ERROR as exc:
@@ -174,12 +175,12 @@ class ChannelDispatcher:
         now = self.clock()
         released = 0
         with flight.lock, self.engine.begin() as conn:
-            if result.outcome == "delivered":
+            if result.outcome == DeliveryOutcome.DELIVERED:
                 kept = outbox.mark_delivered(conn, row.notification_id, flight.claim, now, result.provider_ref)
                 if kept and (self._failing or row.attempts > 1):
                     released = outbox.release_backlog(conn, self.name, now)
                 outcome = "sent"
-            elif result.outcome == "retry":
+            elif result.outcome == DeliveryOutcome.RETRY:
                 delay = retry_delay(row.attempts, result.retry_after, self.jitter())
                 kept = outbox.mark_retry(conn, row.notification_id, flight.claim, now + timedelta(seconds=delay), result.error)
                 outcome = "retried"

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Sequence
 
 from medic.config import Settings
 from medic.core.transitions import Action, auto_unmute_cutoff, decide
-from medic.notify import PAGERDUTY
+from medic.core.model import NotificationKind, channel_receives
 from medic.store import transitions as store
 
 if TYPE_CHECKING:
@@ -51,9 +51,8 @@ def evaluate(engine: "Engine", settings: Settings, channels: Sequence[str], now:
         if to_open:
             result.opened = store.open_alerts(conn, to_open, now, channels, settings.base_url)
         if to_remind:
-            # PagerDuty keeps escalating an open incident itself; reminders go to chat and webhooks.
-            chat = [channel for channel in channels if channel != PAGERDUTY]
-            result.reminded = store.remind(conn, to_remind, now, remind_before, chat, settings.base_url)
+            told = [channel for channel in channels if channel_receives(channel, NotificationKind.REMINDER)]
+            result.reminded = store.remind(conn, to_remind, now, remind_before, told, settings.base_url)
     if result.unmuted:
         log.info("auto-unmuted %d services", result.unmuted)
     if result.opened or result.closed:
