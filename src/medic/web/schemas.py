@@ -50,6 +50,11 @@ def _status(value: Any) -> Any:
     return value
 
 
+def _blank_is_absent(value: Any) -> Any:
+    # The original Go client always sends service_name, "" when it is unset.
+    return None if isinstance(value, str) and not value.strip() else value
+
+
 def _priority(value: Any) -> Any:
     return value.strip().lower() if isinstance(value, str) else value
 
@@ -107,7 +112,9 @@ class HeartbeatIn(BaseModel):
 
     heartbeat_name: HeartbeatName
     status: StatusField = Field(description="UP, DOWN or DEGRADED, any case")
-    service_name: Text | None = None
+    service_name: Annotated[
+        Text | None, BeforeValidator(_blank_is_absent), Field(description='Ignored; "" or null is the same as absent')
+    ] = None
 
 
 class HeartbeatQuery(Strict):
