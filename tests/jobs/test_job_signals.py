@@ -60,24 +60,26 @@ def test_closing_with_no_open_run_records_a_run_without_start(jobs):
     assert failed["run_id"] != run["run_id"] and failed["state"] == "failed"
 
 
-def test_unknown_run_id_is_404_and_changes_nothing(jobs, api):
+def test_closing_a_run_whose_start_never_arrived_records_it(jobs, api):
     jobs.register()
-    before = jobs.service()
     response = api.post("/v2/heartbeat/nightly/complete", json={"run_id": "never-started"})
-    assert response.status_code == 404
-    assert "run_id" in response.json()["message"] and "never-started" in response.json()["message"]
-    assert api.get("/v2/services/nightly/runs").json()["results"] == []
-    assert api.get("/heartbeat").json()["results"] == []
-    assert jobs.service() == before
+    assert response.status_code == 201, response.text
+    run = response.json()["results"]
+    assert run["run_id"] == "never-started" and run["state"] == "succeeded" and run["started_at"] is None
+    assert [r["run_id"] for r in api.get("/v2/services/nightly/runs").json()["results"]] == ["never-started"]
+    assert [h["status"] for h in api.get("/heartbeat").json()["results"]] == ["UP"]
+    # A start arriving late for that run finds it finished.
+    assert api.post("/v2/heartbeat/nightly/start", json={"run_id": "never-started"}).status_code == 409
 
 
 def test_run_ids_belong_to_their_service(jobs, api):
     jobs.register("a-job")
     jobs.register("b-job")
     jobs.start("a-job", run_id="shared")
-    assert api.post("/v2/heartbeat/b-job/complete", json={"run_id": "shared"}).status_code == 404
     jobs.start("b-job", run_id="shared")  # the same id is free on another service
     assert jobs.complete("b-job", run_id="shared")["heartbeat_name"] == "b-job"
+    [open_run] = api.get("/v2/services/a-job/runs").json()["results"]
+    assert open_run["run_id"] == "shared" and open_run["state"] == "running"  # a-job's run untouched
 
 
 def test_repeated_signals_are_idempotent_and_conflicts_are_409(jobs, api, clock):

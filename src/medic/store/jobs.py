@@ -25,7 +25,6 @@ class SignalRefused(Exception):
 
 
 INACTIVE = "inactive"
-UNKNOWN_RUN = "unknown_run"
 RUN_FINISHED = "run_finished"  # a run closed differently, or a start reusing a finished run's id
 REPLAY = "replay"  # the same signal again (a client retry): answered with the run as it is
 
@@ -136,9 +135,7 @@ def _finish(conn: Connection, service_id: int, signal: Signal, now: datetime) ->
     state = FINAL_STATE[signal.action]
     if signal.run_id is not None:
         run = _get_run(conn, service_id, signal.run_id)
-        if run is None:
-            raise SignalRefused(UNKNOWN_RUN)
-        if run.state != RunState.RUNNING:
+        if run is not None and run.state != RunState.RUNNING:
             raise SignalRefused(REPLAY if run.state == state else RUN_FINISHED, run)
     else:
         run = conn.execute(
@@ -148,12 +145,13 @@ def _finish(conn: Connection, service_id: int, signal: Signal, now: datetime) ->
             .limit(1)
         ).first()
     if run is None:
-        # Closed without a start (a cron job that only reports the outcome).
+        # Closed without a start: a cron job that only reports the outcome, or a start
+        # that was lost (a lost start must not hide a failed run).
         return _insert(
             conn,
             {
                 "service_id": service_id,
-                "run_id": _new_run_id(),
+                "run_id": signal.run_id or _new_run_id(),
                 "state": state,
                 "finished_at": now,
                 "message": signal.message,

@@ -18,7 +18,8 @@ bp = Blueprint("jobs", __name__)
 _SIGNAL_DOC = (
     "Optional JSON body {run_id, message}; an empty body (`curl -X POST`) is accepted. "
     "The path segment is a heartbeat_name or a numeric service_id (the name wins). "
-    "Counts as a heartbeat, except `fail`. 201 when recorded; 200 when the same signal "
+    "Counts as a heartbeat, except `fail`. A `complete` or `fail` naming a run_id whose "
+    "`start` never arrived is recorded as a run without a start. 201 when recorded; 200 when the same signal "
     "for the same run_id was already recorded (a retry); 409 when the run already "
     "finished otherwise."
 )
@@ -60,8 +61,6 @@ def _signal(action: JobAction, service: str):
     except store.SignalRefused as refused:  # rolled back: nothing changed
         if refused.kind == store.INACTIVE:
             raise ApiError(400, f"service: '{service}' is inactive") from None
-        if refused.kind == store.UNKNOWN_RUN:
-            raise ApiError(404, f"run_id: no run '{body.run_id}' for service '{service}'") from None
         name = row.heartbeat_name
         if refused.kind == store.REPLAY:
             return reply(run_out(refused.run, name), f"run already {refused.run.state}; nothing changed", 200)
