@@ -9,7 +9,14 @@ import pytest
 
 from medic.core.deadline import UNHEALTHY, Settings, Signals, next_due
 from medic.core.health import open_reason
-from medic.core.jobs import HEARTBEAT_STATUS, JobAction, duration_seconds, duration_stats, status_after_signal
+from medic.core.jobs import (
+    HEARTBEAT_STATUS,
+    JobAction,
+    duration_seconds,
+    duration_stats,
+    millisecond_stats,
+    status_after_signal,
+)
 from medic.core.model import GOOD_STATUSES, JOB_FAILED, JOB_RUNNING, OpenReason
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=timezone.utc)
@@ -61,6 +68,18 @@ def test_stats_of_one_and_of_none():
     assert (one.count, one.avg, one.p50, one.p99, one.min, one.max) == (1, 7.0, 7.0, 7.0, 7.0, 7.0)
     empty = duration_stats([])
     assert empty.count == 0 and empty.avg is None and empty.p95 is None and empty.max is None
+
+
+def test_original_millisecond_keys_need_five_durations():
+    four = millisecond_stats(duration_stats([0.5, 1.0, 1.5, 2.0]))
+    assert four == {
+        "run_count": 4, "avg_duration_ms": None, "p50_duration_ms": None, "p95_duration_ms": None,
+        "p99_duration_ms": None, "min_duration_ms": None, "max_duration_ms": None,
+    }
+    five = millisecond_stats(duration_stats([0.5, 1.0, 1.5, 2.0, 2.9999999]))
+    assert five["run_count"] == 5 and five["avg_duration_ms"] == 1600.0
+    assert (five["p50_duration_ms"], five["min_duration_ms"], five["max_duration_ms"]) == (1500, 500, 3000)
+    assert millisecond_stats(duration_stats([]))["run_count"] == 0
 
 
 def test_start_without_max_duration_is_a_heartbeat():

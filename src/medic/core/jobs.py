@@ -88,3 +88,24 @@ def duration_stats(durations: Sequence[float]) -> DurationStats:
         min=values[0],
         max=values[-1],
     )
+
+
+# The original Medic's stats keys: milliseconds, and no figures below this many runs.
+MIN_RUNS_FOR_MS_STATS = 5
+
+
+def millisecond_stats(figures: DurationStats) -> dict[str, int | float | None]:
+    """`figures` under the original Medic's keys: integer milliseconds (avg to 0.01 ms),
+    all null below MIN_RUNS_FOR_MS_STATS durations; `run_count` always."""
+    keys = ("avg", "p50", "p95", "p99", "min", "max")
+    enough = figures.count >= MIN_RUNS_FOR_MS_STATS
+    out: dict[str, int | float | None] = {"run_count": figures.count}
+    for key in keys:
+        seconds = getattr(figures, key)
+        if not enough or seconds is None:
+            out[f"{key}_duration_ms"] = None
+        elif key == "avg":
+            out[f"{key}_duration_ms"] = round(seconds * 1000, 2)
+        else:
+            out[f"{key}_duration_ms"] = round(seconds * 1000)
+    return out

@@ -70,6 +70,14 @@ class JobStatsOut(BaseModel):
     max: float | None
     oldest_finished_at: datetime | None
     newest_finished_at: datetime | None
+    # The original Medic's keys, for its dashboards and scripts.
+    run_count: int = Field(description="The same as `count`")
+    avg_duration_ms: float | None = Field(description="`avg` in milliseconds; null below 5 durations")
+    p50_duration_ms: int | None = Field(description="`p50` in whole milliseconds; null below 5 durations")
+    p95_duration_ms: int | None = Field(description="`p95` in whole milliseconds; null below 5 durations")
+    p99_duration_ms: int | None = Field(description="`p99` in whole milliseconds; null below 5 durations")
+    min_duration_ms: int | None = Field(description="`min` in whole milliseconds; null below 5 durations")
+    max_duration_ms: int | None = Field(description="`max` in whole milliseconds; null below 5 durations")
 
     @field_serializer("avg", "p50", "p95", "p99", "min", "max")
     def _round(self, value: float | None) -> float | None:

@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Blueprint
 
-from medic.core.jobs import JobAction, RunState, duration_stats
+from medic.core.jobs import JobAction, RunState, duration_stats, millisecond_stats
 from medic.store import jobs as store
 from medic.web.api import operation, parse_body, request_body
 from medic.web.context import runtime
@@ -105,7 +105,8 @@ for _action in JobAction:
     scope="read",
     description="Over the newest `limit` finished runs: counts by state, and count, avg, p50, p95, "
     "p99, min, max of the durations (seconds) of those that succeeded. Percentiles interpolate "
-    "linearly between closest ranks.",
+    "linearly between closest ranks. The same figures in milliseconds under the original Medic's "
+    "keys (`run_count`, `avg_duration_ms`, `p50_duration_ms`, ...), null below 5 durations.",
 )
 def job_stats(service: str, query: JobStatsQuery):
     with runtime().engine.connect() as conn:
@@ -135,6 +136,7 @@ def job_stats(service: str, query: JobStatsQuery):
         max=figures.max,
         oldest_finished_at=runs[-1].finished_at if runs else None,
         newest_finished_at=runs[0].finished_at if runs else None,
+        **millisecond_stats(figures),
     )
     return reply(results.model_dump(mode="json"), f"{figures.count} durations from {len(runs)} finished runs")
 
