@@ -20,6 +20,23 @@ def test_health_reports_database_worker_outbox_and_channels(api):
     assert report["outbox"]["pending"] == 0
     assert report["channels"] == {"pagerduty": False, "slack": False, "webhook": False}
     assert "not configured" in response.json()["message"]
+    assert response.json()["status"] == "healthy"  # the original's field; channels are not a fault
+
+
+def test_health_status_is_degraded_when_the_worker_stalls(api, engine, clock):
+    from medic.worker.loop import Worker
+
+    worker = Worker(load_settings({"MEDIC_DATABASE_URL": engine.url.render_as_string(hide_password=False)}),
+                    engine, clock=clock, run_daily_cleanup=False)
+    try:
+        worker.run_once()
+    finally:
+        worker.close()
+    assert api.get("/health").json()["status"] == "healthy"
+    clock.advance(minutes=10)
+    response = api.get("/health")
+    assert response.status_code == 200 and response.json()["results"]["worker"]["status"] == "stalled"
+    assert response.json()["status"] == "degraded"
 
 
 def test_live_ready_and_legacy_network_check(api):
@@ -40,6 +57,7 @@ def test_health_is_503_when_the_database_is_unreachable(tmp_path):
                 response = client.get(path)
                 assert response.status_code == 503
                 assert response.json()["success"] is False
+            assert client.get("/health").json()["status"] == "degraded"
             heartbeat = client.post("/heartbeat", json={"heartbeat_name": "x", "status": "UP"})
             assert heartbeat.status_code == 503
             assert heartbeat.json()["message"].startswith("database unavailable")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response
+from flask import Blueprint, Response, jsonify
 
 from medic.notify import channel_status
 from medic.store import worker_state as ws
@@ -11,17 +11,30 @@ from medic.store.errors import describe_db_error
 from medic.store.write_health import probe_write
 from medic.web.api import operation
 from medic.web.context import runtime
-from medic.web.envelope import reply
+from medic.web.envelope import envelope, reply
 
 bp = Blueprint("health", __name__)
 
 READY_TIMEOUT_SECONDS = 2.0
 
 
+def _with_status(report: dict, message: str, code: int) -> Response:
+    """The envelope plus the original Medic's top-level `status`, which load balancers
+    and its CLI read: "healthy", else "degraded" (database down or read-only, or worker stalled).
+    Unconfigured channels are not a fault here, unlike in the original."""
+    worker = report.get("worker") or {}
+    healthy = report["database"]["status"] == "up" and worker.get("status") != "stalled"
+    response = jsonify({**envelope(report, message, code), "status": "healthy" if healthy else "degraded"})
+    response.status_code = code
+    return response
+
+
 @operation(bp, "/health", "GET", summary="Comprehensive health", tag="health", scope="open", statuses=(200,), errors=(503,),
            description="200 while the database answers and takes writes, 503 when it does not (a failed write "
            "probe, or a write that failed in the last 30 s). Reports the worker's last "
-           "completed cycle, the notification backlog and which channels are configured.")
+           "completed cycle, the notification backlog and which channels are configured. Beside the "
+           "envelope, `status` is \"healthy\", or \"degraded\" when the database is down or read-only or the "
+           "worker stalled.")
 def health():
     rt = runtime()
     settings = rt.settings
@@ -35,7 +48,7 @@ def health():
             backlog = ws.outbox_backlog(conn)
     except Exception as exc:  # the report is the point: say what failed, do not raise
         report["database"] = {"status": "down", "error": type(exc).__name__}
-        return reply(report, "database unavailable", 503)
+        return _with_status(report, "database unavailable", 503)
     report["database"] = {"status": "up", "latency_ms": round(latency * 1000, 2)}
     unwritable = _write_problem(rt, now)
     if unwritable:
@@ -57,10 +70,10 @@ def health():
         "oldest_age_seconds": round((now - oldest).total_seconds(), 3) if oldest else None,
     }
     if unwritable:
-        return reply(report, f"database cannot write: {unwritable['error']}", 503)
+        return _with_status(report, f"database cannot write: {unwritable['error']}", 503)
     missing = [name for name, ok in channels.items() if not ok]
     message = "ok" if not missing else f"ok; not configured: {', '.join(missing)}"
-    return reply(report, message)
+    return _with_status(report, message, 200)
 
 
 def _write_problem(rt, now) -> dict | None:
