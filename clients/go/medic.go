@@ -195,10 +195,25 @@ func (c *Client) RegisterService(ctx context.Context, svc Service) (map[string]a
 }
 
 // GetService returns one service record; unknown names yield an *APIError with StatusCode 404.
+// Its flags (active, muted, down) are the numbers 0 or 1, as the original Medic answered them.
 func (c *Client) GetService(ctx context.Context, heartbeatName string) (map[string]any, error) {
+	var raw json.RawMessage
+	if err := c.do(ctx, http.MethodGet, "/service/"+url.PathEscape(heartbeatName), nil, nil, &raw); err != nil {
+		return nil, err
+	}
+	// A one-element list (the original Medic's shape); servers before that answered the record itself.
+	var list []map[string]any
+	if err := json.Unmarshal(raw, &list); err == nil {
+		if len(list) == 0 {
+			return nil, nil
+		}
+		return list[0], nil
+	}
 	var out map[string]any
-	err := c.do(ctx, http.MethodGet, "/service/"+url.PathEscape(heartbeatName), nil, nil, &out)
-	return out, err
+	if err := json.Unmarshal(raw, &out); err != nil {
+		return nil, fmt.Errorf("medic: decoding GET /service reply: %w", err)
+	}
+	return out, nil
 }
 
 // StartJob signals that a run of job name started. With an empty runID the

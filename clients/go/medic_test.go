@@ -314,6 +314,9 @@ func TestRegisterServiceIdempotent(t *testing.T) {
 	if err != nil || got["heartbeat_name"] != name {
 		t.Fatalf("GetService: %v %v", got, err)
 	}
+	if got["active"] != float64(1) || got["muted"] != float64(0) || got["down"] != float64(0) {
+		t.Fatalf("GetService flags: want 0/1 numbers, got %v %v %v", got["active"], got["muted"], got["down"])
+	}
 	if _, err := c.GetService(ctx, name+"-missing"); !medic.IsNotFound(err) {
 		t.Fatalf("want 404 for unknown service, got %v", err)
 	}

@@ -52,7 +52,7 @@ class Jobs:
         return response.json()["results"]
 
     def service(self, name: str = "nightly") -> dict:
-        return self.api.get(f"/service/{name}").json()["results"]
+        return self.api.get(f"/service/{name}").json()["results"][0]
 
     def alerts(self, **params) -> list[dict]:
         return self.api.get("/alerts", params=params).json()["results"]

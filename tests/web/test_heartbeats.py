@@ -75,10 +75,10 @@ def test_list_filters_and_max_count(api, clock):
 
 def test_heartbeat_moves_service_state_and_last_heartbeat(api, clock):
     register(api)
-    assert api.get("/service/svc-hb").json()["results"]["state"] == "new"
+    assert api.get("/service/svc-hb").json()["results"][0]["state"] == "new"
     clock.advance(minutes=1)
     api.post("/heartbeat", json={"heartbeat_name": "svc-hb", "status": "UP"})
-    service = api.get("/service/svc-hb").json()["results"]
+    service = api.get("/service/svc-hb").json()["results"][0]
     assert service["state"] == "up"
     assert service["last_status"] == "UP"
     assert service["last_heartbeat_at"].startswith((clock() - timedelta(0)).strftime("%Y-%m-%dT%H:%M"))

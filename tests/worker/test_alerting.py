@@ -32,7 +32,7 @@ def test_missed_heartbeats_page_once_on_every_channel(medic, worker, clock, page
     assert len(pagerduty.requests) == 1 and len(slack.requests) == 1 and len(webhook.requests) == 1
 
     service = medic.service()
-    assert service["down"] is True and service["state"] == "down"
+    assert service["down"] == 1 and service["state"] == "down"
     [alert] = medic.alerts(active="true")
     assert alert["open_reason"] == "missed_heartbeats"
     assert alert["external_reference_id"] == trigger["dedup_key"]
@@ -66,8 +66,8 @@ def test_recovery_resolves_with_the_same_dedup_key_and_threads_slack(medic, work
     assert second.data["reply_broadcast"] is True  # also shown in the channel
     assert [r.json["event"] for r in webhook.requests] == ["trigger", "resolve"]
     [alert] = medic.alerts()
-    assert alert["active"] is False and alert["close_reason"] == "recovered"
-    assert medic.service()["down"] is False
+    assert alert["active"] == 0 and alert["close_reason"] == "recovered"
+    assert medic.service()["down"] == 0
 
 
 def test_never_reported_service_alerts_after_one_window(medic, worker, clock, pagerduty):
@@ -120,7 +120,7 @@ def test_muted_service_stays_silent_then_pages_when_unmuted(medic, worker, clock
     clock.advance(minutes=5)
     worker.run_once()
     assert pagerduty.requests == [] and slack.requests == []
-    assert medic.service()["down"] is False
+    assert medic.service()["down"] == 0
     medic.update(muted=False)
     worker.run_once()
     assert [a for a, _ in pd_events(pagerduty)] == ["trigger"]
@@ -132,10 +132,10 @@ def test_mute_lifts_itself_after_auto_unmute_hours(medic, worker, clock, pagerdu
     clock.advance(hours=23, minutes=59)
     worker.run_once()
     assert pagerduty.requests == []
-    assert medic.service()["muted"] is True
+    assert medic.service()["muted"] == 1
     clock.advance(minutes=1)
     worker.run_once()
-    assert medic.service()["muted"] is False
+    assert medic.service()["muted"] == 0
     assert [a for a, _ in pd_events(pagerduty)] == ["trigger"]
 
 
@@ -268,8 +268,8 @@ def test_no_channels_configured_still_records_alerts(medic, clock, settings, eng
     clock.advance(minutes=1)
     plain.run_once()
     plain.close()
-    assert medic.service()["down"] is True
-    assert medic.alerts()[0]["active"] is True
+    assert medic.service()["down"] == 1
+    assert medic.alerts()[0]["active"] == 1
 
 
 def test_rows_for_a_channel_this_worker_lacks_stay_pending(medic, make_worker, clock, pagerduty, slack, api):

@@ -50,7 +50,10 @@ def test_register_is_idempotent_and_service_is_readable(server, unique_name):
     first = client.register(unique_name, "python-client-tests", 3)
     again = client.register(unique_name, "python-client-tests", 3)
     assert first["heartbeat_name"] == again["heartbeat_name"] == unique_name
-    assert client.get_service(unique_name)["heartbeat_name"] == unique_name
+    service = client.get_service(unique_name)
+    assert service["heartbeat_name"] == unique_name
+    assert (service["active"], service["muted"], service["down"]) == (1, 0, 0)
+    assert type(service["active"]) is int  # the original Medic's 0/1, not a boolean
     assert Client(server.url).get_service(unique_name + "-missing") is None
 
 

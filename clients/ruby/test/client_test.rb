@@ -56,7 +56,9 @@ class ClientTest < MedicTest
     again = client.register_service(heartbeat_name: hb, service_name: "svc", alert_interval: 5)
     assert_equal hb, first["heartbeat_name"]
     assert_equal hb, again["heartbeat_name"]
-    assert_equal hb, client.get_service(hb)["heartbeat_name"]
+    service = client.get_service(hb)
+    assert_equal hb, service["heartbeat_name"]
+    assert_equal [1, 0, 0], service.values_at("active", "muted", "down")
   end
 
   def test_unknown_heartbeat_raises_api_error

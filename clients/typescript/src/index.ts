@@ -196,9 +196,14 @@ export class MedicClient {
     return this.#request<ServiceRecord>("POST", "/service", { body });
   }
 
-  /** One service; rejects with status 404 when unknown. */
-  getService(heartbeatName: string): Promise<ServiceRecord> {
-    return this.#request<ServiceRecord>("GET", `/service/${encodeURIComponent(heartbeatName)}`);
+  /** One service (flags `active`, `muted`, `down` are 0 or 1, as the original Medic answered them); rejects with status 404 when unknown. */
+  async getService(heartbeatName: string): Promise<ServiceRecord> {
+    const results = await this.#request<ServiceRecord[] | ServiceRecord>(
+      "GET",
+      `/service/${encodeURIComponent(heartbeatName)}`,
+    );
+    // A one-element list (the original Medic's shape); servers before that answered the record itself.
+    return Array.isArray(results) ? results[0] : results;
   }
 
   /** Signals a run started; resolves to the run id (the server makes one when none is given). */

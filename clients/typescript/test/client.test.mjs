@@ -80,7 +80,9 @@ describe("MedicClient against a real server", { skip: reason }, () => {
     const again = await client.registerService(svc);
     assert.equal(first.heartbeat_name, name);
     assert.equal(again.heartbeat_name, name);
-    assert.equal((await client.getService(name)).heartbeat_name, name);
+    const service = await client.getService(name);
+    assert.equal(service.heartbeat_name, name);
+    assert.deepEqual([service.active, service.muted, service.down], [1, 0, 0]);
     await assert.rejects(client.getService(`${name}-missing`), (e) => e instanceof MedicError && e.status === 404);
   });
 

@@ -12,6 +12,8 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
+    PlainSerializer,
+    WithJsonSchema,
     Field,
     StringConstraints,
 )
@@ -178,6 +180,15 @@ class AlertQuery(Strict):
 
 # --- responses (documented in /openapi.json) ------------------------------
 
+# The v1 routes answer flags as 0/1, as the original Medic did: its CLI compares
+# them with `== 1`, Go clients decode them into `int` fields and JavaScript ones
+# test `=== 1`, all of which a JSON boolean breaks.
+V1Flag = Annotated[
+    bool,
+    PlainSerializer(int, return_type=int),
+    WithJsonSchema({"type": "integer", "enum": [0, 1], "description": "1 true, 0 false"}),
+]
+
 
 class HeartbeatOut(BaseModel):
     heartbeat_id: int
@@ -193,13 +204,13 @@ class ServiceOut(BaseModel):
     service_id: int
     heartbeat_name: str
     service_name: str
-    active: bool
+    active: V1Flag
     alert_interval: int
     threshold: int
     team: str
     priority: str
-    muted: bool
-    down: bool
+    muted: V1Flag
+    down: V1Flag
     runbook: str | None
     grace_period_seconds: int
     max_duration_seconds: int | None
@@ -217,7 +228,7 @@ class AlertOut(BaseModel):
     heartbeat_name: str
     service_name: str
     alert_name: str
-    active: bool
+    active: V1Flag
     external_reference_id: str
     open_reason: str
     close_reason: str | None

@@ -97,6 +97,14 @@ def _results(body: Any) -> Any:
     return body.get("results") if isinstance(body, dict) else None
 
 
+def _one(results: Any) -> Any:
+    # GET /service/<name> answers a one-element list (the original Medic's shape);
+    # servers before that answered the record itself.
+    if isinstance(results, list):
+        return results[0] if results else None
+    return results
+
+
 def _describe(exc: BaseException) -> str:
     text = str(exc)
     message = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
@@ -169,9 +177,10 @@ class Client:
         )
 
     def get_service(self, heartbeat_name: str) -> Optional[Dict[str, Any]]:
-        """The service record, or None when unknown or on failure."""
+        """The service record, or None when unknown or on failure. Its flags (`active`,
+        `muted`, `down`) are 0 or 1, as the original Medic answered them."""
         path = "/service/" + urllib.parse.quote(heartbeat_name, safe="")
-        return self._guard(f"get service {heartbeat_name!r}", lambda: _results(self._request("GET", path)), None)
+        return self._guard(f"get service {heartbeat_name!r}", lambda: _one(_results(self._request("GET", path))), None)
 
     def get_heartbeats(
         self,

@@ -92,9 +92,12 @@ module Medic
       request(:post, "/service", body: body.merge(options.compact))
     end
 
-    # One service record; Medic::APIError with status 404 when unknown.
+    # One service record (flags active, muted, down are 0 or 1, as the original Medic
+    # answered them); Medic::APIError with status 404 when unknown.
     def get_service(heartbeat_name)
-      request(:get, "/service/#{escape(heartbeat_name)}")
+      results = request(:get, "/service/#{escape(heartbeat_name)}")
+      # A one-element list (the original Medic's shape); servers before that answered the record.
+      results.is_a?(Array) ? results.first : results
     end
 
     # Signals a job run started; returns the run id (the server makes one when none is given).

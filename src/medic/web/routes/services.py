@@ -73,15 +73,18 @@ def list_services(query: ServiceQuery):
     summary="One service, with its state and last heartbeat",
     tag="services",
     result=ServiceOut,
+    result_is_list=True,
     path_params=("heartbeat_name",),
     errors=(404, 503),
+    description="`results` is a one-element list, as the original Medic answered (its CLI reads "
+    "`results[0]`); an unknown name is a 404.",
 )
 def get_service(heartbeat_name: str):
     with runtime().engine.connect() as conn:
         row = store.get_by_name(conn, heartbeat_name)
     if row is None:
         raise ApiError(404, f"no service is registered as '{heartbeat_name}'")
-    return reply(service_out(row))
+    return reply([service_out(row)])
 
 
 @operation(
