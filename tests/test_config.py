@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from medic.config import ConfigError, load_settings
+from medic.config import ConfigError, config_warnings, database_configured, load_settings
 from medic.web.gevent_worker import WORKER_CLASS as GEVENT_WORKER
 from medic.web.server import MedicGunicorn, worker_class
 
@@ -47,6 +47,69 @@ def test_bad_values_name_the_variable(name, value):
     with pytest.raises(ConfigError) as err:
         load_settings({name: value})
     assert name in str(err.value)
+
+
+def test_database_url_is_read_after_medic_database_url():
+    assert load_settings({"DATABASE_URL": "postgresql://u@db/medic"}).database_url == "postgresql://u@db/medic"
+    both = {"MEDIC_DATABASE_URL": "sqlite:////tmp/a.db", "DATABASE_URL": "sqlite:////tmp/b.db"}
+    assert load_settings(both).database_url == "sqlite:////tmp/a.db"
+    # A whole URL is more specific than the DB_* parts.
+    assert load_settings({"DATABASE_URL": "sqlite:////tmp/b.db", "DB_HOST": "db"}).database_url == "sqlite:////tmp/b.db"
+
+
+def test_database_configured_means_a_variable_names_one():
+    assert not database_configured({})
+    assert not database_configured({"MEDIC_DATABASE_URL": "", "DATABASE_URL": ""})
+    for name in ("MEDIC_DATABASE_URL", "DATABASE_URL", "DB_HOST"):
+        assert database_configured({name: "sqlite:///x.db" if "URL" in name else "db"})
+
+
+@pytest.mark.parametrize(
+    "old,new,value,field,expected",
+    [
+        ("ALERT_AUTO_UNMUTE_HOURS", "AUTO_UNMUTE_HOURS", "12", "auto_unmute_hours", 12),
+        ("METRICS_PORT", "WORKER_METRICS_PORT", "9200", "worker_metrics_port", 9200),
+        ("MEDIC_LOG_FORMAT", "LOG_FORMAT", "TEXT", "log_format", "text"),
+    ],
+)
+def test_original_names_are_aliases_and_the_new_name_wins(old, new, value, field, expected):
+    assert getattr(load_settings({old: value}), field) == expected
+    assert config_warnings({old: value}) == [f"{old} is deprecated: rename it {new}"]
+    default = getattr(load_settings({}), field)
+    both = {old: value, new: str(default)}
+    assert getattr(load_settings(both), field) == default
+    assert config_warnings(both) == [f"{old} is ignored: {new} is set and wins; remove {old}"]
+
+
+def test_an_original_name_beats_a_command_default():
+    # `medic run` defaults LOG_FORMAT to text; a deployment's MEDIC_LOG_FORMAT=json is not a default.
+    assert load_settings({"MEDIC_LOG_FORMAT": "json"}, defaults={"LOG_FORMAT": "text"}).log_format == "json"
+    assert load_settings({}, defaults={"LOG_FORMAT": "text"}).log_format == "text"
+
+
+def test_timezone_is_ignored_with_a_warning():
+    [warning] = config_warnings({"MEDIC_TIMEZONE": "America/Chicago"})
+    assert "MEDIC_TIMEZONE is ignored" in warning and "UTC" in warning
+    assert config_warnings({}) == []
+
+
+def test_a_bad_original_name_is_named_in_the_error():
+    with pytest.raises(ConfigError) as err:
+        load_settings({"METRICS_PORT": "ninety"})
+    assert "METRICS_PORT" in str(err.value) and "WORKER_METRICS_PORT" not in str(err.value)
+
+
+@pytest.mark.parametrize("port", ["abc", "0", "70000", "54 32", "-1"])
+def test_a_bad_db_port_names_the_variable(port):
+    with pytest.raises(ConfigError) as err:
+        load_settings({"DB_HOST": "db", "DB_PORT": port})
+    assert "DB_PORT" in str(err.value)
+
+
+def test_a_malformed_database_url_is_named_without_its_password():
+    with pytest.raises(ConfigError) as err:
+        load_settings({"DATABASE_URL": "postgresql://medic:hunter2@db:port/medic"})
+    assert "DATABASE_URL" in str(err.value) and "hunter2" not in str(err.value)
 
 
 def test_case_insensitive_enums():

@@ -15,22 +15,35 @@ import click
 
 from medic import jobs_cli
 from medic.auth.cli import key
-from medic.config import ConfigError, Settings, load_settings
+from medic.config import DATABASE_VARIABLES, ConfigError, Settings, config_warnings, database_configured, load_settings
 
 log = logging.getLogger("medic")
 
 
-def _settings(**defaults: str) -> Settings:
-    """Settings from the environment; ``defaults`` apply only where a variable is unset."""
-    env = {**defaults, **os.environ}
+def _settings(*, needs_database: str | None = None, **defaults: str) -> Settings:
+    """Settings from the environment; ``defaults`` apply only where a variable is unset.
+
+    ``needs_database`` names a command that refuses the implicit SQLite default:
+    `medic serve` and `medic worker` each opening their own ./medic.db would
+    monitor nothing together.
+    """
     try:
-        settings = load_settings(env)
+        settings = load_settings(os.environ, defaults=defaults)
     except ConfigError as exc:
         click.echo(f"medic: {exc}", err=True)
+        sys.exit(2)
+    if needs_database and not database_configured(os.environ):
+        click.echo(
+            f"medic {needs_database}: no database configured; set {DATABASE_VARIABLES}. "
+            "Only `medic run` defaults to a local SQLite file.",
+            err=True,
+        )
         sys.exit(2)
     from medic.logs import configure
 
     configure(settings.log_level, settings.log_format)
+    for warning in config_warnings(os.environ):
+        log.warning("%s", warning)
     return settings
 
 
@@ -96,7 +109,7 @@ def run() -> None:
 @main.command()
 def serve() -> None:
     """The web API under gunicorn (production; several processes)."""
-    settings = _settings(MEDIC_AUTH="required")
+    settings = _settings(needs_database="serve", MEDIC_AUTH="required")
     _warn_if_open(settings)
     if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         # Must be set before prometheus_client is first imported by the app.
@@ -110,7 +123,7 @@ def serve() -> None:
 @click.option("--once", is_flag=True, help="Run exactly one cycle and exit (non-zero on failure).")
 def worker(once: bool) -> None:
     """Evaluate services, deliver notifications, run the daily cleanup."""
-    settings = _settings()
+    settings = _settings(needs_database="worker")
     from medic.worker.loop import Worker
 
     engine = _engine(settings)

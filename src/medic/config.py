@@ -89,8 +89,14 @@ class Settings(BaseModel):
     @field_validator("database_url")
     @classmethod
     def _known_database(cls, value: str) -> str:
+        from sqlalchemy.engine import make_url
+
         if not value.startswith(("sqlite://", "postgresql://", "postgresql+psycopg://", "postgres://")):
             raise ValueError("must be a sqlite:// or postgresql:// URL")
+        try:
+            make_url(value)
+        except Exception:  # e.g. a port that is not a number; the URL may hold a password
+            raise ValueError("is not a valid database URL (check the host, port and escaping)") from None
         return value
 
     @field_validator("pagerduty_events_url", "slack_api_url", "webhook_url", "base_url")
@@ -164,6 +170,42 @@ class Settings(BaseModel):
         return bool(self.webhook_url)
 
 
+# The original Medic's names of settings Medic renamed: still read, with a warning.
+RENAMED = {
+    "ALERT_AUTO_UNMUTE_HOURS": "AUTO_UNMUTE_HOURS",
+    "METRICS_PORT": "WORKER_METRICS_PORT",
+    "MEDIC_LOG_FORMAT": "LOG_FORMAT",
+}
+# The original's settings that have no counterpart here.
+RETIRED = {"MEDIC_TIMEZONE": "Medic stores and answers every time in UTC"}
+# Where the database URL comes from, first set wins.
+DATABASE_VARIABLES = "MEDIC_DATABASE_URL (or DATABASE_URL, or DB_HOST with DB_PORT, DB_NAME, PG_USER, PG_PASS)"
+
+
+def _set(env: Mapping[str, str], name: str) -> bool:
+    return env.get(name, "") != ""  # an empty variable counts as unset, as everywhere here
+
+
+def database_configured(env: Mapping[str, str]) -> bool:
+    """Whether the environment names a database, rather than leaving the SQLite default."""
+    return any(_set(env, name) for name in ("MEDIC_DATABASE_URL", "DATABASE_URL", "DB_HOST"))
+
+
+def config_warnings(env: Mapping[str, str]) -> list[str]:
+    """What to tell the operator about the original Medic's setting names in `env`."""
+    warnings = []
+    for old, new in RENAMED.items():
+        if _set(env, old):
+            if _set(env, new):
+                warnings.append(f"{old} is ignored: {new} is set and wins; remove {old}")
+            else:
+                warnings.append(f"{old} is deprecated: rename it {new}")
+    for old, why in RETIRED.items():
+        if _set(env, old):
+            warnings.append(f"{old} is ignored: {why}")
+    return warnings
+
+
 def _database_url_from_parts(env: Mapping[str, str]) -> str | None:
     """The original Medic configured PostgreSQL from separate variables."""
     host = env.get("DB_HOST")
@@ -172,31 +214,48 @@ def _database_url_from_parts(env: Mapping[str, str]) -> str | None:
     user = quote(env.get("PG_USER", "postgres"), safe="")
     password = env.get("PG_PASS")
     auth = f"{user}:{quote(password, safe='')}" if password else user
-    port = env.get("DB_PORT", "5432")
+    port = env.get("DB_PORT") or "5432"
+    if not (port.isascii() and port.isdigit() and 1 <= int(port) <= 65535):
+        raise ConfigError(f"invalid configuration: DB_PORT: must be a port number from 1 to 65535 (got {port!r})")
     name = env.get("DB_NAME", "medic")
     return f"postgresql+psycopg://{auth}@{host}:{port}/{name}"
 
 
 def _is_secret(name: str) -> bool:
     # Never echo a secret into a log or a terminal, even a malformed one.
-    return name == "REDIS_URL" or any(word in name for word in ("KEY", "TOKEN", "SECRET", "PASS"))
+    # Database URLs (and the one built from DB_HOST and PG_PASS) may hold a password.
+    return name in ("REDIS_URL", "DB_HOST") or any(word in name for word in ("KEY", "TOKEN", "SECRET", "PASS", "DATABASE_URL"))
 
 
-def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
-    """Build Settings from the environment (or a given mapping) plus overrides."""
+def load_settings(
+    env: Mapping[str, str] | None = None, *, defaults: Mapping[str, str] | None = None, **overrides: object
+) -> Settings:
+    """Build Settings from the environment (or a given mapping) plus overrides.
+
+    `defaults` (variable names) apply where neither the variable nor its original
+    name (RENAMED) is set.
+    """
     env = os.environ if env is None else env
     aliases = {field.alias for field in Settings.model_fields.values()}
     values: dict[str, object] = {k: v for k, v in env.items() if k in aliases and v != ""}
+    source = {name: name for name in values}  # the variable each value came from, for errors
+    for old, new in RENAMED.items():
+        if new not in values and _set(env, old):
+            values[new], source[new] = env[old], old
     if "MEDIC_DATABASE_URL" not in values:
-        from_parts = _database_url_from_parts(env)
-        if from_parts:
-            values["MEDIC_DATABASE_URL"] = from_parts
+        if _set(env, "DATABASE_URL"):  # the original's Helm chart and migration script
+            values["MEDIC_DATABASE_URL"], source["MEDIC_DATABASE_URL"] = env["DATABASE_URL"], "DATABASE_URL"
+        elif from_parts := _database_url_from_parts(env):
+            values["MEDIC_DATABASE_URL"], source["MEDIC_DATABASE_URL"] = from_parts, "DB_HOST"
+    for name, value in (defaults or {}).items():
+        values.setdefault(name, value)
     try:
         settings = Settings.model_validate(values)
     except ValidationError as exc:
         problems = []
         for err in exc.errors():
             name = ".".join(str(part) for part in err["loc"])
+            name = source.get(name, name)
             shown = "<redacted>" if _is_secret(name) else repr(err.get("input"))
             problems.append(f"{name}: {err['msg']} (got {shown})")
         raise ConfigError("invalid configuration: " + "; ".join(problems)) from None
