@@ -230,6 +230,26 @@ def _outage(lines: list[str], summary: list, data: dict) -> None:
                     _verdict(max(secs) < 2 and complete)))
 
 
+def _recovery(lines: list[str], summary: list, data: dict) -> None:
+    lines += ["### Recovery after a provider outage", ""]
+    first = data["runs"][0]
+    lines.append(
+        f"{first['services']} services already overdue; a real `medic worker` opens their alerts while the "
+        f"PagerDuty stand-in answers 500 for {first['outage_seconds']:.0f} s, so every trigger is in backoff. "
+        "Then the stand-in accepts again: the figure is the time from that moment to the last trigger accepted."
+    )
+    lines += ["", "| run | failed attempts during the outage | delivered | accepted requests | distinct dedup keys | s to last delivery |",
+              "|---|---|---|---|---|---|"]
+    for i, r in enumerate(data["runs"], 1):
+        lines.append(f"| {i} | {r['failed_attempts_during_outage']} | {r['delivered']} | {r['accepted_requests']} | "
+                     f"{r['distinct_dedup_keys']} | {r['seconds_to_last_delivery']:.1f} |")
+    lines.append("")
+    worst = max(r["seconds_to_last_delivery"] for r in data["runs"])
+    once = all(r["accepted_requests"] == r["distinct_dedup_keys"] == r["services"] for r in data["runs"])
+    summary.append((f"Recovery: a backlog of {first['services']} delivered < 10 s after the provider is back, each once",
+                    f"{worst:.1f} s; each once: {'yes' if once else 'NO'}", _verdict(worst < 10 and once)))
+
+
 def _cleanup(lines: list[str], summary: list, data: dict) -> None:
     lines += ["### Cleanup during ingest", ""]
     lines.append(
@@ -304,6 +324,7 @@ def _commands(lines: list[str], mode: str, ingest: dict | None) -> None:
         "- ingest, SQLite: `MEDIC_DATABASE_URL=sqlite:////tmp/.../medic.db medic run` (waitress, 16 threads, worker thread), same wrk",
         "- worker cycle: `python -m bench.cycle --cycles 2` and `medic worker --once` against the seeded database (bench/seed.py)",
         "- mass outage: `python -m bench.cycle --cycles 0 --evaluate-first --deliver` with PAGERDUTY_*/SLACK_* pointing at the stand-ins",
+        "- recovery: `python -m bench.recovery --outage 120`: `medic worker` (WORKER_INTERVAL_SECONDS=1) with PAGERDUTY_* pointing at a stand-in that answers 500, then 202",
         "- cleanup: `medic cleanup` while wrk runs against `medic serve`",
         "",
     ]
@@ -350,6 +371,10 @@ def write(mode: str) -> Path:
     if outage:
         _outage(body, summary, outage)
         _measured_apart(body, outage, env)
+    recovery_data = load("recovery")
+    if recovery_data:
+        _recovery(body, summary, recovery_data)
+        _measured_apart(body, recovery_data, env)
     cleanup = load("cleanup")
     if cleanup:
         _cleanup(body, summary, cleanup)
