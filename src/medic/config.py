@@ -106,6 +106,15 @@ class Settings(BaseModel):
             raise ValueError("must be an http:// or https:// URL")
         return value
 
+    @field_validator("webhook_secret")
+    @classmethod
+    def _webhook_secret(cls, value: str | None) -> str | None:
+        if value:
+            from medic.notify.webhook import standard_key
+
+            standard_key(value)  # a "whsec_" secret must be the standard's base64
+        return value
+
     @field_validator("allowed_origins")
     @classmethod
     def _origins(cls, value: str) -> str:

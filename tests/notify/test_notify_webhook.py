@@ -1,14 +1,17 @@
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
 import time
 
 import pytest
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from medic.notify import DeliveryResult
-from medic.notify.webhook import WebhookChannel, verify_signature
+from medic.config import ConfigError, load_settings
+from medic.notify import DeliveryResult, Notification
+from medic.notify.webhook import WebhookChannel, standard_key, verify_signature
 from tests.fakes import Response
 
 WEBHOOK_SECRET = "whsec-s3cr3t-value"
@@ -135,3 +138,88 @@ def test_secret_and_url_token_never_in_error(webhook, note):
     assert result.error.startswith("HTTP 400: bad secret")
     assert WEBHOOK_SECRET not in result.error
     assert "T0KEN-IN-PATH" not in result.error
+
+
+# Standard Webhooks (https://www.standardwebhooks.com), verified with the official library.
+
+STANDARD_SECRET = "whsec_" + base64.b64encode(b"0123456789abcdef0123456789abcdef").decode()
+
+
+def _standard_headers(request) -> dict[str, str]:
+    return {name: request.headers[name] for name in ("webhook-id", "webhook-timestamp", "webhook-signature")}
+
+
+@pytest.mark.parametrize("secret", [STANDARD_SECRET, WEBHOOK_SECRET])
+def test_standard_webhooks_verifier_accepts_the_request(webhook, note, secret):
+    channel = WebhookChannel(webhook.endpoint, secret, timeout=2)  # the real clock: the verifier checks freshness
+    try:
+        assert channel.send(note("trigger", channel="webhook")).delivered
+    finally:
+        channel.close()
+    [request] = webhook.requests
+    # A "whsec_" secret is used as the standard says; any other secret as its UTF-8 bytes.
+    verifier = Webhook(secret) if secret.startswith("whsec_") else Webhook(secret.encode())
+    assert verifier.verify(request.body, _standard_headers(request)) == json.loads(request.body)
+    assert request.headers["webhook-timestamp"] == request.headers["x-medic-timestamp"]
+    # The original signature is still sent, over the same body, with the secret as given.
+    assert verify_signature(secret, request.headers["x-medic-timestamp"], request.body, request.headers["x-medic-signature"])
+
+
+def test_standard_webhooks_verifier_rejects_a_tampered_request(webhook, note):
+    channel = WebhookChannel(webhook.endpoint, STANDARD_SECRET, timeout=2)
+    try:
+        channel.send(note("resolve", channel="webhook", reason="recovered"))
+    finally:
+        channel.close()
+    [request] = webhook.requests
+    headers = _standard_headers(request)
+    verifier = Webhook(STANDARD_SECRET)
+    tampered = request.body.replace(b'"recovered"', b'"deactivated"')
+    assert tampered != request.body
+    with pytest.raises(WebhookVerificationError):
+        verifier.verify(tampered, headers)
+    with pytest.raises(WebhookVerificationError):
+        verifier.verify(request.body, {**headers, "webhook-id": headers["webhook-id"] + "x"})
+    with pytest.raises(WebhookVerificationError):
+        Webhook("whsec_" + base64.b64encode(b"another-key-of-32-bytes-length!!").decode()).verify(request.body, headers)
+
+
+def test_webhook_id_is_stable_across_retries_and_unique_per_notification(webhook, note):
+    times = iter([SENT_AT, SENT_AT + 30, SENT_AT + 60])
+    channel = WebhookChannel(webhook.endpoint, STANDARD_SECRET, timeout=2, clock=lambda: next(times))
+    webhook.queue(Response(503))
+    try:
+        first = note("trigger", channel="webhook")
+        assert channel.send(first).outcome == "retry"
+        assert channel.send(first).delivered
+        other = Notification(id=1002, channel="webhook", kind="resolve", payload={**first.payload, "event": "resolve"})
+        assert channel.send(other).delivered
+    finally:
+        channel.close()
+    attempt, retry, resolve = webhook.requests
+    assert attempt.headers["webhook-id"] == retry.headers["webhook-id"] == "msg_medic-alert-42_1001"
+    assert resolve.headers["webhook-id"] != attempt.headers["webhook-id"]
+    assert [r.headers["webhook-timestamp"] for r in webhook.requests] == [str(t) for t in (SENT_AT, SENT_AT + 30, SENT_AT + 60)]
+    # Each attempt is signed for its own timestamp.
+    assert attempt.headers["webhook-signature"] != retry.headers["webhook-signature"]
+
+
+def test_without_a_secret_the_ids_are_sent_but_nothing_is_signed(webhook, note):
+    channel = WebhookChannel(webhook.endpoint, None, timeout=2)
+    try:
+        channel.send(note("trigger", channel="webhook"))
+    finally:
+        channel.close()
+    [request] = webhook.requests
+    assert request.headers["webhook-id"] == "msg_medic-alert-42_1001"
+    assert "webhook-timestamp" in request.headers
+    assert "webhook-signature" not in request.headers and "x-medic-signature" not in request.headers
+
+
+def test_a_malformed_standard_secret_is_refused_at_start(make_settings):
+    with pytest.raises(ConfigError) as caught:
+        load_settings({"MEDIC_WEBHOOK_URL": "http://127.0.0.1:9/hook", "MEDIC_WEBHOOK_SECRET": "whsec_not*base64!"})
+    assert "MEDIC_WEBHOOK_SECRET" in str(caught.value)
+    assert "not*base64" not in str(caught.value)
+    with pytest.raises(ValueError):
+        standard_key("whsec_")

@@ -8,10 +8,20 @@ Request
                                   delivery is at-least-once, so dedupe on it
   X-Medic-Timestamp: <unix seconds, integer>
   X-Medic-Signature: sha256=<hex>  only when MEDIC_WEBHOOK_SECRET is set
+  webhook-id: msg_<dedup key>_<outbox id>   Standard Webhooks; same on every retry
+  webhook-timestamp: <unix seconds>         Standard Webhooks; this attempt's time
+  webhook-signature: v1,<base64>            Standard Webhooks; only with a secret
   body: {"event": <kind>, "alert": <alert payload>}
 
-Signature
-  hex(HMAC-SHA256(key=<secret as UTF-8>, msg=<timestamp> + "." + <raw body bytes>))
+Signatures (both are sent when MEDIC_WEBHOOK_SECRET is set)
+  X-Medic-Signature (Medic's own, kept for existing receivers):
+    hex(HMAC-SHA256(key=<secret as UTF-8>, msg=<timestamp> + "." + <raw body bytes>))
+  webhook-signature (https://www.standardwebhooks.com, signed with the
+  `standardwebhooks` library, so any official verifier accepts it):
+    "v1," + base64(HMAC-SHA256(key, msg=<webhook-id> + "." + <timestamp> + "." + <raw body>))
+    where key is the base64-decoded rest of a secret of the standard form
+    "whsec_<base64>", and otherwise the secret's UTF-8 bytes (a receiver then
+    verifies with `Webhook(secret.encode())`).
 
 To verify, a receiver takes the raw body bytes exactly as received (before any
 JSON parsing), computes the HMAC over b"<X-Medic-Timestamp>." + body, compares it
@@ -26,12 +36,16 @@ Redirects are not followed.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac
 import json
 import time
+from datetime import datetime, timezone
 
 import httpx
+from standardwebhooks.webhooks import Webhook
 
 from medic.config import Settings
 from medic.core.model import DeliveryOutcome
@@ -48,7 +62,41 @@ SIGNATURE_HEADER = "X-Medic-Signature"
 TIMESTAMP_HEADER = "X-Medic-Timestamp"
 EVENT_HEADER = "X-Medic-Event"
 DELIVERY_HEADER = "X-Medic-Delivery"
+STANDARD_ID_HEADER = "webhook-id"
+STANDARD_TIMESTAMP_HEADER = "webhook-timestamp"
+STANDARD_SIGNATURE_HEADER = "webhook-signature"
+STANDARD_SECRET_PREFIX = "whsec_"
 DEFAULT_TOLERANCE_SECONDS = 300
+
+
+def standard_key(secret: str) -> bytes:
+    """The Standard Webhooks signing key for a secret: the base64 after "whsec_"
+    when the secret has the standard form, else the secret's UTF-8 bytes.
+
+    Raises ValueError for a "whsec_" secret whose rest is not base64."""
+    if secret.startswith(STANDARD_SECRET_PREFIX):
+        encoded = secret[len(STANDARD_SECRET_PREFIX):]
+        try:
+            key = base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True)
+        except (binascii.Error, ValueError):
+            raise ValueError('a secret starting with "whsec_" must continue with base64') from None
+        if not key:
+            raise ValueError('a secret starting with "whsec_" must continue with base64')
+        return key
+    return secret.encode("utf-8")
+
+
+def standard_id(notification: Notification) -> str:
+    """The webhook-id: one value per notification, the same on every retry (and
+    after a worker died mid-send), different for every other notification."""
+    dedup_key = str(notification.payload.get("dedup_key") or "medic")
+    return f"msg_{dedup_key}_{notification.id}"
+
+
+def standard_signature(key: bytes, msg_id: str, timestamp: int, body: bytes) -> str:
+    """The webhook-signature header value, computed by the standardwebhooks library."""
+    when = datetime.fromtimestamp(timestamp, tz=timezone.utc)
+    return Webhook(key).sign(msg_id, when, body.decode("utf-8"))
 
 
 def sign(secret: str, timestamp: int | str, body: bytes) -> str:
@@ -97,6 +145,7 @@ class WebhookChannel:
     ) -> None:
         self._url = url
         self._secret = secret or None
+        self._standard_key = standard_key(self._secret) if self._secret else None
         self._clock = clock
         self._client = client or httpx.Client(timeout=timeout, follow_redirects=False)
 
@@ -111,15 +160,20 @@ class WebhookChannel:
 
     def send(self, notification: Notification) -> DeliveryResult:
         body = encode_body(notification.kind, notification.payload)
-        timestamp = str(int(self._clock()))
+        sent_at = int(self._clock())
+        timestamp = str(sent_at)
+        msg_id = standard_id(notification)
         headers = {
             "Content-Type": "application/json",
             EVENT_HEADER: notification.kind,
             DELIVERY_HEADER: str(notification.id),
             TIMESTAMP_HEADER: timestamp,
+            STANDARD_ID_HEADER: msg_id,
+            STANDARD_TIMESTAMP_HEADER: timestamp,
         }
         if self._secret:
             headers[SIGNATURE_HEADER] = sign(self._secret, timestamp, body)
+            headers[STANDARD_SIGNATURE_HEADER] = standard_signature(self._standard_key, msg_id, sent_at, body)
         try:
             response = self._client.post(self._url, content=body, headers=headers)
         except httpx.HTTPError as exc:
