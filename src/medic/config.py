@@ -51,6 +51,14 @@ class Settings(BaseModel):
     slack_api_url: str = Field(DEFAULT_SLACK_API_URL, alias="SLACK_API_URL")
     webhook_url: str | None = Field(None, alias="MEDIC_WEBHOOK_URL")
     webhook_secret: str | None = Field(None, alias="MEDIC_WEBHOOK_SECRET")
+    # Email over SMTP (docs/alerting.md): on when SMTP_HOST, SMTP_FROM and SMTP_TO are set.
+    smtp_host: str | None = Field(None, alias="SMTP_HOST")
+    smtp_port: int | None = Field(None, alias="SMTP_PORT", ge=1, le=65535)  # default by SMTP_TLS: 25, 587, 465
+    smtp_user: str | None = Field(None, alias="SMTP_USER")
+    smtp_password: SecretStr | None = Field(None, alias="SMTP_PASSWORD")
+    smtp_from: str | None = Field(None, alias="SMTP_FROM")
+    smtp_to: str = Field("", alias="SMTP_TO")  # comma-separated addresses
+    smtp_tls: Literal["none", "starttls", "tls"] = Field("starttls", alias="SMTP_TLS")
     base_url: str | None = Field(None, alias="MEDIC_BASE_URL")
     # Browser origins, besides Medic's own, whose pages may send writes (comma-separated).
     allowed_origins: str = Field("", alias="MEDIC_ALLOWED_ORIGINS")
@@ -115,6 +123,28 @@ class Settings(BaseModel):
             standard_key(value)  # a "whsec_" secret must be the standard's base64
         return value
 
+    @field_validator("smtp_from")
+    @classmethod
+    def _smtp_from(cls, value: str | None) -> str | None:
+        if value:
+            from medic.notify.email import parse_sender
+
+            parse_sender(value)
+        return value
+
+    @field_validator("smtp_to")
+    @classmethod
+    def _smtp_to(cls, value: str) -> str:
+        from medic.notify.email import parse_addresses
+
+        parse_addresses(value)
+        return value
+
+    @field_validator("smtp_tls", mode="before")
+    @classmethod
+    def _smtp_tls(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
     @field_validator("allowed_origins")
     @classmethod
     def _origins(cls, value: str) -> str:
@@ -177,6 +207,10 @@ class Settings(BaseModel):
     @property
     def webhook_configured(self) -> bool:
         return bool(self.webhook_url)
+
+    @property
+    def email_configured(self) -> bool:
+        return bool(self.smtp_host and self.smtp_from and self.smtp_to.strip(", "))
 
 
 # The original Medic's names of settings Medic renamed: still read, with a warning.

@@ -6,6 +6,7 @@ import pytest
 
 from medic.notify import Channel, DeliveryResult, build_channels, channel_status, close_channels
 from medic.notify.base import classify_status, format_duration, parse_retry_after, safe_error
+from medic.notify.email import EmailChannel
 from medic.notify.pagerduty import PagerDutyChannel
 from medic.notify.slack import SlackChannel
 from medic.notify.webhook import WebhookChannel
@@ -71,7 +72,7 @@ def test_format_duration():
 def test_nothing_configured_means_no_channels(make_settings):
     settings = make_settings()
     assert build_channels(settings) == {}
-    assert channel_status(settings) == {"pagerduty": False, "slack": False, "webhook": False}
+    assert channel_status(settings) == {"pagerduty": False, "slack": False, "webhook": False, "email": False}
 
 
 def test_build_channels_returns_only_configured_ones(make_settings):
@@ -85,7 +86,7 @@ def test_build_channels_returns_only_configured_ones(make_settings):
         assert sorted(channels) == ["pagerduty", "webhook"]
         assert isinstance(channels["pagerduty"], PagerDutyChannel)
         assert isinstance(channels["webhook"], WebhookChannel)
-        assert channel_status(settings) == {"pagerduty": True, "slack": False, "webhook": True}
+        assert channel_status(settings) == {"pagerduty": True, "slack": False, "webhook": True, "email": False}
     finally:
         close_channels(channels)
 
@@ -96,11 +97,15 @@ def test_build_channels_all_configured(make_settings):
         slack_api_token="xoxb-1",
         slack_channel_id="C1",
         webhook_url="http://127.0.0.1:9/hook",
+        smtp_host="127.0.0.1",
+        smtp_from="medic@example.com",
+        smtp_to="oncall@example.com",
     )
     channels = build_channels(settings)
     try:
-        assert sorted(channels) == ["pagerduty", "slack", "webhook"]
+        assert sorted(channels) == ["email", "pagerduty", "slack", "webhook"]
         assert isinstance(channels["slack"], SlackChannel)
+        assert isinstance(channels["email"], EmailChannel)
         for name, channel in channels.items():
             assert channel.name == name
             assert isinstance(channel, Channel)

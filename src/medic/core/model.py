@@ -102,6 +102,7 @@ class ChannelName(StrEnum):
     PAGERDUTY = "pagerduty"
     SLACK = "slack"
     WEBHOOK = "webhook"
+    EMAIL = "email"
 
 
 def channel_receives(channel: str, kind: str) -> bool:

@@ -1,4 +1,4 @@
-"""Notification channels: PagerDuty, Slack and a generic webhook.
+"""Notification channels: PagerDuty, Slack, a generic webhook and email.
 
 `build_channels` returns only the configured channels; an unconfigured channel
 is skipped (and shown as such by `channel_status` in /health), not an error.
@@ -9,6 +9,7 @@ from __future__ import annotations
 from medic.config import Settings
 from medic.notify.base import (
     CHANNEL_NAMES,
+    EMAIL,
     PAGERDUTY,
     SLACK,
     WEBHOOK,
@@ -20,6 +21,7 @@ from medic.notify.base import (
 
 __all__ = [
     "CHANNEL_NAMES",
+    "EMAIL",
     "PAGERDUTY",
     "SLACK",
     "WEBHOOK",
@@ -39,6 +41,7 @@ def channel_status(settings: Settings) -> dict[str, bool]:
         PAGERDUTY: settings.pagerduty_configured,
         SLACK: settings.slack_configured,
         WEBHOOK: settings.webhook_configured,
+        EMAIL: settings.email_configured,
     }
 
 
@@ -47,6 +50,7 @@ def build_channels(settings: Settings) -> dict[str, Channel]:
     # Imported here so importing medic.notify (e.g. for /health) stays cheap.
     from medic.notify.pagerduty import PagerDutyChannel
     from medic.notify.slack import SlackChannel
+    from medic.notify.email import EmailChannel
     from medic.notify.webhook import WebhookChannel
 
     channels: dict[str, Channel] = {}
@@ -56,6 +60,8 @@ def build_channels(settings: Settings) -> dict[str, Channel]:
         channels[SLACK] = SlackChannel.from_settings(settings)
     if settings.webhook_configured:
         channels[WEBHOOK] = WebhookChannel.from_settings(settings)
+    if settings.email_configured:
+        channels[EMAIL] = EmailChannel.from_settings(settings)
     return channels
 
 

@@ -30,6 +30,7 @@ Outcome = DeliveryOutcome
 PAGERDUTY = ChannelName.PAGERDUTY
 SLACK = ChannelName.SLACK
 WEBHOOK = ChannelName.WEBHOOK
+EMAIL = ChannelName.EMAIL
 CHANNEL_NAMES: tuple[str, ...] = tuple(ChannelName)
 
 MAX_ERROR_CHARS = 300
