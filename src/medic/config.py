@@ -59,6 +59,8 @@ class Settings(BaseModel):
     smtp_from: str | None = Field(None, alias="SMTP_FROM")
     smtp_to: str = Field("", alias="SMTP_TO")  # comma-separated addresses
     smtp_tls: Literal["none", "starttls", "tls"] = Field("starttls", alias="SMTP_TLS")
+    # One or more Apprise URLs (spaces or commas between them); they hold tokens.
+    apprise_url: SecretStr | None = Field(None, alias="APPRISE_URL")
     base_url: str | None = Field(None, alias="MEDIC_BASE_URL")
     # Browser origins, besides Medic's own, whose pages may send writes (comma-separated).
     allowed_origins: str = Field("", alias="MEDIC_ALLOWED_ORIGINS")
@@ -145,6 +147,15 @@ class Settings(BaseModel):
     def _smtp_tls(cls, value: object) -> object:
         return value.strip().lower() if isinstance(value, str) else value
 
+    @field_validator("apprise_url")
+    @classmethod
+    def _apprise_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and value.get_secret_value().strip():
+            from medic.notify.apprise import check_urls
+
+            check_urls(value.get_secret_value())
+        return value
+
     @field_validator("allowed_origins")
     @classmethod
     def _origins(cls, value: str) -> str:
@@ -209,6 +220,10 @@ class Settings(BaseModel):
         return bool(self.webhook_url)
 
     @property
+    def apprise_configured(self) -> bool:
+        return bool(self.apprise_url and self.apprise_url.get_secret_value().strip())
+
+    @property
     def email_configured(self) -> bool:
         return bool(self.smtp_host and self.smtp_from and self.smtp_to.strip(", "))
 
@@ -267,7 +282,7 @@ def _database_url_from_parts(env: Mapping[str, str]) -> str | None:
 def _is_secret(name: str) -> bool:
     # Never echo a secret into a log or a terminal, even a malformed one.
     # Database URLs (and the one built from DB_HOST and PG_PASS) may hold a password.
-    return name in ("REDIS_URL", "DB_HOST") or any(word in name for word in ("KEY", "TOKEN", "SECRET", "PASS", "DATABASE_URL"))
+    return name in ("REDIS_URL", "DB_HOST", "APPRISE_URL") or any(word in name for word in ("KEY", "TOKEN", "SECRET", "PASS", "DATABASE_URL"))
 
 
 def load_settings(

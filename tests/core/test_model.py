@@ -17,7 +17,7 @@ from medic.core.model import (
 def test_stored_values():
     assert [m.value for m in NotificationKind] == ["trigger", "resolve", "reminder"]
     assert [m.value for m in OutboxState] == ["pending", "sending", "delivered", "failed"]
-    assert [m.value for m in ChannelName] == ["pagerduty", "slack", "webhook", "email"]
+    assert [m.value for m in ChannelName] == ["pagerduty", "slack", "webhook", "email", "apprise"]
     assert {m.value for m in OpenReason} == {
         "missed_heartbeats", "reported_down", "never_reported", "job_failed", "job_overdue",
     }

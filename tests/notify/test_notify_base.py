@@ -3,9 +3,11 @@ from __future__ import annotations
 import email.utils
 
 import pytest
+from pydantic import SecretStr
 
 from medic.notify import Channel, DeliveryResult, build_channels, channel_status, close_channels
 from medic.notify.base import classify_status, format_duration, parse_retry_after, safe_error
+from medic.notify.apprise import AppriseChannel
 from medic.notify.email import EmailChannel
 from medic.notify.pagerduty import PagerDutyChannel
 from medic.notify.slack import SlackChannel
@@ -72,7 +74,7 @@ def test_format_duration():
 def test_nothing_configured_means_no_channels(make_settings):
     settings = make_settings()
     assert build_channels(settings) == {}
-    assert channel_status(settings) == {"pagerduty": False, "slack": False, "webhook": False, "email": False}
+    assert channel_status(settings) == {"pagerduty": False, "slack": False, "webhook": False, "email": False, "apprise": False}
 
 
 def test_build_channels_returns_only_configured_ones(make_settings):
@@ -86,7 +88,7 @@ def test_build_channels_returns_only_configured_ones(make_settings):
         assert sorted(channels) == ["pagerduty", "webhook"]
         assert isinstance(channels["pagerduty"], PagerDutyChannel)
         assert isinstance(channels["webhook"], WebhookChannel)
-        assert channel_status(settings) == {"pagerduty": True, "slack": False, "webhook": True, "email": False}
+        assert channel_status(settings) == {"pagerduty": True, "slack": False, "webhook": True, "email": False, "apprise": False}
     finally:
         close_channels(channels)
 
@@ -100,10 +102,12 @@ def test_build_channels_all_configured(make_settings):
         smtp_host="127.0.0.1",
         smtp_from="medic@example.com",
         smtp_to="oncall@example.com",
+        apprise_url=SecretStr("json://127.0.0.1:9/hook"),
     )
     channels = build_channels(settings)
     try:
-        assert sorted(channels) == ["email", "pagerduty", "slack", "webhook"]
+        assert sorted(channels) == ["apprise", "email", "pagerduty", "slack", "webhook"]
+        assert isinstance(channels["apprise"], AppriseChannel)
         assert isinstance(channels["slack"], SlackChannel)
         assert isinstance(channels["email"], EmailChannel)
         for name, channel in channels.items():

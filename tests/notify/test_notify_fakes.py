@@ -139,7 +139,7 @@ def test_fake_slack_answers_like_slack():
 
 def test_provider_env_wires_every_channel(pagerduty, slack, webhook, payload):
     settings = load_settings(provider_env(pagerduty, slack, webhook), notify_timeout_seconds=2.0)
-    assert channel_status(settings) == {"pagerduty": True, "slack": True, "webhook": True, "email": False}
+    assert channel_status(settings) == {"pagerduty": True, "slack": True, "webhook": True, "email": False, "apprise": False}
     channels = build_channels(settings)
     try:
         results = {

@@ -18,7 +18,7 @@ def test_health_reports_database_worker_outbox_and_channels(api):
     assert report["database"]["latency_ms"] >= 0
     assert report["worker"]["status"] == "unknown"
     assert report["outbox"]["pending"] == 0
-    assert report["channels"] == {"pagerduty": False, "slack": False, "webhook": False, "email": False}
+    assert report["channels"] == {"pagerduty": False, "slack": False, "webhook": False, "email": False, "apprise": False}
     assert "not configured" in response.json()["message"]
     assert response.json()["status"] == "healthy"  # the original's field; channels are not a fault
 

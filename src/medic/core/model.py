@@ -103,6 +103,7 @@ class ChannelName(StrEnum):
     SLACK = "slack"
     WEBHOOK = "webhook"
     EMAIL = "email"
+    APPRISE = "apprise"
 
 
 def channel_receives(channel: str, kind: str) -> bool:

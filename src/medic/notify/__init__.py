@@ -1,4 +1,4 @@
-"""Notification channels: PagerDuty, Slack, a generic webhook and email.
+"""Notification channels: PagerDuty, Slack, a generic webhook, email and Apprise.
 
 `build_channels` returns only the configured channels; an unconfigured channel
 is skipped (and shown as such by `channel_status` in /health), not an error.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from medic.config import Settings
 from medic.notify.base import (
+    APPRISE,
     CHANNEL_NAMES,
     EMAIL,
     PAGERDUTY,
@@ -20,6 +21,7 @@ from medic.notify.base import (
 )
 
 __all__ = [
+    "APPRISE",
     "CHANNEL_NAMES",
     "EMAIL",
     "PAGERDUTY",
@@ -42,6 +44,7 @@ def channel_status(settings: Settings) -> dict[str, bool]:
         SLACK: settings.slack_configured,
         WEBHOOK: settings.webhook_configured,
         EMAIL: settings.email_configured,
+        APPRISE: settings.apprise_configured,
     }
 
 
@@ -50,6 +53,7 @@ def build_channels(settings: Settings) -> dict[str, Channel]:
     # Imported here so importing medic.notify (e.g. for /health) stays cheap.
     from medic.notify.pagerduty import PagerDutyChannel
     from medic.notify.slack import SlackChannel
+    from medic.notify.apprise import AppriseChannel
     from medic.notify.email import EmailChannel
     from medic.notify.webhook import WebhookChannel
 
@@ -62,6 +66,8 @@ def build_channels(settings: Settings) -> dict[str, Channel]:
         channels[WEBHOOK] = WebhookChannel.from_settings(settings)
     if settings.email_configured:
         channels[EMAIL] = EmailChannel.from_settings(settings)
+    if settings.apprise_configured:
+        channels[APPRISE] = AppriseChannel.from_settings(settings)
     return channels
 
 

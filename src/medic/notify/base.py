@@ -31,6 +31,7 @@ PAGERDUTY = ChannelName.PAGERDUTY
 SLACK = ChannelName.SLACK
 WEBHOOK = ChannelName.WEBHOOK
 EMAIL = ChannelName.EMAIL
+APPRISE = ChannelName.APPRISE
 CHANNEL_NAMES: tuple[str, ...] = tuple(ChannelName)
 
 MAX_ERROR_CHARS = 300
