@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import threading
+
 import pytest
 
 from medic.store import outbox
@@ -69,3 +72,24 @@ def test_a_permanent_failure_is_recorded_without_the_token(medic, worker, clock,
     with engine.connect() as conn:
         [row] = [r for r in outbox.list_for_alert(conn, medic.alerts()[0]["alert_id"]) if r.channel == "apprise"]
     assert row.state == "failed" and row.last_error == "Apprise target: JSON: HTTP 401"
+
+
+def test_metrics_and_startup_lines_name_the_channel_not_the_url(medic, make_worker, worker, clock, webhook, api, caplog):
+    from tests.worker.test_worker_metrics import sample, scraped
+
+    failed = sample("medic_notifications_total", channel="apprise", outcome="failed")
+    webhook.queue(Response(400))
+    medic.register(alert_interval=1)
+    clock.advance(minutes=1)
+    worker.evaluate()
+    assert scraped(api, 'medic_outbox_pending{channel="apprise"}') == 1
+    worker.deliver()
+    assert sample("medic_notifications_total", channel="apprise", outcome="failed") == failed + 1
+    assert scraped(api, 'medic_outbox_pending{channel="apprise"}') == 0
+
+    stop = threading.Event()
+    stop.set()
+    with caplog.at_level(logging.INFO, logger="medic.worker"):
+        make_worker().run_forever(stop)
+    assert "channel apprise: 1 target(s): json://" in caplog.text
+    assert TOKEN not in caplog.text

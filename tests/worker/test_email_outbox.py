@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import threading
+
 import pytest
 
 from medic.store import outbox
@@ -106,3 +109,25 @@ def test_a_send_cut_short_by_a_dead_worker_is_sent_again(medic, make_worker, clo
     survivor.deliver()
     [mail] = smtp.received  # email cannot ask whether it went out: it is sent (again)
     assert mail.message["X-Medic-Event"] == "trigger"
+
+
+def test_metrics_and_startup_lines_name_the_channel(medic, make_worker, worker, clock, smtp, api, caplog):
+    from tests.worker.test_worker_metrics import sample, scraped
+
+    sent = sample("medic_notifications_total", channel="email", outcome="sent")
+    assert scraped(api, 'medic_outbox_pending{channel="email"}') == 0
+    medic.register(alert_interval=1)
+    clock.advance(minutes=1)
+    worker.evaluate()
+    assert scraped(api, 'medic_outbox_pending{channel="email"}') == 1
+    worker.deliver()
+    assert sample("medic_notifications_total", channel="email", outcome="sent") == sent + 1
+    assert scraped(api, 'medic_outbox_pending{channel="email"}') == 0
+
+    stop = threading.Event()
+    stop.set()
+    with caplog.at_level(logging.INFO, logger="medic.worker"):
+        make_worker().run_forever(stop)
+    assert "channels: pagerduty, email" in caplog.text
+    assert f"channel email: 127.0.0.1:{smtp.port} (none, as medic) to 1 recipient(s)" in caplog.text
+    assert PASSWORD not in caplog.text

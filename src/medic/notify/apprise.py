@@ -176,6 +176,10 @@ class AppriseChannel:
     def targets(self) -> int:
         return len(self._urls)
 
+    def describe(self) -> str:
+        """One line for the startup log: the URLs' schemes only (the rest holds tokens)."""
+        return f"{len(self._urls)} target(s): {', '.join(_scheme(url) + '://' for url in self._urls)}"
+
     def close(self) -> None:
         """Nothing to release: each send builds its own Apprise objects."""
 

@@ -315,6 +315,11 @@ class EmailChannel:
     def recipients(self) -> list[str]:
         return list(self._recipients)
 
+    def describe(self) -> str:
+        """One line for the startup log, without the password."""
+        login = f", as {self._username}" if self._username and self._password else ""
+        return f"{self._host}:{self._port} ({self._tls}{login}) to {len(self._recipients)} recipient(s)"
+
     def close(self) -> None:
         """Nothing to release: one SMTP connection per message."""
 

@@ -111,6 +111,10 @@ class Worker:
     def run_forever(self, stop: threading.Event) -> None:
         interval = self.settings.worker_interval_seconds
         log.info("worker started; evaluation every %ss; channels: %s", interval, ", ".join(self.channels) or "none")
+        for name, channel in sorted(self.channels.items()):
+            describe = getattr(channel, "describe", None)
+            if callable(describe):
+                log.info("channel %s: %s", name, describe())
         senders = [
             threading.Thread(target=self._deliver_forever, args=(d, stop), name=f"medic-deliver-{d.name}", daemon=True)
             for d in self.dispatchers
