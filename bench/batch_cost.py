@@ -3,7 +3,7 @@
     .venv/bin/python -m bench.batch_cost [--batch 4] [--count 2000]
 
 Seeds medic_bench_batch with 1,000 services, then times the same batch of heartbeats
-five ways: Medic's writer (``record_autocommit()``: one autocommit statement on the
+five ways: Medic's writer (``medic.ingest.transactions.write_autocommit()``: one autocommit statement on the
 psycopg connection), ``record()`` in a transaction (what SQLite and direct writes use),
 the batch statement in a transaction through SQLAlchemy, through ``exec_driver_sql``,
 and straight on the psycopg connection. Prints wall and CPU (user + system) per batch:
@@ -18,6 +18,7 @@ import time
 from datetime import datetime, timezone
 
 from bench import common, seed
+from medic.ingest import transactions
 from medic.store import heartbeats as store
 from medic.store.engine import make_engine
 
@@ -46,7 +47,7 @@ def main() -> None:
     autocommit = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
 
     def medic_writer():
-        store.record_autocommit(autocommit, [store.Beat(name, "UP") for name in names], now)
+        transactions.write_autocommit(autocommit, [store.Beat(name, "UP") for name in names], now)
 
     def medic_record():
         with conn.begin():

@@ -38,21 +38,20 @@ def medic_without_database():
     import itertools
 
     from medic.clock import utcnow
-    from medic.store import heartbeats as store
+    from medic.ingest import Ingest, Stored
 
     app = medic_app()
     ids = itertools.count(1)
 
-    class MemoryIngest:
+    class MemoryBeats:  # a medic.ingest.BeatStore
         def submit(self, beat):
-            return store.Stored(next(ids), 1, beat.heartbeat_name, "svc", "site-reliability", "p3", utcnow(), beat.status)
+            return Stored(next(ids), 1, beat.heartbeat_name, "svc", "site-reliability", "p3", utcnow(), beat.status)
 
-        def arriving(self):
+        def close(self):
             pass
 
-        left = close = arriving
-
-    app.extensions["medic"].ingest = MemoryIngest()
+    rt = app.extensions["medic"]
+    rt.ingest = Ingest(MemoryBeats(), metrics=rt.metrics)
     return app
 
 

@@ -18,6 +18,7 @@ import pytest
 from medic.core import deadline
 from medic.core.jobs import HEARTBEAT_STATUS, JobAction, status_after_signal
 from medic.core.model import GOOD_STATUSES
+from medic.ingest import transactions
 from medic.store import heartbeats as hb
 from medic.store import jobs
 from medic.store import services as svc
@@ -104,7 +105,7 @@ def _stored(engine, service_id: int):
 def _send(engine, backend: str, path: str, status: str, now: datetime) -> None:
     if path == "autocommit":
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            [result] = hb.record_autocommit(conn, [hb.Beat("svc", status)], now)
+            [result] = transactions.write_autocommit(conn, [hb.Beat("svc", status)], now)
     else:
         with engine.begin() as conn:
             [result] = hb.record(conn, [hb.Beat("svc", status)], now)

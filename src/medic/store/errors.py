@@ -1,5 +1,5 @@
 """Database failures the web layer turns into 503s, without importing SQLAlchemy,
-and how to name one in a log line."""
+how to name one in a log line, and which ones are worth trying again."""
 
 from sqlalchemy.exc import (
     DisconnectionError,
@@ -21,3 +21,12 @@ def describe_db_error(exc: BaseException) -> str:
     original = getattr(exc, "orig", None) or exc
     first_line = (str(original).strip().splitlines() or [""])[0][:200]
     return f"{type(original).__name__}: {first_line}" if first_line else type(original).__name__
+
+
+# Deadlock detected, serialization failure: the transaction lost a race and can be retried.
+_RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
+
+
+def is_transient_conflict(exc: BaseException) -> bool:
+    """A deadlock or serialization failure: nothing was committed, trying again is safe."""
+    return getattr(getattr(exc, "orig", None), "sqlstate", None) in _RETRYABLE_SQLSTATES

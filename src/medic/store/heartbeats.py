@@ -1,10 +1,16 @@
-"""Heartbeat ingest and listing."""
+"""Heartbeat statements: storing a batch, recounting deadlines, listing.
+
+Every function here runs on the connection it is given, in whatever transaction the
+caller holds; where transactions begin and end, and what is retried, is
+medic.ingest.transactions' business.
+"""
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Iterable, Mapping, Sequence
+from typing import Iterable, Iterator, Mapping, Sequence
 
 from sqlalchemy import (
     BigInteger,
@@ -234,66 +240,59 @@ def record(conn: Connection, beats: Sequence[Beat], now: datetime) -> list[Store
     if not beats:
         return []
     store = _store_postgresql if conn.dialect.name == "postgresql" else _store_each
-    results, recount = _results(conn, beats, store(conn, beats, now), now)
+    results, recount = outcomes(conn, beats, store(conn, beats, now), now)
     if recount:
         _set_recounted_deadlines(conn, recount)
     return results
 
 
-def record_autocommit(conn: Connection, beats: Sequence[Beat], now: datetime) -> list[Stored | str | Exception]:
-    """PostgreSQL, on a connection in AUTOCOMMIT: the batch statement is its own transaction.
-
-    One round trip instead of three (BEGIN, statement, COMMIT), and the statement runs on
-    the psycopg connection itself: this is the group-commit writer's hot path
-    (bench/RESULTS.md). Services whose deadline needs their history (deadline.needs_recount)
-    then have it recounted in a transaction of their own, under their row locks; the statement left
-    those deadlines as they were, so between the two the service looks as if its
-    heartbeat had not arrived yet, never healthier than it is.
-
-    Raises only when the statement fails. Nothing is committed then, unless the
-    connection was lost after the commit: a batch that failed with a lost connection
-    must not be sent again. What fails after the statement comes back as the result of
-    the heartbeats it concerns (stored, but not to be answered 201 nor written again).
+def store_autocommit(conn: Connection, beats: Sequence[Beat], now: datetime) -> dict[int, tuple[int, Mapping]]:
+    """PostgreSQL, on a connection in AUTOCOMMIT: the batch statement, sent on the psycopg
+    connection itself (one round trip; the statement is its own transaction). What it
+    stored, by beat index, for ``outcomes``. Errors are raised as SQLAlchemy's, and a
+    connection the failure closed is invalidated. medic.ingest.transactions decides
+    when this runs (the group-commit writer's hot path, bench/RESULTS.md).
     """
     # Imported here, not at the top: psycopg picks its wait function when first imported,
     # and `medic serve`'s master imports this module before gunicorn's gevent worker
     # patches the process; imported there, psycopg would block the worker while it waits.
-    import psycopg
     from psycopg.rows import dict_row
 
     if not beats:
-        return []
+        return {}
     names, params = _batch_params(beats, now)
     driver = conn.connection.driver_connection
-    try:
+    with driver_errors(conn, _STORE_BATCH_PG_SQL, params):
         with timed(conn.engine, "with"), driver.cursor(row_factory=dict_row) as cursor:
             rows = cursor.execute(_STORE_BATCH_PG_SQL, params).fetchall()
+    return _pair(names, rows)
+
+
+@contextmanager
+def driver_errors(conn: Connection, statement: str, params: dict | None = None) -> Iterator[None]:
+    """Work done on the psycopg connection raises what SQLAlchemy would have raised:
+    callers tell outages (503) and deadlocks by it. A connection the failure closed is
+    invalidated, so the pool does not hand it out again."""
+    import psycopg  # see store_autocommit
+
+    driver = conn.connection.driver_connection
+    try:
+        yield
     except psycopg.Error as exc:
         if driver.closed:
-            conn.invalidate()  # so the pool does not hand the broken connection out again
-        raise _as_sqlalchemy_error(exc, driver, _STORE_BATCH_PG_SQL, params) from exc
-    try:
-        results, recount = _results(conn, beats, _pair(names, rows), now)
-    except Exception as exc:
-        return [exc] * len(beats)
-    if recount:
-        try:
-            _recount_in_own_transaction(conn, sorted(recount))
-        except Exception as exc:
-            if isinstance(exc, psycopg.Error):  # from BEGIN or COMMIT, which psycopg sends itself
-                exc = _as_sqlalchemy_error(exc, driver, "recount", None)
-            return [exc if isinstance(r, Stored) and r.service_id in recount else r for r in results]
-    return results
+            conn.invalidate()
+        raise DBAPIError.instance(statement, params, exc, psycopg.Error, connection_invalidated=driver.closed) from exc
 
 
-def _as_sqlalchemy_error(exc: Exception, driver, statement: str, params: dict | None) -> DBAPIError:
-    """What SQLAlchemy would have raised: callers tell outages (503) and deadlocks by it."""
-    import psycopg  # already imported by the caller; see record_autocommit
+@contextmanager
+def driver_transaction(conn: Connection) -> Iterator[None]:
+    """BEGIN ... COMMIT on an AUTOCOMMIT connection's psycopg connection (SQLAlchemy's
+    begin() sends nothing there), with psycopg's errors raised as SQLAlchemy's."""
+    with driver_errors(conn, "transaction"), conn.connection.driver_connection.transaction():
+        yield
 
-    return DBAPIError.instance(statement, params, exc, psycopg.Error, connection_invalidated=driver.closed)
 
-
-def _results(
+def outcomes(
     conn: Connection, beats: Sequence[Beat], stored: dict[int, tuple[int, Mapping]], now: datetime
 ) -> tuple[list[Stored | str], dict[int, Mapping]]:
     """Per-beat results, and the services whose deadline must be recounted (deadline.needs_recount)."""
@@ -331,37 +330,22 @@ def _set_recounted_deadlines(conn: Connection, recount: dict[int, Mapping]) -> N
     )
 
 
-def _recount_in_own_transaction(conn: Connection, service_ids: list[int]) -> None:
-    # On the same (autocommit) connection: psycopg's transaction() sends BEGIN and COMMIT,
-    # so the writer never waits for a second connection from the pool.
-    for attempt in range(RECOUNT_RETRIES + 1):
-        try:
-            with conn.connection.driver_connection.transaction():
-                # Row locks first, in id order: a concurrent batch's recount waits, then
-                # counts this one's heartbeats too. The settings are read under the lock,
-                # not taken from the batch statement: a change to the service committed
-                # in between (threshold, interval) is counted with, never overwritten.
-                locked = conn.execute(
-                    select(*_RETURNED)
-                    .where(services.c.service_id.in_(service_ids))
-                    .order_by(services.c.service_id)
-                    .with_for_update()
-                ).mappings().all()
-                _set_recounted_deadlines(conn, {row["service_id"]: row for row in locked})
-            return
-        except DBAPIError as exc:
-            if not (is_transient_conflict(exc) and attempt < RECOUNT_RETRIES):
-                raise
+def recount_locked(conn: Connection, service_ids: Sequence[int]) -> None:
+    """Recount the deadlines of services a batch stored heartbeats for, in the caller's
+    transaction (medic.ingest.transactions gives it one of its own).
 
-
-# A recount that lost a race (below) is tried again this many times.
-RECOUNT_RETRIES = 3
-# Deadlock detected, serialization failure: the transaction lost a race and can be retried.
-_RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
-
-
-def is_transient_conflict(exc: BaseException) -> bool:
-    return getattr(getattr(exc, "orig", None), "sqlstate", None) in _RETRYABLE_SQLSTATES
+    Row locks first, in id order: a concurrent batch's recount waits, then counts this
+    one's heartbeats too. The settings are read under the lock, not taken from the batch
+    statement: a change to the service committed in between (threshold, interval) is
+    counted with, never overwritten.
+    """
+    locked = conn.execute(
+        select(*_RETURNED)
+        .where(services.c.service_id.in_(sorted(service_ids)))
+        .order_by(services.c.service_id)
+        .with_for_update()
+    ).mappings().all()
+    _set_recounted_deadlines(conn, {row["service_id"]: row for row in locked})
 
 
 def list_recent(

@@ -10,6 +10,7 @@ from flask import Flask, g, request
 from medic import metrics
 from medic.clock import Clock, utcnow
 from medic.config import Settings
+from medic.ingest import Ingest
 from medic.store.engine import make_engine
 from medic.store.errors import DATABASE_UNAVAILABLE
 from medic.store.instrument import instrument
@@ -19,7 +20,6 @@ from medic.web.context import Runtime
 from medic.web.envelope import UNAVAILABLE_HEADERS, UNAVAILABLE_MESSAGE, register_error_handlers, reply
 from medic.web.fast_heartbeat import FastHeartbeat
 from medic.web.http_edge import canonical_paths
-from medic.web.ingest import GroupCommitIngest
 from medic.web.routes import alerts, health, heartbeats, jobs, meta, services
 
 if TYPE_CHECKING:
@@ -41,7 +41,7 @@ def create_app(
     rt = Runtime(settings=settings, engine=engine, clock=clock)
     rt.metrics = process_metrics
     rt.store_collector = metrics.StoreCollector(engine, clock)
-    rt.ingest = GroupCommitIngest(engine, clock)
+    rt.ingest = Ingest.group_commit(engine, clock, metrics=process_metrics)
     rt.authenticator = auth.Authenticator(rt)
     rt.write_watch = WriteWatch(engine, clock)
     app.extensions["medic"] = rt

@@ -15,10 +15,10 @@ from medic.config import Settings
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
+    from medic.ingest import Ingest
     from medic.metrics import ProcessMetrics, StoreCollector
     from medic.store.write_health import WriteWatch
     from medic.web.auth import Authenticator
-    from medic.web.ingest import DirectIngest
 
 
 @dataclass
@@ -28,7 +28,7 @@ class Runtime:
     clock: Clock
     metrics: "ProcessMetrics" = None
     store_collector: "StoreCollector" = None
-    ingest: "DirectIngest" = None
+    ingest: "Ingest" = None
     authenticator: "Authenticator" = None
     write_watch: "WriteWatch" = None
 

@@ -5,7 +5,7 @@ machinery (request context, routing, hooks, response object) costs more CPU than
 storing a group-committed heartbeat does (bench/RESULTS.md). This layer answers
 the common case itself, with the same pieces the Flask route uses: body validation
 (``decode_body``), the API-key check (``principal_for``), the shared heartbeat rate
-limit, the store call (``store_heartbeat``), the reply envelope, the latency metric
+limit, the store call (``Ingest.accept``, medic.ingest), the reply envelope, the latency metric
 and the access log line.
 
 Whatever it would refuse before storing (a body that does not validate, a missing
@@ -31,8 +31,8 @@ from medic.web import access
 from medic.web.api import decode_body
 from medic.web.auth import principal_for, presented_key
 from medic.web.envelope import UNAVAILABLE_HEADERS, UNAVAILABLE_MESSAGE, ApiError, envelope
-from medic.web.routes.heartbeats import store_heartbeat
 from medic.web.schemas import HeartbeatIn
+from medic.web.serialize import heartbeat_out
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -60,12 +60,8 @@ class FastHeartbeat:
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         if environ.get("PATH_INFO") != PATH or environ.get("REQUEST_METHOD") != "POST":
             return self.flask_wsgi(environ, start_response)
-        ingest = self.rt.ingest
-        ingest.arriving()
-        try:
+        with self.rt.ingest.arrivals:  # the writer waits for company only while heartbeats are in the app
             return self._heartbeat(environ, start_response)
-        finally:
-            ingest.left()
 
     def _heartbeat(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         started = time.perf_counter()
@@ -123,10 +119,11 @@ class FastHeartbeat:
 
     def _store(self, body: HeartbeatIn) -> tuple[int, str, Any]:
         try:
-            return store_heartbeat(self.rt, body)
+            outcome = self.rt.ingest.accept(body.heartbeat_name, body.status)
         except DATABASE_UNAVAILABLE as exc:
             log.error("database unavailable: %s", type(exc).__name__)
             return 503, UNAVAILABLE_MESSAGE, None
         except Exception:
             log.exception("unhandled error")
             return 500, "internal error", None
+        return outcome.status, outcome.message, heartbeat_out(outcome.stored) if outcome.stored else None

@@ -1,4 +1,4 @@
-"""POST/GET /heartbeat."""
+"""POST/GET /heartbeat. Storing is medic.ingest's (the fast path, medic.web.fast_heartbeat, calls it too)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from flask import Blueprint
 
 from medic.store import heartbeats as store
 from medic.web.api import operation
-from medic.web.context import Runtime, runtime
+from medic.web.context import runtime
 from medic.web.envelope import ApiError, reply
 from medic.web.schemas import HeartbeatIn, HeartbeatOut, HeartbeatQuery
 from medic.web.serialize import heartbeat_out
@@ -26,22 +26,10 @@ bp = Blueprint("heartbeats", __name__)
     description="Unknown keys are ignored (older clients send extras). 201 means the heartbeat is committed.",
 )
 def post_heartbeat(body: HeartbeatIn):
-    rt = runtime()
-    status, message, results = store_heartbeat(rt, body)
-    if status != 201:
-        raise ApiError(status, message)
-    return reply(results, message, status)
-
-
-def store_heartbeat(rt: Runtime, body: HeartbeatIn) -> tuple[int, str, dict | None]:
-    """Store one heartbeat: (status, message, results) of the reply. Database errors propagate."""
-    result = rt.ingest.submit(store.Beat(body.heartbeat_name, body.status))
-    if result == store.UNKNOWN:
-        return 404, f"heartbeat_name: no service is registered as '{body.heartbeat_name}'", None
-    if result == store.INACTIVE:
-        return 400, f"heartbeat_name: the service '{body.heartbeat_name}' is inactive", None
-    rt.metrics.heartbeat_received(result.status)
-    return 201, "heartbeat stored", heartbeat_out(result)
+    outcome = runtime().ingest.accept(body.heartbeat_name, body.status)  # database errors: 503 (app.py)
+    if outcome.stored is None:
+        raise ApiError(outcome.status, outcome.message)
+    return reply(heartbeat_out(outcome.stored), outcome.message, outcome.status)
 
 
 @operation(

@@ -16,11 +16,11 @@ from sqlalchemy import select
 
 from medic.store import heartbeats as store
 from medic.store import services as service_queries
+from medic.ingest import Arrivals, GroupCommitWriter
 from medic.store.engine import make_engine
 from medic.store.errors import DATABASE_UNAVAILABLE
 from medic.store.tables import heartbeat_events, services
 from medic.web import create_app
-from medic.web.ingest import GroupCommitIngest
 from tests.support.server import LiveServer
 
 
@@ -63,15 +63,15 @@ def register(engine, clock, name: str, **extra):
     return row
 
 
-def wait_until_queued(ingest: GroupCommitIngest, count: int) -> None:
+def wait_until_queued(writer: GroupCommitWriter, count: int) -> None:
     for _ in range(1000):
-        if ingest._queue.qsize() >= count:
+        if writer._queue.qsize() >= count:
             return
         threading.Event().wait(0.01)
     raise AssertionError(f"{count} heartbeats never queued")
 
 
-class RecordingIngest(GroupCommitIngest):
+class RecordingWriter(GroupCommitWriter):
     """The real writer, noting the size of each batch it writes."""
 
     def __init__(self, *args, **kwargs):
@@ -88,22 +88,22 @@ class Batch:
 
     def __init__(self, engine, clock):
         self.gated = GatedClock(clock)
-        self.ingest = RecordingIngest(engine, self.gated)
+        self.writer = RecordingWriter(engine, self.gated)
         self.pool = ThreadPoolExecutor(max_workers=32)
 
     def hold_writer(self, beat: store.Beat):
-        future = self.pool.submit(self.ingest.submit, beat)
+        future = self.pool.submit(self.writer.submit, beat)
         assert self.gated.first_read.wait(10)
         return future
 
     def queue(self, beats: list[store.Beat]):
-        futures = [self.pool.submit(self.ingest.submit, beat) for beat in beats]
-        wait_until_queued(self.ingest, len(beats))
+        futures = [self.pool.submit(self.writer.submit, beat) for beat in beats]
+        wait_until_queued(self.writer, len(beats))
         return futures
 
     def close(self) -> None:
         self.gated.release()
-        self.ingest.close()
+        self.writer.close()
         self.pool.shutdown(wait=True)
 
 
@@ -154,7 +154,7 @@ def test_one_batch_stores_every_heartbeat_and_refuses_only_the_bad_names(engine,
         assert rows[r.heartbeat_id] == (r.service_id, r.status)
     assert [r.heartbeat_id for r in stored] == sorted(r.heartbeat_id for r in stored)
     assert len(rows) == 5  # the held first beat plus the four stored here
-    assert batch.ingest.batches == [1, len(beats)]  # everything queued behind the first went in one batch
+    assert batch.writer.batches == [1, len(beats)]  # everything queued behind the first went in one batch
     # The service ends in the state of its last heartbeat, as if applied one by one.
     with engine.connect() as conn:
         last = dict(conn.execute(select(services.c.service_id, services.c.last_status)).all())
@@ -196,7 +196,7 @@ def test_close_stores_everything_already_submitted(engine, clock, batch):
     register(engine, clock, "a-hb")
     first = batch.hold_writer(store.Beat("a-hb", "UP"))
     futures = batch.queue([store.Beat("a-hb", "UP") for _ in range(10)])
-    closing = threading.Thread(target=batch.ingest.close)
+    closing = threading.Thread(target=batch.writer.close)
     closing.start()
     batch.gated.release()
     closing.join(timeout=10)
@@ -205,21 +205,21 @@ def test_close_stores_everything_already_submitted(engine, clock, batch):
     assert all(isinstance(r, store.Stored) for r in results)
     assert set(stored_rows(engine)) == {r.heartbeat_id for r in results}
     # After close, a late heartbeat is still stored (written directly, no writer).
-    late = batch.ingest.submit(store.Beat("a-hb", "DOWN"))
+    late = batch.writer.submit(store.Beat("a-hb", "DOWN"))
     assert isinstance(late, store.Stored) and late.heartbeat_id in stored_rows(engine)
 
 
 def test_database_outage_fails_every_waiting_request(clock):
     dead = make_engine("postgresql://medic@127.0.0.1:1/medic")  # nothing listens on port 1
-    ingest = GroupCommitIngest(dead, clock)
+    writer = GroupCommitWriter(dead, clock)
     try:
         with ThreadPoolExecutor(max_workers=8) as pool:
-            futures = [pool.submit(ingest.submit, store.Beat(f"s{i}", "UP")) for i in range(8)]
+            futures = [pool.submit(writer.submit, store.Beat(f"s{i}", "UP")) for i in range(8)]
             for future in futures:
                 with pytest.raises(DATABASE_UNAVAILABLE):
                     future.result(timeout=30)
     finally:
-        ingest.close()
+        writer.close()
         dead.dispose()
 
 
@@ -258,11 +258,11 @@ def test_a_threshold_service_gets_the_same_deadline_as_written_one_by_one(engine
     # a transaction of its own; the outcome must match one transaction per heartbeat.
     register(engine, clock, "batched-hb", threshold=2)
     register(engine, clock, "direct-hb", threshold=2)
-    ingest = GroupCommitIngest(engine, clock)
+    writer = GroupCommitWriter(engine, clock)
     try:
         for status in ("UP", "UP", "DOWN", "UP", "UP"):
             clock.advance(seconds=30)
-            assert isinstance(ingest.submit(store.Beat("batched-hb", status)), store.Stored)
+            assert isinstance(writer.submit(store.Beat("batched-hb", status)), store.Stored)
             with engine.begin() as conn:
                 assert isinstance(store.record(conn, [store.Beat("direct-hb", status)], clock())[0], store.Stored)
             with engine.connect() as conn:
@@ -270,7 +270,7 @@ def test_a_threshold_service_gets_the_same_deadline_as_written_one_by_one(engine
                 direct = service_queries.get_by_name(conn, "direct-hb").deadline
             assert batched == pytest.approx(direct), status
     finally:
-        ingest.close()
+        writer.close()
 
 
 LIMITED_ROLE = "medic_test_limited"
@@ -312,17 +312,17 @@ def test_a_failed_recount_fails_only_its_heartbeats_and_writes_none_twice(engine
     register(engine, clock, "counted-hb", threshold=2)
     with engine.connect() as conn:
         deadline_before = service_queries.get_by_name(conn, "counted-hb").deadline
-    ingest = GroupCommitIngest(limited_engine, clock)
+    writer = GroupCommitWriter(limited_engine, clock)
     try:
-        assert isinstance(ingest.submit(store.Beat("plain-hb", "UP")), store.Stored)
+        assert isinstance(writer.submit(store.Beat("plain-hb", "UP")), store.Stored)
         clock.advance(seconds=60)  # a deadline moved by this heartbeat would differ from the old one
         with pytest.raises(Exception) as raised:
-            ingest.submit(store.Beat("counted-hb", "UP"))
+            writer.submit(store.Beat("counted-hb", "UP"))
         assert "permission denied" in str(raised.value)
         # The writer is still healthy after it.
-        assert isinstance(ingest.submit(store.Beat("plain-hb", "UP")), store.Stored)
+        assert isinstance(writer.submit(store.Beat("plain-hb", "UP")), store.Stored)
     finally:
-        ingest.close()
+        writer.close()
     with engine.connect() as conn:
         counted = service_queries.get_by_name(conn, "counted-hb")
     # Stored once (the statement committed; nothing retried it), its deadline not moved.
@@ -361,13 +361,13 @@ def test_a_recount_counts_with_settings_changed_while_the_batch_waited(engine, b
         with engine.begin() as conn:
             service_queries.update_service(conn, service_queries.get_by_name(conn, "hb"), {"alert_interval": 5}, clock())
 
-    ingest = GroupCommitIngest(engine, clock)
+    writer = GroupCommitWriter(engine, clock)
     holder = engine.connect()
     try:
         with ThreadPoolExecutor(max_workers=2) as pool:
             with holder.begin():
                 holder.exec_driver_sql("SELECT 1 FROM services WHERE heartbeat_name = 'hb' FOR UPDATE")
-                beat = pool.submit(ingest.submit, store.Beat("hb", "UP"))
+                beat = pool.submit(writer.submit, store.Beat("hb", "UP"))
                 wait_for_waiters(1)
                 patched = pool.submit(patch)
                 wait_for_waiters(2)
@@ -375,7 +375,7 @@ def test_a_recount_counts_with_settings_changed_while_the_batch_waited(engine, b
             patched.result(timeout=30)
     finally:
         holder.close()
-        ingest.close()
+        writer.close()
     with engine.connect() as conn:
         service = service_queries.get_by_name(conn, "hb")
         assert service.alert_interval == 5
@@ -386,27 +386,24 @@ def test_the_writer_lingers_only_while_more_heartbeats_are_in_the_app(engine, cl
     register(engine, clock, "svc-hb")
     beat = store.Beat("svc-hb", "UP")
     # A linger far beyond the waits below: a writer that used it would fail them.
-    ingest = RecordingIngest(engine, clock, linger_seconds=60)
+    arrivals = Arrivals()
+    writer = RecordingWriter(engine, clock, arrivals=arrivals, linger_seconds=60)
     try:
         with ThreadPoolExecutor(max_workers=2) as pool:
-            ingest.arriving()  # the only heartbeat in the app: nobody to wait for
-            assert isinstance(pool.submit(ingest.submit, beat).result(timeout=20), store.Stored)
-            ingest.left()
-            assert ingest.batches == [1]
+            with arrivals:  # the only heartbeat in the app: nobody to wait for
+                assert isinstance(pool.submit(writer.submit, beat).result(timeout=20), store.Stored)
+            assert writer.batches == [1]
 
-            ingest.arriving()
-            ingest.arriving()  # two in the app: the first waits for the second
-            first = pool.submit(ingest.submit, beat)
-            for _ in range(100):
-                if ingest._queue.qsize() == 0 and not first.done():  # taken by the writer, lingering
-                    break
-                threading.Event().wait(0.01)
-            second = pool.submit(ingest.submit, beat)
-            results = [first.result(timeout=20), second.result(timeout=20)]
-            ingest.left()
-            ingest.left()
+            with arrivals, arrivals:  # two in the app: the first waits for the second
+                first = pool.submit(writer.submit, beat)
+                for _ in range(100):
+                    if writer._queue.qsize() == 0 and not first.done():  # taken by the writer, lingering
+                        break
+                    threading.Event().wait(0.01)
+                second = pool.submit(writer.submit, beat)
+                results = [first.result(timeout=20), second.result(timeout=20)]
     finally:
-        ingest.close()
+        writer.close()
     assert all(isinstance(r, store.Stored) for r in results)
-    assert ingest.batches == [1, 2]
+    assert writer.batches == [1, 2]
     assert len(stored_rows(engine)) == 3
