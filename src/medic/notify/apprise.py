@@ -27,14 +27,13 @@ import logging
 import re
 import threading
 from collections import OrderedDict
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 from urllib.parse import unquote, urlsplit
 
 import apprise
 from apprise.result import AppriseResultStatus
 from apprise.utils.parse import parse_urls
 
-from medic.config import Settings
 from medic.core.model import DeliveryOutcome, NotificationKind
 from medic.notify.base import (
     APPRISE,
@@ -45,6 +44,9 @@ from medic.notify.base import (
     reason_text,
     safe_error,
 )
+
+if TYPE_CHECKING:  # medic.config imports this module to check APPRISE_URL
+    from medic.config import Settings
 
 # Apprise logs target URLs (tokens included) at debug level and some hosts at
 # warning level; its records are captured per send instead of reaching Medic's logs.

@@ -40,9 +40,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.message import EmailMessage
 from email.utils import format_datetime, getaddresses, parseaddr
-from typing import Callable, Iterable, Literal
+from typing import TYPE_CHECKING, Callable, Iterable, Literal
 
-from medic.config import Settings
 from medic.core.model import DeliveryOutcome, NotificationKind
 from medic.notify.base import (
     EMAIL,
@@ -54,6 +53,9 @@ from medic.notify.base import (
     reason_text,
     safe_error,
 )
+
+if TYPE_CHECKING:  # medic.config imports this module to check SMTP_FROM and SMTP_TO
+    from medic.config import Settings
 
 log = logging.getLogger("medic.notify.email")
 

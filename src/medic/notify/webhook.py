@@ -43,11 +43,11 @@ import hmac
 import json
 import time
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 
 import httpx
 from standardwebhooks.webhooks import Webhook
 
-from medic.config import Settings
 from medic.core.model import DeliveryOutcome
 from medic.notify.base import (
     WEBHOOK,
@@ -57,6 +57,9 @@ from medic.notify.base import (
     exception_error,
     safe_error,
 )
+
+if TYPE_CHECKING:  # medic.config imports this module to check MEDIC_WEBHOOK_SECRET
+    from medic.config import Settings
 
 SIGNATURE_HEADER = "X-Medic-Signature"
 TIMESTAMP_HEADER = "X-Medic-Timestamp"
