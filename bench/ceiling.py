@@ -38,9 +38,8 @@ def medic_without_database():
     import itertools
 
     from medic.clock import utcnow
-    from medic.ingest import Ingest, Stored
+    from medic.ingest import Stored
 
-    app = medic_app()
     ids = itertools.count(1)
 
     class MemoryBeats:  # a medic.ingest.BeatStore
@@ -50,12 +49,10 @@ def medic_without_database():
         def close(self):
             pass
 
-    rt = app.extensions["medic"]
-    rt.ingest = Ingest(MemoryBeats(), metrics=rt.metrics)
-    return app
+    return medic_app(beats=MemoryBeats())
 
 
-def medic_app():
+def medic_app(**options):
     """Medic's app as `medic serve` builds it, for gunicorn worker classes `medic serve` does not offer.
 
         MEDIC_DATABASE_URL=... gunicorn -k gevent -w 2 'bench.ceiling:medic_app()'
@@ -70,4 +67,4 @@ def medic_app():
 
     settings = load_settings()
     configure(settings.log_level, settings.log_format)
-    return create_app(settings)
+    return create_app(settings, **options)

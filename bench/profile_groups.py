@@ -13,7 +13,7 @@ GROUPS = (
     ("heartbeat writer: write_autocommit(), psycopg, SQLAlchemy", ("GroupCommitWriter._run", "GroupCommitIngest._run")),
     ("access log line (logging, JSON formatter, write)", ("logging/__init__.py", "pythonjsonlogger", "medic/web/access.py")),
     ("Prometheus metrics", ("prometheus_client",)),
-    ("auth and rate-limit hooks", ("medic/web/auth.py", "medic/web/ratelimit.py", "flask_limiter")),
+    ("auth and rate-limit hooks", ("medic/web/auth.py", "medic/auth/authenticator.py", "medic/web/ratelimit.py", "flask_limiter")),
     ("body parsing and validation (pydantic)", ("decode_body", "pydantic", "json/decoder.py")),
     ("reply envelope (heartbeat_out, JSON)", ("reply (medic/web/envelope.py", "heartbeat_out", "jsonify", "json/encoder.py")),
     ("waiting for the writer (queue, event)", ("GroupCommitWriter.submit", "GroupCommitIngest.submit")),

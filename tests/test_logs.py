@@ -14,7 +14,7 @@ from prometheus_client import CollectorRegistry
 from medic.logs import configure
 from medic.metrics import ProcessMetrics
 from medic.web import access
-from medic.web.auth import Principal
+from medic.auth.authenticator import Principal
 
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%S%z"
 

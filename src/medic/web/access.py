@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from medic.metrics import ProcessMetrics
-    from medic.web.auth import Principal
+    from medic.auth.authenticator import Principal
 
 access_log = logging.getLogger("medic.access")
 

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from flask import Flask, g, request
 
 from medic import metrics
+from medic.auth.authenticator import Authenticator
 from medic.clock import Clock, utcnow
 from medic.config import Settings
 from medic.ingest import Ingest
@@ -25,11 +26,19 @@ from medic.web.routes import alerts, health, heartbeats, jobs, meta, services
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
+    from medic.ingest import BeatStore
+
 
 def create_app(
-    settings: Settings, *, engine: "Engine | None" = None, clock: Clock = utcnow, fast_heartbeats: bool = True
+    settings: Settings,
+    *,
+    engine: "Engine | None" = None,
+    clock: Clock = utcnow,
+    fast_heartbeats: bool = True,
+    beats: "BeatStore | None" = None,
 ) -> Flask:
-    """The Medic app. `fast_heartbeats=False` leaves POST /heartbeat to Flask alone (tests compare the two)."""
+    """The Medic app. `fast_heartbeats=False` leaves POST /heartbeat to Flask alone (tests compare the two);
+    `beats` replaces the group-commit writer under ingest (the benchmarks' in-memory stand-in)."""
     app = Flask("medic", static_folder=None)  # no /static route: Medic serves no files
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.json.sort_keys = False
@@ -38,12 +47,20 @@ def create_app(
     engine = engine or make_engine(settings.database_url)
     process_metrics = metrics.process_metrics()
     instrument(engine, process_metrics.observe_query)
-    rt = Runtime(settings=settings, engine=engine, clock=clock)
-    rt.metrics = process_metrics
-    rt.store_collector = metrics.StoreCollector(engine, clock)
-    rt.ingest = Ingest.group_commit(engine, clock, metrics=process_metrics)
-    rt.authenticator = auth.Authenticator(rt)
-    rt.write_watch = WriteWatch(engine, clock)
+    rt = Runtime(
+        settings=settings,
+        engine=engine,
+        clock=clock,
+        metrics=process_metrics,
+        store_collector=metrics.StoreCollector(engine, clock),
+        ingest=(
+            Ingest(beats, metrics=process_metrics)
+            if beats is not None
+            else Ingest.group_commit(engine, clock, metrics=process_metrics)
+        ),
+        authenticator=Authenticator(settings, engine, clock),
+        write_watch=WriteWatch(engine, clock),
+    )
     app.extensions["medic"] = rt
 
     register_error_handlers(app)
@@ -81,7 +98,7 @@ def create_app(
 
     origins.install(app, settings)  # before anything else looks at a cross-site write
     # API keys and rate limits: identify the caller, count it, then answer 401/403.
-    auth.install_identify(app, rt)
+    auth.install_identify(app, rt.authenticator)
     ratelimit.install(app, settings)
     auth.install_enforce(app)
     budget = ratelimit.heartbeat_budget(app, settings)

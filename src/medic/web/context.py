@@ -1,10 +1,10 @@
-"""What views need from the running app: settings, the engine, the clock."""
+"""What views need from the running app: settings, the engine, the clock and the
+long-lived parts built on them. Built once, complete, by ``create_app``; never changed."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-
 from typing import TYPE_CHECKING
 
 from flask import current_app
@@ -15,22 +15,22 @@ from medic.config import Settings
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
+    from medic.auth.authenticator import Authenticator
     from medic.ingest import Ingest
     from medic.metrics import ProcessMetrics, StoreCollector
     from medic.store.write_health import WriteWatch
-    from medic.web.auth import Authenticator
 
 
-@dataclass
+@dataclass(frozen=True)
 class Runtime:
     settings: Settings
     engine: "Engine"
     clock: Clock
-    metrics: "ProcessMetrics" = None
-    store_collector: "StoreCollector" = None
-    ingest: "Ingest" = None
-    authenticator: "Authenticator" = None
-    write_watch: "WriteWatch" = None
+    metrics: "ProcessMetrics"
+    store_collector: "StoreCollector"
+    ingest: "Ingest"
+    authenticator: "Authenticator"
+    write_watch: "WriteWatch"
 
     def now(self) -> datetime:
         return self.clock()

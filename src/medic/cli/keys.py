@@ -9,6 +9,7 @@ from datetime import datetime, timedelta, timezone
 import click
 
 from medic.auth import manage, scopes
+from medic.cli import common
 
 log = logging.getLogger("medic.auth")
 
@@ -34,10 +35,7 @@ def _expiry(expires_in: str | None, expires_at: str | None, now: datetime) -> da
 
 
 def _open():
-    # Imported late: medic.cli imports this module to register the group.
-    from medic.cli import _engine, _settings
-
-    return _engine(_settings())
+    return common.engine(common.settings())
 
 
 def _run(action):

@@ -1,9 +1,8 @@
-"""`medic heartbeat` and `medic job`: the HTTP client side, for cron users.
+"""`medic job`: run a command as a run of a job, for cron users.
 
-They reach a Medic server at MEDIC_BASE_URL with MEDIC_API_KEY and never open
-the database, so they run on any machine that can reach the server. `medic job`
-puts the wrapped command first: Medic being unreachable costs a warning on
-stderr, never the command's run or its exit code.
+An HTTP client of a Medic server (``medic.cli.http_client``); it never opens the
+database. The wrapped command comes first: Medic being unreachable costs a
+warning on stderr, never the command's run or its exit code.
 """
 
 from __future__ import annotations
@@ -12,7 +11,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 import uuid
 from collections import deque
 from typing import Any, Sequence
@@ -20,81 +18,16 @@ from urllib.parse import quote
 
 import click
 
-DEFAULT_URL = "http://127.0.0.1:5000"
+from medic.cli.http_client import Unsent, client, connection_options, post
+
 STDERR_TAIL_LINES = 20
 MESSAGE_LIMIT = 2000  # what the server accepts as a fail reason
-
-
-class _Unsent(Exception):
-    """A request Medic did not accept (after retries); the message says why."""
-
-
-def _client(url: str, api_key: str | None, timeout: float):
-    import httpx  # imported here: the server commands never need it
-
-    from medic import __version__
-
-    headers = {"Accept": "application/json", "User-Agent": f"medic-cli/{__version__}"}
-    if api_key:
-        headers["Authorization"] = f"Bearer {api_key}"
-    return httpx.Client(base_url=url.rstrip("/"), headers=headers, timeout=timeout)
-
-
-def _post(client, path: str, body: dict[str, Any], retries: int) -> dict[str, Any]:
-    """POST with retries on connection errors, 5xx and 429; the decoded reply or _Unsent."""
-    import httpx
-
-    for attempt in range(retries + 1):
-        if attempt:
-            time.sleep(min(0.5 * 2 ** (attempt - 1), 5.0))
-        try:
-            response = client.post(path, json=body)
-        except httpx.HTTPError as exc:
-            problem = f"cannot reach Medic at {client.base_url}: {str(exc) or type(exc).__name__}"
-            continue
-        try:
-            reply = response.json()
-        except ValueError:
-            reply = {}
-        message = reply.get("message") if isinstance(reply, dict) else None
-        if response.is_success:
-            return reply if isinstance(reply, dict) else {}
-        problem = f"HTTP {response.status_code}: {message or response.reason_phrase}"
-        if response.status_code != 429 and response.status_code < 500:
-            break  # the request itself is wrong: retrying cannot help
-    raise _Unsent(problem)
-
-
-def _connection_options(func):
-    func = click.option(
-        "--retries", type=click.IntRange(0, 10), default=2, show_default=True,
-        help="Extra attempts on connection errors, 5xx and 429.",
-    )(func)
-    func = click.option("--timeout", type=click.FloatRange(min=0.1), default=10.0, show_default=True, help="Seconds per request.")(func)
-    func = click.option("--api-key", envvar="MEDIC_API_KEY", show_envvar=True, default=None, help="Sent as a Bearer token.")(func)
-    func = click.option("--url", envvar="MEDIC_BASE_URL", show_envvar=True, default=DEFAULT_URL, show_default=True, help="Medic server.")(func)
-    return func
-
-
-@click.command("heartbeat")
-@click.argument("name")
-@click.option(
-    "--status", type=click.Choice(["UP", "DOWN", "DEGRADED"], case_sensitive=False), default="UP", show_default=True
-)
-@_connection_options
-def heartbeat(name: str, status: str, url: str, api_key: str | None, timeout: float, retries: int) -> None:
-    """Send one heartbeat for NAME (exit 1 when Medic did not store it)."""
-    with _client(url, api_key, timeout) as client:
-        try:
-            _post(client, "/heartbeat", {"heartbeat_name": name, "status": status.upper()}, retries)
-        except _Unsent as exc:
-            raise click.ClickException(f"heartbeat {name!r} not stored: {exc}") from None
 
 
 @click.command("job", context_settings={"allow_interspersed_args": False})
 @click.argument("name")
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
-@_connection_options
+@connection_options
 def job(name: str, command: Sequence[str], url: str, api_key: str | None, timeout: float, retries: int) -> None:
     """Run COMMAND as a run of job NAME: signal start, run it, then complete, or
     fail with its exit code and the last lines of its stderr. Exits with
@@ -108,23 +41,23 @@ def job(name: str, command: Sequence[str], url: str, api_key: str | None, timeou
     if not command:
         raise click.UsageError("Missing argument 'COMMAND...'.")
     run_id = uuid.uuid4().hex
-    with _client(url, api_key, timeout) as client:
-        started = _signal(client, name, "start", {"run_id": run_id}, retries)
+    with client(url, api_key, timeout) as session:
+        started = _signal(session, name, "start", {"run_id": run_id}, retries)
         code, stderr_tail = _run(command)
         # Without a recorded start the run_id is unknown to Medic: closing
         # without it still records the outcome (as a run with no start).
         body: dict[str, Any] = {"run_id": run_id} if started else {}
         if code == 0:
-            _signal(client, name, "complete", body, retries)
+            _signal(session, name, "complete", body, retries)
         else:
-            _signal(client, name, "fail", {**body, "message": fail_message(code, stderr_tail)}, retries)
+            _signal(session, name, "fail", {**body, "message": fail_message(code, stderr_tail)}, retries)
     sys.exit(code)
 
 
-def _signal(client, name: str, action: str, body: dict[str, Any], retries: int) -> bool:
+def _signal(session, name: str, action: str, body: dict[str, Any], retries: int) -> bool:
     try:
-        _post(client, f"/v2/heartbeat/{quote(name, safe='')}/{action}", body, retries)
-    except _Unsent as exc:
+        post(session, f"/v2/heartbeat/{quote(name, safe='')}/{action}", body, retries)
+    except Unsent as exc:
         click.echo(f"medic: warning: job {name!r} {action} not recorded: {exc}", err=True)
         return False
     return True

@@ -1,0 +1,34 @@
+"""The `medic` command: one module per command group.
+
+- ``server``: `medic run` and `medic serve`
+- ``worker``: `medic worker`, `medic cleanup`, `medic probe worker`
+- ``db``: `medic db upgrade|current`
+- ``keys``: `medic key create|list|revoke`
+- ``heartbeat`` and ``jobs``: `medic heartbeat` and `medic job`, HTTP clients of a
+  Medic server for cron users, sharing ``http_client``
+
+``common`` holds what the database commands share (settings, logging, the engine).
+Nothing here imports this package back, so there is no import cycle.
+"""
+
+from __future__ import annotations
+
+import click
+
+from medic.cli import db, heartbeat, jobs, keys, server, worker
+
+
+@click.group()
+def main() -> None:
+    """Medic: heartbeat monitoring with PagerDuty and Slack alerting."""
+
+
+main.add_command(server.run)
+main.add_command(server.serve)
+main.add_command(worker.worker)
+main.add_command(worker.cleanup)
+main.add_command(db.db)
+main.add_command(keys.key)
+main.add_command(worker.probe)
+main.add_command(heartbeat.heartbeat)  # HTTP client commands for cron users
+main.add_command(jobs.job)
