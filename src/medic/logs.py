@@ -43,6 +43,7 @@ def configure(level: str, fmt: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    # Keep library chatter out of the operator's way.
-    for noisy in ("waitress.queue", "urllib3", "httpx", "httpcore", "slack_sdk"):
+    # Keep library chatter out of the operator's way (Alembic's INFO lines are its
+    # plugin setup and each migration step; `medic db upgrade` prints the revision).
+    for noisy in ("alembic", "waitress.queue", "urllib3", "httpx", "httpcore", "slack_sdk"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))

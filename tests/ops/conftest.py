@@ -17,6 +17,19 @@ MEDIC = [sys.executable, "-m", "medic"]
 
 
 def free_port() -> int:
+    """A free port; within MEDIC_TEST_PORTS (e.g. `19200-19299`) when that is set,
+    for machines where several test runs share the network."""
+    wanted = os.environ.get("MEDIC_TEST_PORTS")
+    if wanted:
+        low, _, high = wanted.partition("-")
+        for candidate in range(int(low), int(high or low) + 1):
+            with socket.socket() as sock:
+                try:
+                    sock.bind(("127.0.0.1", candidate))
+                except OSError:
+                    continue
+                return candidate
+        raise RuntimeError(f"no free port in MEDIC_TEST_PORTS={wanted}")
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]

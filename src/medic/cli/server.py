@@ -9,6 +9,7 @@ import threading
 
 import click
 
+from medic import __version__
 from medic.cli import common
 from medic.config import Settings
 
@@ -39,9 +40,8 @@ def run() -> None:
         ident="medic",
     )
     common.stop_on_sigterm(stop)
+    log_startup(settings, processes=1)
     thread.start()
-    log.info("medic serving on http://%s:%s (database %s)", settings.host, settings.port, common.redact(settings.database_url))
-    _warn_if_open(settings)
     try:
         server.run()
     except KeyboardInterrupt:
@@ -58,7 +58,7 @@ def run() -> None:
 def serve() -> None:
     """The web API under gunicorn (production; several processes)."""
     settings = common.settings(needs_database="serve", MEDIC_AUTH="required")
-    _warn_if_open(settings)
+    log_startup(settings, processes=settings.web_concurrency)
     if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         # Must be set before prometheus_client is first imported by the app.
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="medic-metrics-")
@@ -67,14 +67,54 @@ def serve() -> None:
     gunicorn_serve(settings)
 
 
-def _warn_if_open(settings: Settings) -> None:
+def startup_lines(settings: Settings, *, processes: int) -> list[tuple[int, str]]:
+    """What `medic run` and `medic serve` log at start, as (level, message): where Medic
+    listens, its database (password masked), its channels, and what is left open."""
+    from medic.notify import channel_status
+
+    where = f"http://{settings.host}:{settings.port}"
+    if processes > 1:
+        where += f" with WEB_CONCURRENCY={processes} processes"
+    channels = [name for name, configured in channel_status(settings).items() if configured]
+    lines = [
+        (logging.INFO, f"medic {__version__} listening on {where}"),
+        (logging.INFO, f"database: {common.redact(settings.database_url)}"),
+        (
+            logging.INFO,
+            f"channels: {', '.join(channels)}"
+            if channels
+            else "channels: none configured, so alerts are recorded but not sent "
+            "(set PAGERDUTY_ROUTING_KEY, SLACK_API_TOKEN with SLACK_CHANNEL_ID, or MEDIC_WEBHOOK_URL)",
+        ),
+    ]
+    lines.extend(_auth_lines(settings))
+    if settings.rate_limit_enabled and not settings.redis_url and processes > 1:
+        lines.append(
+            (
+                logging.WARNING,
+                f"rate limits are counted per web process without REDIS_URL: {processes} processes together "
+                f"allow up to {processes}x MEDIC_RATE_LIMIT_HEARTBEAT ({settings.rate_limit_heartbeat}) and "
+                f"MEDIC_RATE_LIMIT_API ({settings.rate_limit_api}); set REDIS_URL to share one count",
+            )
+        )
+    return lines
+
+
+def log_startup(settings: Settings, *, processes: int) -> None:
+    for level, message in startup_lines(settings, processes=processes):
+        log.log(level, "%s", message)
+
+
+def _auth_lines(settings: Settings) -> list[tuple[int, str]]:
     if settings.auth == "required":
         if settings.admin_api_key is None:
-            log.info("API keys required; create one with `medic key create --name NAME --scopes ...`")
-        return
-    where = "this machine only" if settings.host in ("127.0.0.1", "localhost", "::1") else f"EVERYONE WHO CAN REACH {settings.host}"
-    log.warning(
-        "AUTHENTICATION IS DISABLED (MEDIC_AUTH=disabled): %s can register, mute and deactivate services. "
-        "Set MEDIC_AUTH=required and create keys with `medic key create` before exposing Medic.",
-        where,
-    )
+            return [(logging.INFO, "API keys required; create one with `medic key create --name NAME --scopes ...`")]
+        return [(logging.INFO, "API keys required")]
+    where = "anyone on this machine" if settings.host in ("127.0.0.1", "localhost", "::1") else f"EVERYONE WHO CAN REACH {settings.host}"
+    return [
+        (
+            logging.WARNING,
+            f"AUTHENTICATION IS DISABLED (MEDIC_AUTH=disabled): {where} can register, mute and deactivate services. "
+            "Set MEDIC_AUTH=required and create keys with `medic key create` before exposing Medic.",
+        )
+    ]
