@@ -84,7 +84,8 @@ def startup_lines(settings: Settings, *, processes: int) -> list[tuple[int, str]
             f"channels: {', '.join(channels)}"
             if channels
             else "channels: none configured, so alerts are recorded but not sent "
-            "(set PAGERDUTY_ROUTING_KEY, SLACK_API_TOKEN with SLACK_CHANNEL_ID, or MEDIC_WEBHOOK_URL)",
+            "(set PAGERDUTY_ROUTING_KEY, SLACK_API_TOKEN with SLACK_CHANNEL_ID, MEDIC_WEBHOOK_URL, "
+            "SMTP_HOST with SMTP_FROM and SMTP_TO, or APPRISE_URL)",
         ),
     ]
     lines.extend(_auth_lines(settings))
