@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test venv bench bench-quick clean
+.PHONY: run test venv bench bench-quick clean vendor
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ required"'
@@ -26,6 +26,9 @@ bench: $(STAMP)  # about 22 minutes; writes bench/RESULTS.md (needs PostgreSQL o
 
 bench-quick: $(STAMP)  # about 2 minutes, small data; writes bench/RESULTS-quick.md
 	$(BIN)/python -m bench --quick
+
+vendor:  # fetch the dashboard's front-end files from the npm registry (pinned; writes VENDOR.json)
+	$(PYTHON) scripts/vendor.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -22,6 +22,7 @@ from medic.web.envelope import UNAVAILABLE_HEADERS, UNAVAILABLE_MESSAGE, registe
 from medic.web.fast_heartbeat import FastHeartbeat
 from medic.web.http_edge import canonical_paths
 from medic.web.routes import alerts, health, heartbeats, jobs, meta, services
+from medic.web.ui import install as install_dashboard
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -73,6 +74,7 @@ def create_app(
         app.register_error_handler(exc_class, database_unavailable)
     for module in (heartbeats, services, alerts, health, meta, jobs):
         app.register_blueprint(module.bp)
+    install_dashboard(app)  # the web dashboard under /ui/
 
     @app.before_request
     def _start_timer():

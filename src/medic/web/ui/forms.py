@@ -1,0 +1,110 @@
+"""Reading the dashboard's query strings and forms, with the API's own rules."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import ValidationError
+
+from medic.core.model import OpenReason, Priority, ServiceState
+from medic.web.schemas import ServiceUpdate
+
+PER_PAGE = 50
+MAX_PER_PAGE = 200
+MAX_PAGE = 100_000
+SEARCH_MAX = 255
+
+
+class BadInput(Exception):
+    """A query or form the page cannot use; the message says what to change."""
+
+
+def _one(args, name: str) -> str | None:
+    values = args.getlist(name)
+    if len(values) > 1:
+        raise BadInput(f"{name}: given more than once")
+    value = values[0].strip() if values else ""
+    return value or None
+
+
+def whole_number(args, name: str, default: int, low: int, high: int) -> int:
+    value = _one(args, name)
+    if value is None:
+        return default
+    if not value.isdigit() or not low <= int(value) <= high:
+        raise BadInput(f"{name}: must be a whole number from {low} to {high} (got {value[:40]!r})")
+    return int(value)
+
+
+def text(args, name: str, limit: int = SEARCH_MAX) -> str | None:
+    value = _one(args, name)
+    if value is not None and (len(value) > limit or any(ord(c) < 32 or ord(c) == 127 for c in value)):
+        raise BadInput(f"{name}: must be at most {limit} characters without control characters")
+    return value
+
+
+def states(args) -> tuple[str, ...]:
+    chosen = []
+    known = [s.value for s in ServiceState]
+    for value in args.getlist("state"):
+        value = value.strip().lower()
+        if not value:
+            continue
+        if value not in known:
+            raise BadInput(f"state: {value[:40]!r} is not one of {', '.join(known)}")
+        if value not in chosen:
+            chosen.append(value)
+    return tuple(chosen)
+
+
+def priority(args) -> str | None:
+    value = _one(args, "priority")
+    known = [p.value for p in Priority]
+    if value is not None and value.lower() not in known:
+        raise BadInput(f"priority: {value[:40]!r} is not one of {', '.join(known)}")
+    return value.lower() if value else None
+
+
+def reason(args) -> str | None:
+    value = _one(args, "reason")
+    known = [r.value for r in OpenReason]
+    if value is not None and value not in known:
+        raise BadInput(f"reason: {value[:40]!r} is not one of {', '.join(known)}")
+    return value
+
+
+# The edit form: every field of ServiceUpdate a person edits as text.
+EDITABLE = ("service_name", "team", "priority", "alert_interval", "threshold", "grace_period_seconds",
+            "max_duration_seconds", "runbook")
+INTEGERS = {"alert_interval", "threshold", "grace_period_seconds", "max_duration_seconds"}
+CLEARABLE = {"runbook", "max_duration_seconds"}  # blank clears them
+
+
+def service_changes(form, current: Any) -> tuple[dict[str, Any], dict[str, str]]:
+    """The changes the edit form asks for, validated by the API's ServiceUpdate, and
+    the problems per field."""
+    raw: dict[str, Any] = {}
+    for name in EDITABLE:
+        if name not in form:
+            continue
+        value = form.get(name, "").strip()
+        if value == "":
+            if name in CLEARABLE:
+                raw[name] = None
+                continue
+            raw[name] = value  # refused below with the API's message
+            continue
+        if name in INTEGERS and (value.isdigit() or (value.startswith("-") and value[1:].isdigit())):
+            raw[name] = int(value)
+        else:
+            raw[name] = value
+    changed = {k: v for k, v in raw.items() if getattr(current, k) != v}
+    try:
+        parsed = ServiceUpdate.model_validate(changed)
+    except ValidationError as exc:
+        problems: dict[str, str] = {}
+        for err in exc.errors(include_url=False, include_input=False):
+            field = str(err["loc"][0]) if err["loc"] else "form"
+            problems.setdefault(field, err["msg"])
+        return {}, problems
+    return parsed.model_dump(exclude_unset=True), {}
