@@ -7,7 +7,7 @@ import math
 from datetime import datetime, timedelta
 from urllib.parse import urlencode
 
-from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
 from flask_wtf.csrf import CSRFError, generate_csrf, validate_csrf
 from wtforms.validators import ValidationError as CSRFValidationError
 
@@ -28,6 +28,7 @@ log = logging.getLogger("medic.ui")
 bp = Blueprint("ui", __name__, url_prefix="/ui", template_folder="templates", static_folder="static")
 
 STRIP_BUCKETS = 24
+POLL_SECONDS = 5  # live refresh; tests shorten it through app.config
 RANGES = {  # timeline ranges of the service page: (buckets, seconds per bucket)
     "24h": (48, 1800),
     "7d": (56, 3 * 3600),
@@ -72,7 +73,8 @@ def _gate():
 
 @bp.app_context_processor
 def _template_globals():
-    return {"csrf_token": generate_csrf, "now": runtime().now, "reason_text": REASON_TEXT}
+    return {"csrf_token": generate_csrf, "now": runtime().now, "reason_text": REASON_TEXT,
+            "poll_seconds": current_app.config.get("MEDIC_UI_POLL_SECONDS", POLL_SECONDS)}
 
 
 @bp.context_processor
