@@ -5,10 +5,10 @@ in SQL, and timelines are counted per bucket in SQL (never all rows to Python)."
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Iterable, Sequence
 
-from sqlalchemy import Connection, Integer, Row, and_, case, cast, func, literal, not_, or_, select
+from sqlalchemy import Connection, Row, String, and_, case, func, literal, not_, or_, select
 
 from medic.core.model import GOOD_STATUSES, ServiceState
 from medic.store.tables import alerts, heartbeat_events, job_runs, notifications, services
@@ -107,12 +107,6 @@ def service_page(conn: Connection, filters: Filters, *, limit: int, offset: int)
     return rows, total
 
 
-def _epoch(conn: Connection, column):
-    if conn.dialect.name == "sqlite":
-        return cast(func.strftime("%s", column), Integer)
-    return func.floor(func.extract("epoch", column))
-
-
 @dataclass(frozen=True)
 class Bucket:
     start: datetime
@@ -126,33 +120,55 @@ class Bucket:
         return "up" if self.good else "none"
 
 
+GRAIN = 600  # bucket widths are whole multiples of ten minutes
+
+
+def window_start(now: datetime, bucket_seconds: int, buckets: int) -> datetime:
+    """Start of `buckets` buckets aligned on multiples of `bucket_seconds`, the last one holding `now`."""
+    aligned = int(now.timestamp()) // bucket_seconds * bucket_seconds
+    return datetime.fromtimestamp(aligned - (buckets - 1) * bucket_seconds, tz=timezone.utc)
+
+
 def timelines(
     conn: Connection, service_ids: Sequence[int], since: datetime, bucket_seconds: int, buckets: int
 ) -> dict[int, list[Bucket]]:
-    """Heartbeats of each service per bucket from `since`, counted in SQL (one statement)."""
-    result = {sid: [Bucket(since + timedelta(seconds=i * bucket_seconds), 0, 0) for i in range(buckets)] for sid in service_ids}
-    if not service_ids:
-        return result
-    start = int(since.timestamp())
-    index = ((_epoch(conn, heartbeat_events.c.time) - start) // bucket_seconds).label("bucket")
-    good = func.sum(case((heartbeat_events.c.status.in_(sorted(GOOD_STATUSES)), 1), else_=0)).label("good")
-    total = func.count().label("total")
-    until = since + timedelta(seconds=bucket_seconds * buckets)
-    rows = conn.execute(
-        select(heartbeat_events.c.service_id, index, good, total)
-        .where(
-            heartbeat_events.c.service_id.in_(list(service_ids)),
-            heartbeat_events.c.time >= since,
-            heartbeat_events.c.time < until,
+    """Heartbeats of each service per bucket from `since` (from window_start), counted in
+    SQL in one statement: at most one row per service and time group comes back to
+    Python (on SQLite, whose stored text is grouped by prefix, ten-minute or hourly groups)."""
+    if bucket_seconds % GRAIN:
+        raise ValueError("bucket_seconds must be a multiple of 600")
+    counts = {sid: [[0, 0] for _ in range(buckets)] for sid in service_ids}
+    if service_ids:
+        start = int(since.timestamp())
+        until = since + timedelta(seconds=bucket_seconds * buckets)
+        time_col = heartbeat_events.c.time
+        if conn.dialect.name == "sqlite":
+            # Stored as 'YYYY-MM-DD HH:MM:SS.ffffff' (naive UTC): a prefix is a time group.
+            hourly = bucket_seconds % 3600 == 0
+            key = func.substr(time_col, 1, 13 if hourly else 15, type_=String).label("k")
+        else:
+            key = func.floor(func.extract("epoch", time_col) / bucket_seconds).label("k")
+        good = func.sum(case((heartbeat_events.c.status.in_(sorted(GOOD_STATUSES)), 1), else_=0)).label("good")
+        rows = conn.execute(
+            select(heartbeat_events.c.service_id, key, good, func.count().label("total"))
+            .where(heartbeat_events.c.service_id.in_(list(service_ids)), time_col >= since, time_col < until)
+            .group_by(heartbeat_events.c.service_id, key)
         )
-        .group_by(heartbeat_events.c.service_id, index)
-    )
-    for service_id, i, good_count, count in rows:
-        i = int(i)
-        if 0 <= i < buckets:
-            b = result[service_id][i]
-            result[service_id][i] = Bucket(b.start, int(good_count), int(count) - int(good_count))
-    return result
+        for service_id, k, good_count, total in rows:
+            if isinstance(k, str):
+                text_time = k + (":00" if len(k) == 13 else "0")
+                seconds = int(datetime.strptime(text_time, "%Y-%m-%d %H:%M").replace(tzinfo=timezone.utc).timestamp())
+            else:
+                seconds = int(k) * bucket_seconds
+            i = (seconds - start) // bucket_seconds
+            if 0 <= i < buckets:
+                cell = counts[service_id][i]
+                cell[0] += int(good_count)
+                cell[1] += int(total) - int(good_count)
+    return {
+        sid: [Bucket(since + timedelta(seconds=i * bucket_seconds), g, b) for i, (g, b) in enumerate(cells)]
+        for sid, cells in counts.items()
+    }
 
 
 def recent_heartbeats(conn: Connection, service_id: int, limit: int = 50) -> list[Row]:

@@ -7,6 +7,7 @@ import math
 from datetime import datetime, timedelta
 from urllib.parse import urlencode
 
+from markupsafe import Markup, escape
 from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
 from flask_wtf.csrf import CSRFError, generate_csrf, validate_csrf
 from wtforms.validators import ValidationError as CSRFValidationError
@@ -74,6 +75,7 @@ def _gate():
 @bp.app_context_processor
 def _template_globals():
     return {"csrf_token": generate_csrf, "now": runtime().now, "reason_text": REASON_TEXT,
+            "strip_html": strip_html,
             "poll_seconds": current_app.config.get("MEDIC_UI_POLL_SECONDS", POLL_SECONDS)}
 
 
@@ -175,7 +177,7 @@ def services():
     page = forms.whole_number(args, "page", 1, 1, forms.MAX_PAGE)
     rt = runtime()
     now = rt.now()
-    since = now - timedelta(hours=STRIP_BUCKETS)
+    since = q.window_start(now, 3600, STRIP_BUCKETS)
     with rt.engine.connect() as conn:
         counts = q.state_counts(conn)
         rows, total = q.service_page(conn, filters, limit=per_page, offset=(page - 1) * per_page)
@@ -209,7 +211,7 @@ def _service_context(name: str, range_name: str) -> dict:
         row = service_store.get_by_name(conn, name)
         if row is None:
             _no_service(name)
-        since = now - timedelta(seconds=buckets * width)
+        since = q.window_start(now, width, buckets)
         timeline = q.timelines(conn, [row.service_id], since, width, buckets)[row.service_id]
         beats = q.recent_heartbeats(conn, row.service_id, 50)
         alert_rows, alert_total = q.alert_page(conn, q.AlertFilters(service_id=row.service_id), limit=20, offset=0)
@@ -406,6 +408,20 @@ def revoke_api_key(public_id: str):
 
 
 # --- template filters -----------------------------------------------------------
+
+
+def strip_html(buckets, label: str) -> Markup:
+    """A row of coloured cells, one per bucket, each with its figures on hover, and the
+    whole summarised in words for screen readers (colour is never the only signal)."""
+    cells = []
+    up = down = 0
+    for b in buckets:
+        outcome = b.outcome
+        up += outcome == "up"
+        down += outcome in ("down", "mixed")
+        cells.append(f'<span class="b b-{outcome}" title="{b.start:%m-%d %H:%M}: {b.good} up, {b.bad} down"></span>')
+    summary = f"{escape(label)}: {up} up, {down} with DOWN, {len(buckets) - up - down} without heartbeats"
+    return Markup(f'<span class="strip" role="img" aria-label="{summary}">{"".join(cells)}</span>')
 
 
 def _span(seconds: float) -> str:
