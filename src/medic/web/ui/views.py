@@ -213,7 +213,7 @@ def _service_context(name: str, range_name: str) -> dict:
             _no_service(name)
         since = q.window_start(now, width, buckets)
         timeline = q.timelines(conn, [row.service_id], since, width, buckets)[row.service_id]
-        beats = q.recent_heartbeats(conn, row.service_id, 50)
+        beats = q.recent_heartbeats(conn, row.service_id, 20)
         alert_rows, alert_total = q.alert_page(conn, q.AlertFilters(service_id=row.service_id), limit=20, offset=0)
         sent = q.deliveries(conn, [a.alert_id for a in alert_rows])
         runs = q.recent_runs(conn, row.service_id, 50)
