@@ -116,7 +116,7 @@ def main() -> int:
             browser = launch(playwright)
             page = browser.new_page(viewport={"width": 1400, "height": 900})
             for name, path in [("dashboard-services", "/ui/"), ("dashboard-service", "/ui/service/ledger-hb"),
-                               ("dashboard-job", "/ui/service/invoice-run"), ("dashboard-alerts", "/ui/alerts")]:
+                               ("dashboard-job", "/ui/service/invoice-run")]:
                 page.goto(base + path)
                 page.screenshot(path=str(out / f"{name}.png"), full_page=name != "dashboard-services")
                 print(out / f"{name}.png")

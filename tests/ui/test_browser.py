@@ -56,9 +56,14 @@ def browser(chromium, server):
     context.on("request", lambda r: None if r.url.startswith(server.url) else foreign.append(r.url))
     page = context.new_page()
     page.set_default_timeout(10_000)
+    # Script errors, CSP refusals included; the 4xx pages a test asks for are not errors of the page.
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" and "status of 4" not in m.text else None)
     yield page
     context.close()
     assert foreign == []
+    assert errors == []
 
 
 @pytest.fixture

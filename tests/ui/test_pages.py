@@ -164,6 +164,7 @@ def test_same_origin_forms_pass_the_cross_site_check_and_foreign_ones_do_not(pag
     data = {"csrf_token": token, "action": "mute", "confirm": "yes", "names": "alpha-hb"}
     foreign = page.post("/ui/actions", data=data, headers={"Origin": "https://evil.example"})
     assert foreign.status_code == 403 and fleet.service("alpha-hb")["muted"] == 0
+    assert "cross-site write refused: Origin https://evil.example is not this Medic" in foreign.text
     own = page.post("/ui/actions", data=data, headers={"Origin": server.url})
     assert own.status_code == 303 and fleet.service("alpha-hb")["muted"] == 1
 
@@ -233,3 +234,17 @@ def test_statements_per_page_do_not_grow_with_the_fleet(page, fleet, engine, clo
 def test_vendored_files_match_their_recorded_versions_and_checksums():
     result = subprocess.run([sys.executable, str(ROOT / "scripts" / "vendor.py"), "--check"], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+def test_a_database_that_does_not_answer_is_a_page_not_a_trace(settings, clock):
+    from medic.store.engine import make_engine
+    from medic.web import create_app
+    from tests.support.server import LiveServer
+    import httpx
+
+    nowhere = make_engine("postgresql+psycopg://postgres@127.0.0.1:19499/nowhere?connect_timeout=2")
+    app = create_app(settings, engine=nowhere, clock=clock)
+    with LiveServer(app) as live:
+        response = httpx.get(f"{live.url}/ui/", timeout=20)
+    assert response.status_code == 503
+    assert "The database is not answering" in response.text and "Traceback" not in response.text

@@ -21,6 +21,7 @@ from flask.sessions import SecureCookieSessionInterface
 from medic.auth import scopes
 from medic.store import api_keys
 from medic.store import worker_state as ws
+from medic.store.errors import DATABASE_UNAVAILABLE
 from medic.web.context import Runtime, runtime
 from medic.web.envelope import ApiError
 
@@ -67,8 +68,11 @@ class LazySecretSessions(SecureCookieSessionInterface):
 
     def open_session(self, app: Flask, request):
         if not app.secret_key and request.path.startswith(COOKIE_PATH):
-            env = os.environ.get("MEDIC_SESSION_SECRET")
-            app.secret_key = env or _stored_secret(app.extensions["medic"])
+            try:
+                app.secret_key = os.environ.get("MEDIC_SESSION_SECRET") or _stored_secret(app.extensions["medic"])
+            except DATABASE_UNAVAILABLE as exc:  # the page will say the database is down
+                log.error("dashboard: cannot read the session secret: %s", type(exc).__name__)
+                return self.make_null_session(app)
         return super().open_session(app, request)
 
 

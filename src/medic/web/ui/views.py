@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 from markupsafe import Markup, escape
 from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
 from flask_wtf.csrf import CSRFError, generate_csrf, validate_csrf
+from werkzeug.exceptions import HTTPException
 from wtforms.validators import ValidationError as CSRFValidationError
 
 from medic.auth import scopes
@@ -20,7 +21,9 @@ from medic.core.model import REASON_TEXT, OpenReason, Priority, ServiceState
 from medic.store import dashboard as q
 from medic.store import jobs as job_store
 from medic.store import services as service_store
+from medic.store.errors import DATABASE_UNAVAILABLE
 from medic.web.context import runtime
+from medic.web.envelope import ApiError
 from medic.web.ui import forms, session as auth
 from medic.web.ui.forms import BadInput
 
@@ -106,6 +109,20 @@ def _bad_input(exc: BadInput):
 @bp.errorhandler(Refused)
 def _refused(exc: Refused):
     return render_template("error.html", status=exc.status, message=exc.message), exc.status
+
+
+@bp.errorhandler(Exception)
+def _unexpected(exc: Exception):
+    if isinstance(exc, HTTPException):
+        return render_template("error.html", status=exc.code, message=exc.description), exc.code
+    if isinstance(exc, ApiError):  # refused by the layers every request passes (cross-site writes, rate limits)
+        return render_template("error.html", status=exc.status, message=exc.message), exc.status, exc.headers or {}
+    if isinstance(exc, DATABASE_UNAVAILABLE):
+        log.error("dashboard: database unavailable: %s", type(exc).__name__)
+        return render_template("error.html", status=503,
+                               message="The database is not answering; try again in a moment."), 503
+    log.exception("dashboard: unexpected error")  # the trace goes to the log, never to the page
+    return render_template("error.html", status=500, message="Something went wrong on our side; it has been logged."), 500
 
 
 def _require(scope: str) -> None:
