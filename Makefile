@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test venv bench bench-quick clean vendor
+.PHONY: run test venv bench bench-quick clean vendor demo
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ required"'
@@ -29,6 +29,9 @@ bench-quick: $(STAMP)  # about 2 minutes, small data; writes bench/RESULTS-quick
 
 vendor:  # fetch the dashboard's front-end files from the npm registry (pinned; writes VENDOR.json)
 	$(PYTHON) scripts/vendor.py
+
+demo: $(STAMP)  # the dashboard on a throwaway demo fleet, heartbeats simulated live: http://127.0.0.1:19401/ui/
+	$(BIN)/python scripts/screenshots.py --serve
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -3,8 +3,8 @@
 Builds a small realistic fleet on a throwaway SQLite database through the JSON API
 (a few dozen services across teams, interval services and jobs, some failing, one
 down, one muted), runs the real worker with no channels over a simulated day, then
-photographs the pages with Debian's chromium through Playwright. `--serve` leaves
-the server running on 127.0.0.1:PORT instead, to look around.
+photographs the pages with Debian's chromium through Playwright. `--serve` (`make demo`)
+keeps the server running on 127.0.0.1:PORT instead, with heartbeats simulated live.
 """
 
 from __future__ import annotations
@@ -32,11 +32,36 @@ TEAMS = ["payments", "search", "platform", "data", "growth"]
 
 
 class Clock:
+    """Simulated time while the history is built, then (``live = True``) the real time."""
+
     def __init__(self, start: datetime):
         self.now = start
+        self.live = False
 
     def __call__(self) -> datetime:
-        return self.now
+        return datetime.now(timezone.utc) if self.live else self.now
+
+
+def simulate(app, clock: Clock, stop: threading.Event, period: float = 5.0) -> None:
+    """Keep the demo fleet alive: heartbeats every `period` seconds (ledger stays silent,
+    two services flap), a job run a minute, and a worker cycle after each round."""
+    client = app.test_client()
+    settings = app.extensions["medic"].settings
+    worker = Worker(settings, app.extensions["medic"].engine, clock=clock, channels={}, run_daily_cleanup=False)
+    rng = random.Random(16)
+    names = [row["heartbeat_name"] for row in client.get("/service").get_json()["results"]]
+    rounds = 0
+    while not stop.wait(period):
+        rounds += 1
+        for name in names:
+            if name in ("ledger-hb", "nightly-export", "hourly-rollup", "invoice-run"):
+                continue
+            status = "DOWN" if name in ("fraud-score-hb", "crawler-hb") and rng.random() < 0.1 else "UP"
+            client.post("/heartbeat", json={"heartbeat_name": name, "status": status})
+        if rounds % 12 == 0:
+            run = client.post("/v2/heartbeat/hourly-rollup/start", json={}).get_json()["results"]["run_id"]
+            client.post("/v2/heartbeat/hourly-rollup/complete", json={"run_id": run})
+        worker.cycle()
 
 
 def build(url: str, clock: Clock):
@@ -100,11 +125,14 @@ def main() -> int:
         thread.start()
         base = f"http://127.0.0.1:{args.port}"
         if args.serve:
-            print(f"dashboard: {base}/ui/ (Ctrl-C to stop)")
+            clock.live = True
+            stop = threading.Event()
+            threading.Thread(target=simulate, args=(app, clock, stop), daemon=True).start()
+            print(f"demo dashboard: {base}/ui/ (heartbeats simulated live; Ctrl-C to stop)")
             try:
                 thread.join()
             except KeyboardInterrupt:
-                pass
+                stop.set()
             return 0
         from playwright.sync_api import sync_playwright
 
