@@ -137,7 +137,9 @@ def main() -> None:
     for name, rows in results.items():
         for label, median, p95, statements in rows:
             lines.append(f"| {name} | {label} | {median:.1f} | {p95:.1f} | {statements} |")
-    lines += ["", f"Peak RSS of the benchmark process (seeding included): {rss:.0f} MiB.", ""]
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    lines += ["", f"Peak RSS of the benchmark process (seeding included): {rss:.0f} MiB. "
+              f"Load average when it finished: {load} (other work shares the cores: figures vary with it).", ""]
     (HERE / "RESULTS-dashboard.md").write_text("\n".join(lines))
     print("\n".join(lines))
 
