@@ -23,7 +23,7 @@ from medic.store import api_keys
 from medic.store import worker_state as ws
 from medic.store.errors import DATABASE_UNAVAILABLE
 from medic.web.context import Runtime, runtime
-from medic.web.envelope import ApiError
+from medic.auth.authenticator import Unauthenticated
 
 log = logging.getLogger("medic.ui")
 
@@ -106,8 +106,8 @@ def sign_in(presented: str) -> Viewer:
         raise SignInRefused("paste an API key to sign in")
     try:
         principal = rt.authenticator.authenticate(presented)
-    except ApiError as exc:
-        raise SignInRefused(f"{exc.message}: check the key and try again") from None
+    except Unauthenticated as exc:
+        raise SignInRefused(f"{exc}: check the key and try again") from None
     if not scopes.grants(principal.scopes, scopes.READ):
         raise SignInRefused("this key can only send heartbeats; the dashboard needs a key with the 'read' scope")
     session.clear()  # a new session at sign-in: nothing carried over from before
