@@ -17,12 +17,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Sequence
 
+from medic.core import schedule
 from medic.core.model import GOOD_STATUSES, JOB_FAILED, JOB_RUNNING, Status
 
 # The deadline of a service whose newest signal says it is down (a DOWN heartbeat,
 # a failed job): before any "now", whichever host's clock reads it, so a worker
 # whose clock trails the web's can never take a fresh DOWN for a recovery.
 UNHEALTHY = 0.0
+# The deadline of a cron service whose expression has no slot in sight (year 9999).
+NEVER = 253402300799.0
 
 
 def window_seconds(alert_interval_minutes: int, grace_period_seconds: int) -> int:
@@ -36,10 +39,20 @@ class Settings:
     threshold: int
     max_duration_seconds: int | None
     date_added: datetime
+    # A cron schedule (docs/schedules.md); None: the interval schedule above.
+    cron: schedule.Cron | None = None
+    start_margin_seconds: int | None = None
 
     @property
     def window(self) -> int:
         return window_seconds(self.alert_interval, self.grace_period_seconds)
+
+    def slot_window(self, started: bool) -> int:
+        """Seconds after a cron slot until it counts as missed: the grace, or the start
+        margin while no run has started, if that is shorter."""
+        if started or self.start_margin_seconds is None:
+            return self.grace_period_seconds
+        return min(self.grace_period_seconds, self.start_margin_seconds)
 
 
 @dataclass(frozen=True)
@@ -51,14 +64,39 @@ class Signals:
     last_status: str | None = None  # services.last_status once the signal is applied (job state)
     oldest_open_start: datetime | None = None  # start of the oldest job run still open
     fresh_window_from: datetime | None = None  # a reactivation: a new first window from then
+    last_success: datetime | None = None  # cron: newest UP/DEGRADED heartbeat or completed run (not a start)
 
 
 def next_due(settings: Settings, signals: Signals) -> float:
     """The deadline implied by a service's settings and its newest signals."""
+    if settings.cron is not None:
+        return _cron_due(settings, signals)
     due = _due(settings, signals)
     if signals.fresh_window_from is not None:
         # A reactivated service is given a fresh window, as if newly registered.
         due = max(due, signals.fresh_window_from.timestamp() + settings.window)
+    return due
+
+
+def _cron_due(settings: Settings, signals: Signals) -> float:
+    """A cron service is due when its oldest unmet slot closes (core/schedule.py)."""
+    if signals.newest_status == Status.DOWN or signals.last_status == JOB_FAILED:
+        return UNHEALTHY
+    cron = settings.cron
+    assert cron is not None
+    started = signals.last_status == JOB_RUNNING
+    slot = schedule.expected_slot(
+        cron, date_added=settings.date_added, last_success=signals.last_success,
+        grace_seconds=settings.grace_period_seconds,
+    )
+    due = NEVER if slot is None else slot.timestamp() + settings.slot_window(started)
+    if signals.fresh_window_from is not None:
+        # Reactivated: the first slot after reactivation is the first one expected.
+        fresh = schedule.next_slot(cron, signals.fresh_window_from)
+        due = max(due, NEVER if fresh is None else fresh.timestamp() + settings.slot_window(started))
+    if started and signals.oldest_open_start is not None and settings.max_duration_seconds is not None:
+        # max_runtime: a run that started must finish within it.
+        due = min(due, signals.oldest_open_start.timestamp() + settings.max_duration_seconds)
     return due
 
 
@@ -92,8 +130,9 @@ def status_after_heartbeat(previous: str | None, status: str) -> str:
     return status
 
 
-def needs_recount(threshold: int, max_duration_seconds: int | None) -> bool:
+def needs_recount(threshold: int, max_duration_seconds: int | None, cron: str | None = None) -> bool:
     """Whether a heartbeat's deadline needs the newest signals read back: the batch
-    SQL computes only threshold 1 without a run limit (and DOWN, and failed jobs)."""
-    return threshold > 1 or max_duration_seconds is not None
+    SQL computes only interval services of threshold 1 without a run limit (and
+    DOWN, and failed jobs); cron services are computed here, in Python."""
+    return threshold > 1 or max_duration_seconds is not None or cron is not None
 
