@@ -12,7 +12,9 @@ from sqlalchemy import create_engine, inspect, select, text
 
 from medic.store.engine import make_engine, normalise_url
 from medic.store.migrate import MIGRATIONS, current_revision, downgrade, upgrade
-from medic.store.tables import alerts, api_keys, heartbeat_events, job_runs, notifications, services, worker_state
+from medic.store.tables import (
+    alerts, api_keys, heartbeat_events, job_runs, notifications, service_slots, services, worker_state,
+)
 from tests.support.databases import POSTGRES_URL
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
@@ -21,8 +23,11 @@ SCHEMA = "medic_migration_check"  # PostgreSQL: a schema of its own inside the t
 REVISIONS = sorted(path.name.split("_", 1)[0] for path in (MIGRATIONS / "versions").glob("[0-9]*.py"))
 # The tables each revision creates (and its downgrade drops); 0004 reshapes heartbeat_events.
 OWNS = {"0001": {"services", "heartbeat_events", "alerts", "notifications", "worker_state"},
-        "0002": {"job_runs"}, "0003": {"api_keys"}, "0004": set()}
-TABLES = (services, heartbeat_events, alerts, notifications, worker_state, job_runs, api_keys)
+        "0002": {"job_runs"}, "0003": {"api_keys"}, "0004": set(), "0005": {"service_slots"}}
+# The columns a revision adds to a table it does not own (its downgrade drops them).
+ADDS = {"0005": {"services": {"cron", "timezone", "start_margin_seconds", "min_runtime_seconds",
+                              "last_success_at", "next_slot_at", "slot_check_at"}}}
+TABLES = (services, heartbeat_events, alerts, notifications, worker_state, job_runs, api_keys, service_slots)
 
 
 @pytest.fixture
@@ -74,15 +79,35 @@ def _seed(engine, revision: str) -> None:
         elif revision == "0003":
             conn.execute(api_keys.insert(), [{"key_id": 1, "public_id": "abc", "name": "ci", "secret_hash": "0" * 64,
                                               "scopes": "heartbeat", "created_at": T0}])
+        elif revision == "0005":
+            conn.execute(services.update().where(services.c.service_id == 1).values(
+                cron="0 3 * * *", timezone="Europe/Berlin", start_margin_seconds=300, min_runtime_seconds=5,
+                last_success_at=T0, next_slot_at=T0 + timedelta(hours=14), slot_check_at=1.6e9))
+            conn.execute(service_slots.insert(), [{"service_id": 1, "slot_at": T0 - timedelta(days=1),
+                                                   "outcome": "missed", "recorded_at": T0}])
 
 
 def _rows(engine) -> dict[str, list[dict]]:
-    present = set(inspect(engine).get_table_names())
+    found = inspect(engine)
+    present = set(found.get_table_names())
     with engine.connect() as conn:
-        return {
-            table.name: [dict(row._mapping) for row in conn.execute(select(table).order_by(*table.primary_key.columns))]
-            for table in TABLES if table.name in present
-        }
+        out = {}
+        for table in TABLES:
+            if table.name not in present:
+                continue
+            columns = {c["name"] for c in found.get_columns(table.name)}
+            query = select(*[c for c in table.columns if c.name in columns]).order_by(*table.primary_key.columns)
+            out[table.name] = [dict(row._mapping) for row in conn.execute(query)]
+        return out
+
+
+def _without(rows: dict[str, list[dict]], revision: str) -> dict[str, list[dict]]:
+    """``rows`` as they are once ``revision`` is undone: its tables and added columns gone."""
+    added = ADDS.get(revision, {})
+    return {
+        name: [{k: v for k, v in row.items() if k not in added.get(name, ())} for row in table_rows]
+        for name, table_rows in rows.items() if name not in OWNS[revision]
+    }
 
 
 def _schema(engine, *, with_partitions: bool = True) -> dict:
@@ -118,7 +143,7 @@ def test_every_migration_goes_up_down_and_up_again_with_data(blank, backend):
         downgrade(engine, REVISIONS[index - 1] if index else "base")
         kept = _rows(engine)
         assert set(kept) == set(before) - OWNS[revision]
-        assert kept == {name: rows for name, rows in before.items() if name not in OWNS[revision]}
+        assert kept == _without(before, revision)
         upgrade(engine, revision)
         assert _schema(engine) == schemas[revision]
         _seed(engine, revision)

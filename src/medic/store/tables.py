@@ -93,9 +93,21 @@ services = Table(
     # and never scans heartbeat history. Numeric so SQL can add the interval
     # portably (SQLite has no interval arithmetic).
     Column("deadline", Float, nullable=False),
+    # The schedule (docs/schedules.md): a cron expression and its IANA zone make a
+    # cron service; null cron is the interval schedule (alert_interval, threshold).
+    Column("cron", String(255)),
+    Column("timezone", String(64)),
+    Column("start_margin_seconds", Integer),
+    Column("min_runtime_seconds", Integer),
+    # Cron services: the newest success (UP heartbeat or completed run, not a start),
+    # and the oldest slot not yet given an outcome with the Unix time it closes.
+    Column("last_success_at", UTCDateTime),
+    Column("next_slot_at", UTCDateTime),
+    Column("slot_check_at", Float),
 )
 Index("uq_services_heartbeat_name_lower", func.lower(services.c.heartbeat_name), unique=True)
 Index("ix_services_service_name", services.c.service_name)
+Index("ix_services_slot_check_at", services.c.slot_check_at)
 
 heartbeat_events = Table(
     "heartbeat_events",
@@ -171,6 +183,23 @@ Index(
     sqlite_where=job_runs.c.state == "running",
     postgresql_where=job_runs.c.state == "running",
 )
+
+# One outcome per ended slot per service (core/schedule.py SlotOutcome).
+service_slots = Table(
+    "service_slots",
+    metadata,
+    Column(
+        "service_id",
+        BigId,
+        ForeignKey("services.service_id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("slot_at", UTCDateTime, primary_key=True),
+    Column("outcome", String(16), nullable=False),
+    Column("signal_at", UTCDateTime),  # the success or failure that decided it
+    Column("recorded_at", UTCDateTime, nullable=False),
+)
+Index("ix_service_slots_slot_at", service_slots.c.slot_at)
 
 # The outbox: a notification is a row until its provider accepted it.
 notifications = Table(
