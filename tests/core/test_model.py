@@ -20,6 +20,7 @@ def test_stored_values():
     assert [m.value for m in ChannelName] == ["pagerduty", "slack", "webhook", "email", "apprise"]
     assert {m.value for m in OpenReason} == {
         "missed_heartbeats", "reported_down", "never_reported", "job_failed", "job_overdue",
+        "missed_slot", "late_to_start", "running_too_long", "finished_too_fast",
     }
     assert {m.value for m in CloseReason} == {"recovered", "deactivated"}
 

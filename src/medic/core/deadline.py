@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Sequence
 
 from medic.core import schedule
-from medic.core.model import GOOD_STATUSES, JOB_FAILED, JOB_RUNNING, Status
+from medic.core.model import GOOD_STATUSES, JOB_FAILED, JOB_RUNNING, JOB_TOO_FAST, Status
 
 # The deadline of a service whose newest signal says it is down (a DOWN heartbeat,
 # a failed job): before any "now", whichever host's clock reads it, so a worker
@@ -80,7 +80,7 @@ def next_due(settings: Settings, signals: Signals) -> float:
 
 def _cron_due(settings: Settings, signals: Signals) -> float:
     """A cron service is due when its oldest unmet slot closes (core/schedule.py)."""
-    if signals.newest_status == Status.DOWN or signals.last_status == JOB_FAILED:
+    if signals.newest_status == Status.DOWN or signals.last_status in (JOB_FAILED, JOB_TOO_FAST):
         return UNHEALTHY
     cron = settings.cron
     assert cron is not None

@@ -15,7 +15,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Sequence
 
-from medic.core.model import JOB_FAILED, JOB_RUNNING, Status
+from medic.core.model import JOB_FAILED, JOB_RUNNING, JOB_TOO_FAST, Status
 
 
 class JobAction(StrEnum):
@@ -45,16 +45,26 @@ def duration_seconds(started_at: datetime | None, finished_at: datetime) -> floa
     return max((finished_at - started_at).total_seconds(), 0.0)
 
 
-def status_after_signal(action: JobAction, *, previous_status: str | None, run_open: bool) -> str:
+def status_after_signal(
+    action: JobAction, *, previous_status: str | None, run_open: bool, too_fast: bool = False
+) -> str:
     """services.last_status after a signal; ``run_open`` says whether a run is still
-    open once the signal is applied. The deadline follows from it (core/deadline.py)."""
+    open once the signal is applied, ``too_fast`` whether a completed run ended in
+    less than its min_runtime. The deadline follows from it (core/deadline.py)."""
     if action == JobAction.FAIL:
         return JOB_FAILED  # unhealthy at once: the next cycle pages
-    if action == JobAction.START and previous_status == JOB_FAILED:
+    if action == JobAction.START and previous_status in (JOB_FAILED, JOB_TOO_FAST):
         # Only a completed run clears a failure: resolving the page at the next
         # start would make a job that fails every run page and resolve every run.
-        return JOB_FAILED
+        return previous_status
+    if action == JobAction.COMPLETE and too_fast:
+        return JOB_TOO_FAST  # unhealthy at once, like a failure
     return JOB_RUNNING if run_open else Status.UP
+
+
+def finished_too_fast(duration: float | None, min_runtime_seconds: int | None) -> bool:
+    """A completed run shorter than min_runtime (a run without a start has no duration)."""
+    return min_runtime_seconds is not None and duration is not None and duration < min_runtime_seconds
 
 
 @dataclass(frozen=True)

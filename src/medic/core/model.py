@@ -21,6 +21,8 @@ GOOD_STATUSES = frozenset({Status.UP, Status.DEGRADED})
 # tell the worker why a job's service went unhealthy.
 JOB_RUNNING = "RUNNING"
 JOB_FAILED = "FAILED"
+# A cron job's run that completed in less than its min_runtime (docs/schedules.md).
+JOB_TOO_FAST = "TOO_FAST"
 
 class Priority(StrEnum):
     P1 = "p1"
@@ -48,6 +50,11 @@ class OpenReason(StrEnum):
     NEVER_REPORTED = "never_reported"
     JOB_FAILED = "job_failed"
     JOB_OVERDUE = "job_overdue"
+    # Cron schedules (docs/schedules.md).
+    MISSED_SLOT = "missed_slot"
+    LATE_TO_START = "late_to_start"
+    RUNNING_TOO_LONG = "running_too_long"
+    FINISHED_TOO_FAST = "finished_too_fast"
 
 
 class CloseReason(StrEnum):
@@ -62,6 +69,10 @@ REASON_TEXT: dict[str, str] = {
     OpenReason.NEVER_REPORTED: "never sent a heartbeat",
     OpenReason.JOB_FAILED: "job failed",
     OpenReason.JOB_OVERDUE: "job overdue",
+    OpenReason.MISSED_SLOT: "missed its scheduled run",
+    OpenReason.LATE_TO_START: "late to start",
+    OpenReason.RUNNING_TOO_LONG: "running too long",
+    OpenReason.FINISHED_TOO_FAST: "finished too fast",
     CloseReason.RECOVERED: "recovered",
     CloseReason.DEACTIVATED: "deactivated",
 }

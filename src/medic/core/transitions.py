@@ -10,8 +10,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from medic.core import schedule
 from medic.core.health import is_healthy, open_reason
-from medic.core.model import REASON_TEXT, CloseReason, NotificationKind
+from medic.core.model import REASON_TEXT, CloseReason, NotificationKind, OpenReason
 
 
 class Action(StrEnum):
@@ -42,6 +43,17 @@ class Candidate:
     alert_id: int | None = None
     alert_created: datetime | None = None
     last_reminded_at: datetime | None = None
+    cron: str | None = None  # a cron schedule (docs/schedules.md); None: interval
+    timezone: str | None = None
+    start_margin_seconds: int | None = None
+
+    def reason(self) -> OpenReason:
+        """Why the service is unhealthy, in the words of its schedule."""
+        cron = schedule.Cron(self.cron, self.timezone or schedule.DEFAULT_TIMEZONE) if self.cron else None
+        return open_reason(
+            self.last_heartbeat_at, self.last_status, cron=cron, deadline=self.deadline,
+            grace_period_seconds=self.grace_period_seconds, start_margin_seconds=self.start_margin_seconds,
+        )
 
 
 @dataclass(frozen=True)
@@ -62,10 +74,10 @@ def decide(c: Candidate, now: datetime, reminder_every: timedelta | None = None)
         if reminder_every and not c.muted and c.alert_created is not None:
             last = c.last_reminded_at or c.alert_created
             if now >= last + reminder_every:
-                return Decision(Action.REMIND, open_reason(c.last_heartbeat_at, c.last_status))
+                return Decision(Action.REMIND, c.reason())
         return None  # rule 4: still down, no second page
     if c.active and not c.muted and not healthy:
-        return Decision(Action.OPEN, open_reason(c.last_heartbeat_at, c.last_status))  # rules 3 and 6
+        return Decision(Action.OPEN, c.reason())  # rules 3 and 6
     return None
 
 

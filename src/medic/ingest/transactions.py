@@ -66,19 +66,21 @@ def write_autocommit(conn: "Connection", beats: Sequence[Beat], now: datetime) -
         return [exc] * len(beats)
     if recount:
         try:
-            _recount_in_own_transaction(conn, sorted(recount))
+            _recount_in_own_transaction(conn, sorted(recount), heartbeats.successes(results), now)
         except Exception as exc:
             return [exc if isinstance(r, Stored) and r.service_id in recount else r for r in results]
     return results
 
 
-def _recount_in_own_transaction(conn: "Connection", service_ids: list[int]) -> None:
+def _recount_in_own_transaction(
+    conn: "Connection", service_ids: list[int], successes: set[int], now: datetime
+) -> None:
     # On the same (autocommit) connection: BEGIN and COMMIT go on the psycopg connection,
     # so the writer never waits for a second connection from the pool.
     for attempt in range(RECOUNT_RETRIES + 1):
         try:
             with heartbeats.driver_transaction(conn):
-                heartbeats.recount_locked(conn, service_ids)
+                heartbeats.recount_locked(conn, service_ids, successes, now)
             return
         except DBAPIError as exc:
             if not (is_transient_conflict(exc) and attempt < RECOUNT_RETRIES):

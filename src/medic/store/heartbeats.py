@@ -34,7 +34,8 @@ from sqlalchemy.dialects.postgresql import psycopg as postgresql_psycopg
 from sqlalchemy.exc import DBAPIError
 
 from medic.core import deadline
-from medic.core.model import JOB_FAILED, JOB_RUNNING, Status
+from medic.core.model import GOOD_STATUSES, JOB_FAILED, JOB_RUNNING, Status
+from medic.store import schedules
 from medic.store import services as service_queries
 from medic.store.instrument import timed
 from medic.store.tables import heartbeat_events, services
@@ -75,6 +76,7 @@ _RETURNED = (
     services.c.date_added,
     services.c.max_duration_seconds,
     services.c.last_status,
+    services.c.cron,
 )
 
 
@@ -103,7 +105,11 @@ def _touch_service():
             ),
             deadline=case(
                 (or_(down, failed), literal(deadline.UNHEALTHY)),
-                (or_(services.c.threshold > 1, services.c.max_duration_seconds.is_not(None)), services.c.deadline),
+                (
+                    or_(services.c.threshold > 1, services.c.max_duration_seconds.is_not(None),
+                        services.c.cron.is_not(None)),
+                    services.c.deadline,
+                ),
                 else_=bindparam("at_epoch") + services.c.alert_interval * 60 + services.c.grace_period_seconds,
             ),
         )
@@ -141,6 +147,7 @@ _STORE_BATCH_PG = text(
                                ELSE locked.status END,
             deadline = CASE WHEN locked.status = :down OR services.last_status = :failed THEN :unhealthy
                             WHEN services.threshold > 1 OR services.max_duration_seconds IS NOT NULL
+                                OR services.cron IS NOT NULL
                                 THEN services.deadline  -- recounted by the caller
                             ELSE :at_epoch + services.alert_interval * 60 + services.grace_period_seconds END
         FROM locked
@@ -148,7 +155,7 @@ _STORE_BATCH_PG = text(
         RETURNING locked.name_lower, services.service_id, services.heartbeat_name, services.service_name,
             services.team, services.priority, services.threshold, services.alert_interval,
             services.grace_period_seconds, services.date_added, services.max_duration_seconds,
-            services.last_status
+            services.last_status, services.cron
     ), inserted AS (
         INSERT INTO heartbeat_events (service_id, time, status)
         SELECT touched.service_id, :at, b.status
@@ -242,7 +249,7 @@ def record(conn: Connection, beats: Sequence[Beat], now: datetime) -> list[Store
     store = _store_postgresql if conn.dialect.name == "postgresql" else _store_each
     results, recount = outcomes(conn, beats, store(conn, beats, now), now)
     if recount:
-        _set_recounted_deadlines(conn, recount)
+        _set_recounted_deadlines(conn, recount, successes(results), now)
     return results
 
 
@@ -317,22 +324,40 @@ def outcomes(
                 status=beat.status,
             )
         )
-        if deadline.needs_recount(row["threshold"], row["max_duration_seconds"]):
+        if deadline.needs_recount(row["threshold"], row["max_duration_seconds"], row["cron"]):
             # The statement kept the deadline; count the newest signals instead
             # (after the insert, once per service however often it is in the batch).
             recount[row["service_id"]] = row
     return results, recount
 
 
-def _set_recounted_deadlines(conn: Connection, recount: dict[int, Mapping]) -> None:
-    service_queries.set_deadlines(
-        conn, [(service_id, service_queries.compute_deadline(conn, dict(row))) for service_id, row in recount.items()]
-    )
+def successes(results: Sequence[Stored | str | Exception]) -> set[int]:
+    """Services that got an UP or DEGRADED heartbeat in the batch (a cron slot's success)."""
+    return {r.service_id for r in results if isinstance(r, Stored) and r.status in GOOD_STATUSES}
 
 
-def recount_locked(conn: Connection, service_ids: Sequence[int]) -> None:
+def _set_recounted_deadlines(
+    conn: Connection, recount: dict[int, Mapping], successes: set[int] = frozenset(), now: datetime | None = None
+) -> None:
+    deadlines = []
+    for service_id, row in recount.items():
+        if row["cron"] is not None:
+            # Cron services: the success is recorded and the deadline computed in Python
+            # (core/deadline.py); the batch statement left their deadline as it was.
+            row = service_queries.get_by_id(conn, service_id)._mapping
+            if service_id in successes and now is not None:
+                schedules.record_success(conn, row, now)
+                row = {**row, "last_success_at": now}
+        deadlines.append((service_id, service_queries.compute_deadline(conn, dict(row))))
+    service_queries.set_deadlines(conn, deadlines)
+
+
+def recount_locked(
+    conn: Connection, service_ids: Sequence[int], successes: set[int] = frozenset(), now: datetime | None = None
+) -> None:
     """Recount the deadlines of services a batch stored heartbeats for, in the caller's
-    transaction (medic.ingest.transactions gives it one of its own).
+    transaction (medic.ingest.transactions gives it one of its own). ``successes``: the
+    services the batch brought an UP or DEGRADED heartbeat at ``now`` (cron slots).
 
     Row locks first, in id order: a concurrent batch's recount waits, then counts this
     one's heartbeats too. The settings are read under the lock, not taken from the batch
@@ -345,7 +370,7 @@ def recount_locked(conn: Connection, service_ids: Sequence[int]) -> None:
         .order_by(services.c.service_id)
         .with_for_update()
     ).mappings().all()
-    _set_recounted_deadlines(conn, {row["service_id"]: row for row in locked})
+    _set_recounted_deadlines(conn, {row["service_id"]: row for row in locked}, successes, now)
 
 
 def list_recent(

@@ -9,8 +9,12 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection, Row, func, insert, literal_column, select, update
 
 from medic.core import deadline
-from medic.core.jobs import FINAL_STATE, HEARTBEAT_STATUS, JobAction, RunState, duration_seconds, status_after_signal
+from medic.core.jobs import (
+    FINAL_STATE, HEARTBEAT_STATUS, JobAction, RunState, duration_seconds, finished_too_fast, status_after_signal,
+)
+from medic.core.schedule import SlotOutcome
 from medic.core.model import GOOD_STATUSES
+from medic.store import schedules
 from medic.store import services as service_queries
 from medic.store.tables import heartbeat_events, job_runs, services
 
@@ -77,9 +81,22 @@ def apply_signal(conn: Connection, service_id: int, signal: Signal, now: datetim
     status = HEARTBEAT_STATUS[signal.action]
     conn.execute(insert(heartbeat_events).values(service_id=service_id, time=now, status=status))
     oldest_open_start = service_queries.oldest_open_run_start(conn, service_id)
-    last_status = status_after_signal(
-        signal.action, previous_status=service.last_status, run_open=oldest_open_start is not None
+    cron = service.cron is not None
+    too_fast = cron and run.state == RunState.SUCCEEDED and finished_too_fast(
+        run.duration_seconds, service.min_runtime_seconds
     )
+    last_status = status_after_signal(
+        signal.action, previous_status=service.last_status, run_open=oldest_open_start is not None,
+        too_fast=too_fast,
+    )
+    last_success = service.last_success_at
+    if cron:  # the slot this signal concerns gets its outcome (docs/schedules.md)
+        if signal.action == JobAction.COMPLETE and not too_fast:
+            schedules.record_success(conn, service._mapping, now)
+            last_success = now
+        elif signal.action != JobAction.START:
+            outcome = SlotOutcome.TOO_FAST if too_fast else SlotOutcome.FAILED
+            schedules.record_outcome(conn, service._mapping, now, outcome)
     if service.threshold > 1:
         good_times = service_queries.newest_good_times(conn, service_id, service.threshold)
     else:  # the heartbeat just stored is all the history threshold 1 needs
@@ -91,6 +108,7 @@ def apply_signal(conn: Connection, service_id: int, signal: Signal, now: datetim
             good_times_newest_first=good_times,
             last_status=last_status,
             oldest_open_start=oldest_open_start,
+            last_success=last_success,
         ),
     )
     conn.execute(

@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from medic.core import deadline
 from medic.core.jobs import RunState
 from medic.core.model import GOOD_STATUSES
+from medic.store import schedules
 from medic.store.tables import heartbeat_events, job_runs, services
 
 
@@ -53,6 +54,7 @@ def create(conn: Connection, values: dict[str, Any], now: datetime) -> tuple[Row
     first = deadline.next_due(settings_of({**values, "date_added": now}), deadline.Signals())
     row_values = {
         **values,
+        **schedules.cursor_values(values, now),
         "active": True,
         "muted": False,
         "down": False,
@@ -72,7 +74,10 @@ def create(conn: Connection, values: dict[str, Any], now: datetime) -> tuple[Row
 
 
 # Settings that change how the deadline is computed.
-_DEADLINE_INPUTS = frozenset({"alert_interval", "threshold", "grace_period_seconds", "max_duration_seconds"})
+_DEADLINE_INPUTS = frozenset({"alert_interval", "threshold", "grace_period_seconds", "max_duration_seconds",
+                              "cron", "timezone", "start_margin_seconds"})
+# Settings that change which slots a cron service expects.
+_SCHEDULE_INPUTS = frozenset({"cron", "timezone"})
 
 
 def update_service(conn: Connection, row: Row, changes: dict[str, Any], now: datetime) -> Row:
@@ -85,11 +90,22 @@ def update_service(conn: Connection, row: Row, changes: dict[str, Any], now: dat
     if "muted" in values and values["muted"] != row.muted:
         values["date_muted"] = now if values["muted"] else None
     reactivated = bool(values.get("active")) and not row.active
+    merged = {**row._mapping, **values}
+    became_cron = bool(merged.get("cron")) and not row.cron
+    if became_cron:
+        # From interval to cron: the newest good heartbeat is the newest success so far.
+        newest = newest_good_times(conn, row.service_id, 1)
+        values["last_success_at"] = merged["last_success_at"] = newest[0] if newest else None
+    new_schedule = bool(values.keys() & _SCHEDULE_INPUTS) and bool(merged.get("cron") or row.cron)
+    if new_schedule:
+        values.update(schedules.cursor_values(merged, now))  # slots before the change are not judged
+    elif "grace_period_seconds" in values and row.next_slot_at is not None:
+        values["slot_check_at"] = row.next_slot_at.timestamp() + values["grace_period_seconds"]
     if values.keys() & _DEADLINE_INPUTS or reactivated:
         # Muting is not an input of the deadline (core/deadline.py): unmuting keeps it.
-        values["deadline"] = compute_deadline(
-            conn, {**row._mapping, **values}, fresh_window_from=now if reactivated else None
-        )
+        # A new cron schedule, like a reactivation, expects its first slot after now.
+        fresh = reactivated or (new_schedule and merged.get("cron"))
+        values["deadline"] = compute_deadline(conn, merged, fresh_window_from=now if fresh else None)
     values["date_modified"] = now
     conn.execute(update(services).where(services.c.service_id == row.service_id).values(**values))
     return get_by_id(conn, row.service_id)
@@ -102,6 +118,8 @@ def settings_of(service: Mapping[str, Any]) -> deadline.Settings:
         threshold=service["threshold"],
         max_duration_seconds=service.get("max_duration_seconds"),
         date_added=service["date_added"],
+        cron=schedules.cron_of(service),
+        start_margin_seconds=service.get("start_margin_seconds"),
     )
 
 
@@ -125,12 +143,15 @@ def newest_signals(
     ).scalar()
     # The open run matters only to a service with a run limit.
     has_limit = service.get("max_duration_seconds") is not None
+    cron = bool(service.get("cron"))
     return deadline.Signals(
         newest_status=newest,
-        good_times_newest_first=newest_good_times(conn, service_id, service["threshold"]),
+        # A cron service's deadline reads its newest success instead.
+        good_times_newest_first=() if cron else newest_good_times(conn, service_id, service["threshold"]),
         last_status=service.get("last_status"),
         oldest_open_start=oldest_open_run_start(conn, service_id) if has_limit else None,
         fresh_window_from=fresh_window_from,
+        last_success=service.get("last_success_at") if cron else None,
     )
 
 

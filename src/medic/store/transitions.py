@@ -41,6 +41,9 @@ _CANDIDATE_COLUMNS = (
     alerts.c.alert_id,
     alerts.c.created_date.label("alert_created"),
     alerts.c.last_reminded_at,
+    services.c.cron,
+    services.c.timezone,
+    services.c.start_margin_seconds,
 )
 
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Sequence
 from medic.config import Settings
 from medic.core.transitions import Action, auto_unmute_cutoff, decide
 from medic.core.model import NotificationKind, channel_receives
+from medic.store import schedules
 from medic.store import transitions as store
 
 if TYPE_CHECKING:
@@ -24,6 +25,7 @@ class EvaluationResult:
     opened: list[int] = field(default_factory=list)
     closed: list[int] = field(default_factory=list)
     reminded: list[int] = field(default_factory=list)
+    slots_missed: int = 0
 
 
 def evaluate(engine: "Engine", settings: Settings, channels: Sequence[str], now: datetime) -> EvaluationResult:
@@ -39,6 +41,8 @@ def evaluate(engine: "Engine", settings: Settings, channels: Sequence[str], now:
     result = EvaluationResult()
     with engine.begin() as conn:
         result.unmuted = store.unmute_expired(conn, auto_unmute_cutoff(now, settings.auto_unmute_hours), now)
+        # Cron slots that closed without a signal are recorded missed (docs/schedules.md).
+        result.slots_missed = schedules.sweep(conn, now)
         to_open, to_close, to_remind = [], [], []
         for candidate in store.candidates(conn, now, remind_before):
             decision = decide(candidate, now, reminder_every)
