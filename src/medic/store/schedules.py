@@ -41,8 +41,13 @@ def _insert_ignore(conn: Connection, rows: list[dict]) -> int:
     if not rows:
         return 0
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(service_slots).on_conflict_do_nothing(index_elements=["service_id", "slot_at"])
-    return conn.execute(statement, rows).rowcount
+    statement = (
+        dialect.insert(service_slots)
+        .on_conflict_do_nothing(index_elements=["service_id", "slot_at"])
+        .returning(service_slots.c.slot_at)
+    )
+    # Counted from RETURNING: an executemany's rowcount is not reliable on every driver.
+    return len(conn.execute(statement, rows[0] if len(rows) == 1 else rows).all())
 
 
 def record_outcome(
@@ -129,11 +134,10 @@ def list_slots(conn: Connection, service_id: int, start: datetime, end: datetime
 
 
 def on_time_ratio(conn: Connection, service_id: int, now: datetime, days: int) -> float | None:
-    """The share of slots in the last ``days`` that were on time; None without slots."""
+    """The share of slots of the last ``days`` (and any met early) that were on time; None without slots."""
     counts = dict(conn.execute(
         select(service_slots.c.outcome, func.count())
-        .where(service_slots.c.service_id == service_id, service_slots.c.slot_at >= now - timedelta(days=days),
-               service_slots.c.slot_at <= now)
+        .where(service_slots.c.service_id == service_id, service_slots.c.slot_at >= now - timedelta(days=days))
         .group_by(service_slots.c.outcome)
     ).all())
     total = sum(counts.values())

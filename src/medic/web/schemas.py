@@ -8,6 +8,7 @@ from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AliasChoices,
     AfterValidator,
     BaseModel,
     BeforeValidator,
@@ -125,10 +126,69 @@ class HeartbeatQuery(Strict):
     maxCount: Annotated[int, Field(ge=1, le=10000)] = 250
 
 
+RunSeconds = Annotated[int, Field(strict=True, ge=1, le=31536000, description="seconds")]
+
+
+class ScheduleIn(Strict):
+    """A service's schedule (docs/schedules.md). With ``cron``: a cron schedule;
+    ``{"kind": "interval"}`` (or no schedule) keeps alert_interval/threshold."""
+
+    kind: Literal["cron", "interval"] | None = None
+    cron: Annotated[str, StringConstraints(max_length=255)] | None = Field(
+        None, description='5-field cron expression or an alias such as "@daily"')
+    timezone: Annotated[str, StringConstraints(max_length=64)] | None = Field(
+        None, description="IANA time zone of the expression (default UTC)")
+    grace: Seconds | None = Field(
+        None, validation_alias=AliasChoices("grace", "grace_seconds", "grace_period_seconds"),
+        description="seconds after a slot in which its success still counts (late); sets grace_period_seconds")
+    start_margin: Seconds | None = Field(
+        None, validation_alias=AliasChoices("start_margin", "start_margin_seconds"),
+        description="seconds after a slot by which a run must have started (late to start)")
+    max_runtime: RunSeconds | None = Field(
+        None, validation_alias=AliasChoices("max_runtime", "max_runtime_seconds"),
+        description="seconds a started run may take (running too long); sets max_duration_seconds")
+    min_runtime: RunSeconds | None = Field(
+        None, validation_alias=AliasChoices("min_runtime", "min_runtime_seconds"),
+        description="seconds a completed run must have taken at least (finished too fast)")
+
+
+class SchedulePreviewIn(Strict):
+    cron: Annotated[str, StringConstraints(max_length=255)]
+    timezone: Annotated[str, StringConstraints(max_length=64)] | None = None
+    from_: datetime | None = Field(None, alias="from", description="ISO time to start after (default now)")
+    count: Annotated[int, Field(strict=True, ge=1, le=100)] = 5
+
+
+class SlotsQuery(Strict):
+    from_: datetime | None = Field(None, alias="from", description="ISO time (default 7 days before now)")
+    to: datetime | None = Field(None, description="ISO time (default: no end; a slot met early is listed)")
+    limit: Annotated[int, Field(ge=1, le=10000)] = 1000
+
+
+class SlotTime(BaseModel):
+    utc: datetime
+    local: datetime
+
+
+class SchedulePreviewOut(BaseModel):
+    cron: str
+    timezone: str
+    description: str
+    slots: list[SlotTime]
+
+
+class SlotOut(BaseModel):
+    slot_at: datetime
+    local: datetime | None
+    outcome: str
+    signal_at: datetime | None
+
+
 class ServiceCreate(Strict):
     heartbeat_name: HeartbeatName
     service_name: Text
-    alert_interval: Minutes
+    alert_interval: Minutes | None = Field(None, description="minutes; required unless the schedule is cron")
+    schedule: ScheduleIn | None = None
     threshold: Count = 1
     team: Text = DEFAULT_TEAM
     priority: PriorityField = DEFAULT_PRIORITY
@@ -161,6 +221,7 @@ class ServiceUpdate(Strict):
     runbook: Runbook | None = None
     grace_period_seconds: Seconds = None
     max_duration_seconds: Annotated[int, Field(strict=True, ge=1, le=31536000)] | None = None
+    schedule: ScheduleIn | None = None
 
 
 class ServiceQuery(Strict):
@@ -220,6 +281,11 @@ class ServiceOut(BaseModel):
     last_heartbeat_at: datetime | None
     last_status: str | None
     state: one_of(ServiceState)
+    # {"kind": "interval", ...} or {"kind": "cron", "cron", "timezone", "description", "next_slots", ...}
+    schedule: dict[str, Any]
+    # Cron services, in GET /service/<name>: the share of slots on time (None without slots).
+    on_time_ratio_7d: float | None = None
+    on_time_ratio_30d: float | None = None
 
 
 class AlertOut(BaseModel):

@@ -2,17 +2,68 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+from typing import Any, Mapping
+
 from flask import Blueprint
 
+from medic.core import schedule
 from medic.core.health import window_fits_retention
+from medic.store import schedules as slot_store
 from medic.store import services as store
 from medic.web.api import operation
 from medic.web.context import runtime
 from medic.web.envelope import ApiError, reply
-from medic.web.schemas import ServiceCreate, ServiceOut, ServiceQuery, ServiceUpdate
-from medic.web.serialize import service_out
+from medic.web.schemas import (
+    ScheduleIn, SchedulePreviewIn, SchedulePreviewOut, ServiceCreate, ServiceOut, ServiceQuery, ServiceUpdate,
+    SlotOut, SlotsQuery,
+)
+from medic.web.serialize import service_out, slot_times
 
 bp = Blueprint("services", __name__)
+
+
+_NO_END = datetime(9999, 1, 1, tzinfo=schedule.UTC)
+_INTERVAL_COLUMNS = {"cron": None, "timezone": None, "start_margin_seconds": None, "min_runtime_seconds": None}
+
+
+def _parse_cron(expression: Any, zone: Any, where: str = "schedule.") -> schedule.Cron:
+    try:
+        return schedule.parse(expression, zone)
+    except schedule.ScheduleError as exc:
+        raise ApiError(400, f"invalid body: {where}{exc}", [{"field": f"{where}{exc.field}", "problem": str(exc)}]) from None
+
+
+def _schedule_columns(given: ScheduleIn, current: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The services columns a schedule sets; ``current`` is the stored row on an update
+    (what the schedule leaves out is kept: a new zone keeps the expression)."""
+    fields = given.model_fields_set
+    columns: dict[str, Any] = {}
+    if "grace" in fields and given.grace is not None:
+        columns["grace_period_seconds"] = given.grace
+    if "max_runtime" in fields:
+        columns["max_duration_seconds"] = given.max_runtime
+    is_cron = given.kind == "cron" or (given.kind is None and (
+        given.cron is not None or given.timezone is not None or bool(current and current.get("cron"))
+    ))
+    if not is_cron:
+        if fields & {"start_margin", "min_runtime"}:
+            raise ApiError(400, "invalid body: schedule: start_margin and min_runtime need a cron schedule")
+        return {**columns, **_INTERVAL_COLUMNS}
+    expression = given.cron if given.cron is not None else (current or {}).get("cron")
+    if expression is None:
+        raise ApiError(400, "invalid body: schedule.cron: a cron schedule needs an expression, for example \"0 3 * * *\"",
+                       [{"field": "schedule.cron", "problem": "required for a cron schedule"}])
+    zone = given.timezone if given.timezone is not None else (
+        (current or {}).get("timezone") if current and current.get("cron") else None
+    )
+    cron = _parse_cron(expression, zone)
+    columns.update(cron=cron.expression, timezone=cron.timezone)
+    if "start_margin" in fields:
+        columns["start_margin_seconds"] = given.start_margin
+    if "min_runtime" in fields:
+        columns["min_runtime_seconds"] = given.min_runtime
+    return columns
 
 
 def _check_window(alert_interval: int, grace_period_seconds: int) -> None:
@@ -38,8 +89,18 @@ def _check_window(alert_interval: int, grace_period_seconds: int) -> None:
 )
 def create_service(body: ServiceCreate):
     rt = runtime()
-    _check_window(body.alert_interval, body.grace_period_seconds)
-    values = body.model_dump(exclude={"environment"})
+    values = body.model_dump(exclude={"environment", "schedule"})
+    if body.schedule is not None:
+        values.update(_schedule_columns(body.schedule, None))
+    if values.get("cron"):
+        if values["alert_interval"] is None:
+            # Clients that read alert_interval see the gap between the next two slots.
+            values["alert_interval"] = schedule.typical_gap_minutes(slot_store.cron_of(values), rt.now())
+    else:
+        if values["alert_interval"] is None:
+            raise ApiError(400, "invalid body: alert_interval: Field required (or give a cron schedule)",
+                           [{"field": "alert_interval", "problem": "Field required"}])
+        _check_window(values["alert_interval"], values["grace_period_seconds"])
     if body.environment:
         values["heartbeat_name"] = f"{body.environment}-{body.heartbeat_name}"
         if len(values["heartbeat_name"]) > 255:
@@ -47,8 +108,8 @@ def create_service(body: ServiceCreate):
     with rt.engine.begin() as conn:
         row, created = store.create(conn, values, rt.now())
     if created:
-        return reply(service_out(row), "service registered", 201)
-    return reply(service_out(row), "heartbeat_name already registered; returning the existing service", 200)
+        return reply(service_out(row, rt.now()), "service registered", 201)
+    return reply(service_out(row, rt.now()), "heartbeat_name already registered; returning the existing service", 200)
 
 
 @operation(
@@ -61,11 +122,13 @@ def create_service(body: ServiceCreate):
     errors=(400, 503),
 )
 def list_services(query: ServiceQuery):
-    with runtime().engine.connect() as conn:
+    rt = runtime()
+    with rt.engine.connect() as conn:
         rows = store.list_services(
             conn, service_name=query.service_name, active=query.active, limit=query.limit, offset=query.offset
         )
-    return reply([service_out(row) for row in rows], f"{len(rows)} services")
+    now = rt.now()
+    return reply([service_out(row, now) for row in rows], f"{len(rows)} services")
 
 
 @operation(
@@ -80,11 +143,16 @@ def list_services(query: ServiceQuery):
     "`results[0]`); an unknown name is a 404.",
 )
 def get_service(heartbeat_name: str):
-    with runtime().engine.connect() as conn:
+    rt = runtime()
+    now = rt.now()
+    with rt.engine.connect() as conn:
         row = store.get_by_name(conn, heartbeat_name)
-    if row is None:
-        raise ApiError(404, f"no service is registered as '{heartbeat_name}'")
-    return reply([service_out(row)])
+        if row is None:
+            raise ApiError(404, f"no service is registered as '{heartbeat_name}'")
+        ratios = {
+            f"on_time_ratio_{days}d": slot_store.on_time_ratio(conn, row.service_id, now, days) for days in (7, 30)
+        } if row.cron else None
+    return reply([service_out(row, now, ratios)])
 
 
 @operation(
@@ -100,7 +168,7 @@ def get_service(heartbeat_name: str):
 )
 def update_service(heartbeat_name: str, body: ServiceUpdate):
     rt = runtime()
-    changes = body.model_dump(exclude_unset=True)
+    changes = body.model_dump(exclude_unset=True, exclude={"schedule"})
     nulls = [name for name, value in changes.items() if value is None and name not in ("runbook", "max_duration_seconds")]
     if nulls:
         raise ApiError(400, f"invalid body: {', '.join(nulls)}: may not be null")
@@ -108,10 +176,72 @@ def update_service(heartbeat_name: str, body: ServiceUpdate):
         row = store.get_by_name(conn, heartbeat_name)
         if row is None:
             raise ApiError(404, f"no service is registered as '{heartbeat_name}'")
+        if "schedule" in body.model_fields_set:
+            # null, like {"kind": "interval"}, is back to the interval schedule.
+            changes.update(_schedule_columns(body.schedule or ScheduleIn(kind="interval"), row._mapping))
         if changes:
-            _check_window(
-                changes.get("alert_interval", row.alert_interval),
-                changes.get("grace_period_seconds", row.grace_period_seconds),
-            )
+            if not changes.get("cron", row.cron):
+                _check_window(
+                    changes.get("alert_interval", row.alert_interval),
+                    changes.get("grace_period_seconds", row.grace_period_seconds),
+                )
             row = store.update_service(conn, row, changes, rt.now())
-    return reply(service_out(row), "service updated" if changes else "nothing to change")
+    return reply(service_out(row, rt.now()), "service updated" if changes else "nothing to change")
+
+
+@operation(
+    bp, "/v2/schedules/preview", "POST",
+    summary="The next slots of a cron expression in a time zone",
+    tag="services",
+    body=SchedulePreviewIn,
+    result=SchedulePreviewOut,
+    errors=(400, 413),
+    scope="read",
+    description="Check an expression before saving it: `results.slots` lists the next `count` "
+    "slots after `from` (default now), each in UTC and in the zone's local time. Stores nothing.",
+)
+def preview_schedule(body: SchedulePreviewIn):
+    cron = _parse_cron(body.cron, body.timezone, where="")
+    start = body.from_ or runtime().now()
+    if start.tzinfo is None:
+        start = start.replace(tzinfo=schedule.UTC)
+    slots = schedule.slots_after(cron, start, body.count)
+    return reply(
+        {"cron": cron.expression, "timezone": cron.timezone, "description": schedule.describe(cron),
+         "slots": slot_times(cron, slots)},
+        f"next {len(slots)} slots",
+    )
+
+
+@operation(
+    bp, "/v2/services/<heartbeat_name>/slots", "GET",
+    summary="A service's slots and their outcomes",
+    tag="services",
+    query=SlotsQuery,
+    result=SlotOut,
+    result_is_list=True,
+    path_params=("heartbeat_name",),
+    errors=(400, 404, 503),
+    description="One row per slot with an outcome in [from, to) (default: from 7 days ago, no end), oldest first: "
+    "on_time, late (met within grace), missed, failed, too_long, too_fast or unknown.",
+)
+def list_slots(heartbeat_name: str, query: SlotsQuery):
+    rt = runtime()
+    now = rt.now()
+    start = query.from_ or (query.to or now) - timedelta(days=7)
+    end = query.to or _NO_END  # a slot met early is listed before its time
+    start, end = (value if value.tzinfo else value.replace(tzinfo=schedule.UTC) for value in (start, end))
+    if start >= end:
+        raise ApiError(400, "invalid query: from: must be before to")
+    with rt.engine.connect() as conn:
+        row = store.get_by_name(conn, heartbeat_name)
+        if row is None:
+            raise ApiError(404, f"no service is registered as '{heartbeat_name}'")
+        rows = slot_store.list_slots(conn, row.service_id, start, end, query.limit)
+    cron = slot_store.cron_of(row._mapping)
+    out = [
+        SlotOut(slot_at=r.slot_at, local=r.slot_at.astimezone(cron.zone) if cron else None, outcome=r.outcome,
+                signal_at=r.signal_at).model_dump(mode="json")
+        for r in rows
+    ]
+    return reply(out, f"{len(out)} slots")
