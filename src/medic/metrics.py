@@ -66,6 +66,12 @@ class ProcessMetrics:
             buckets=LATENCY_BUCKETS + (30, 60),
             registry=registry,
         )
+        self.slot_outcomes = Counter(
+            "medic_slot_outcomes_total",
+            "Cron slots closed, by team and outcome (on_time, late, missed, failed, too_long, too_fast)",
+            ["team", "outcome"],
+            registry=registry,
+        )
         self.notifications = Counter(
             "medic_notifications_total",
             "Notification delivery attempts by channel and outcome (sent, retried, failed)",

@@ -106,7 +106,8 @@ def test_start_margin_max_runtime_each_their_own_reason(svc, worker, clock, page
     svc.signal("complete", "hourly")
     worker.run_once()
     assert pages(pagerduty) == ["trigger", "resolve", "trigger", "resolve"]
-    assert svc.slots("hourly") == [("2026-01-05T13:00:00Z", "late")]
+    # Finished, late and after 14 minutes of a 10-minute max_runtime.
+    assert svc.slots("hourly") == [("2026-01-05T13:00:00Z", "too_long")]
     clock.set(at(2026, 1, 5, 14, 4, 59))
     worker.run_once()
     assert len(pagerduty.requests) == 4  # the 14:00 slot still has its start margin
@@ -219,3 +220,26 @@ def test_preview_answers_slots_in_utc_and_local_time(api):
 def test_slots_of_an_unknown_service_is_a_404(api):
     response = api.get("/v2/services/nobody/slots")
     assert response.status_code == 404 and response.json()["success"] is False
+
+
+def test_slot_outcomes_are_counted_by_team_and_pruned_by_retention(svc, worker, clock, engine, settings):
+    from medic.worker.cleanup import run_cleanup
+
+    svc.register(name="a", schedule=NIGHTLY, team="data")
+    svc.register(name="b", schedule=NIGHTLY, team="data")
+    clock.set(at(2026, 1, 6, 1, 59))
+    svc.beat("a")
+    clock.set(at(2026, 1, 6, 2, 10))
+    worker.run_once()
+    counted = {tuple(sorted(sample.labels.items())): sample.value
+               for family in worker.metrics.registry.collect() if family.name == "medic_slot_outcomes"
+               for sample in family.samples if sample.name == "medic_slot_outcomes_total"}
+    # One series per team and outcome, none per service; each slot counted once.
+    assert counted == {(("outcome", "missed"), ("team", "data")): 1.0, (("outcome", "on_time"), ("team", "data")): 1.0}
+    worker.run_once()
+    assert sum(s.value for s in worker.metrics.slot_outcomes.collect()[0].samples if s.name.endswith("_total")) == 2
+
+    clock.set(at(2026, 2, 5, 2, 30))  # 30 days on: the first night is past retention
+    deleted = run_cleanup(engine, settings, clock=clock)
+    assert deleted["service_slots"] == 2
+    assert svc.slots("a", **{"from": "2026-01-01T00:00:00Z", "to": "2026-01-07T00:00:00Z"}) == []

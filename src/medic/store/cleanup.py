@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Connection, delete, select
+from sqlalchemy import Connection, delete, select, tuple_
 
 from medic.core.model import FINISHED_STATES
-from medic.store.tables import alerts, heartbeat_events, job_runs, notifications
+from medic.store.tables import alerts, heartbeat_events, job_runs, notifications, service_slots
 
 
 
@@ -37,6 +37,18 @@ def delete_notifications_batch(conn: Connection, cutoff: datetime, batch_size: i
         .scalar_subquery()
     )
     return conn.execute(delete(notifications).where(notifications.c.notification_id.in_(doomed))).rowcount
+
+
+def delete_service_slots_batch(conn: Connection, cutoff: datetime, batch_size: int) -> int:
+    """Slot outcomes older than retention (docs/schedules.md)."""
+    doomed = (
+        select(service_slots.c.service_id, service_slots.c.slot_at)
+        .where(service_slots.c.slot_at < cutoff)
+        .limit(batch_size)
+    )
+    return conn.execute(
+        delete(service_slots).where(tuple_(service_slots.c.service_id, service_slots.c.slot_at).in_(doomed))
+    ).rowcount
 
 
 def delete_job_runs_batch(conn: Connection, cutoff: datetime, batch_size: int) -> int:

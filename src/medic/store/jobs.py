@@ -92,7 +92,7 @@ def apply_signal(conn: Connection, service_id: int, signal: Signal, now: datetim
     last_success = service.last_success_at
     if cron:  # the slot this signal concerns gets its outcome (docs/schedules.md)
         if signal.action == JobAction.COMPLETE and not too_fast:
-            schedules.record_success(conn, service._mapping, now)
+            schedules.record_success(conn, service._mapping, now, too_long=_too_long(run, service.max_duration_seconds))
             last_success = now
         elif signal.action != JobAction.START:
             outcome = SlotOutcome.TOO_FAST if too_fast else SlotOutcome.FAILED
@@ -115,6 +115,10 @@ def apply_signal(conn: Connection, service_id: int, signal: Signal, now: datetim
         update(services).where(services.c.service_id == service_id).values(deadline=due, last_status=last_status)
     )
     return run, service
+
+
+def _too_long(run: Row, max_runtime: int | None) -> bool:
+    return max_runtime is not None and run.duration_seconds is not None and run.duration_seconds > max_runtime
 
 
 def _get_run(conn: Connection, service_id: int, run_id: str) -> Row | None:

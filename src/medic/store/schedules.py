@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, Mapping
 
-from sqlalchemy import Connection, Row, and_, func, select, update
+from sqlalchemy import Connection, Row, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from medic.core import schedule
@@ -78,15 +78,17 @@ def record_outcome(
     return slot
 
 
-def record_success(conn: Connection, service: Mapping[str, Any], at: datetime) -> None:
-    """A success of a cron service: its newest success time, and its slot met."""
+def record_success(conn: Connection, service: Mapping[str, Any], at: datetime, *, too_long: bool = False) -> None:
+    """A success of a cron service: its newest success time, and its slot met (or
+    ``too_long``: a run that finished, but after its max_runtime)."""
     conn.execute(update(services).where(services.c.service_id == service["service_id"]).values(last_success_at=at))
-    record_outcome(conn, service, at, None)
+    record_outcome(conn, service, at, SlotOutcome.TOO_LONG if too_long else None)
 
 
-def sweep(conn: Connection, now: datetime) -> int:
+def sweep(conn: Connection, now: datetime) -> dict[tuple[str, str], int]:
     """Give every slot that closed by ``now`` without a signal the outcome ``missed``
-    and move each service's cursor on; returns the number of slots recorded missed.
+    and move each service's cursor on. Returns how many slots closed, by (team,
+    outcome): each slot is counted once, by the worker whose cursor move won.
 
     Reads only services whose cursor slot closed (index on slot_check_at). The
     cursor moves by compare-and-set, so two workers never record a slot twice
@@ -95,12 +97,12 @@ def sweep(conn: Connection, now: datetime) -> int:
     """
     due = conn.execute(
         select(services.c.service_id, services.c.cron, services.c.timezone, services.c.grace_period_seconds,
-               services.c.next_slot_at, services.c.slot_check_at)
+               services.c.next_slot_at, services.c.slot_check_at, services.c.team)
         .where(services.c.slot_check_at <= now.timestamp(), services.c.cron.is_not(None))
         .order_by(services.c.slot_check_at)
         .limit(SERVICES_PER_SWEEP)
     ).all()
-    missed = 0
+    closed_by: dict[tuple[str, str], int] = {}
     for service in due:
         cron = cron_of(service._mapping)
         grace = timedelta(seconds=service.grace_period_seconds)
@@ -113,14 +115,25 @@ def sweep(conn: Connection, now: datetime) -> int:
             .where(services.c.service_id == service.service_id, services.c.slot_check_at == service.slot_check_at)
             .values(next_slot_at=slot, slot_check_at=None if slot is None else (slot + grace).timestamp())
         ).rowcount
-        if not moved:
+        if not moved or not closed:
             continue  # another worker, or a schedule change, moved it first
-        missed += _insert_ignore(conn, [
+        missed = _insert_ignore(conn, [
             {"service_id": service.service_id, "slot_at": at, "outcome": SlotOutcome.MISSED.value,
              "signal_at": None, "recorded_at": now}
             for at in closed
         ])
-    return missed
+        if missed:
+            key = (service.team, SlotOutcome.MISSED.value)
+            closed_by[key] = closed_by.get(key, 0) + missed
+        if missed < len(closed):
+            for outcome, count in conn.execute(
+                select(service_slots.c.outcome, func.count())
+                .where(service_slots.c.service_id == service.service_id, service_slots.c.slot_at.in_(closed),
+                       service_slots.c.outcome != SlotOutcome.MISSED.value)
+                .group_by(service_slots.c.outcome)
+            ):
+                closed_by[(service.team, outcome)] = closed_by.get((service.team, outcome), 0) + count
+    return closed_by
 
 
 def list_slots(conn: Connection, service_id: int, start: datetime, end: datetime, limit: int) -> list[Row]:
@@ -142,12 +155,3 @@ def on_time_ratio(conn: Connection, service_id: int, now: datetime, days: int) -
     ).all())
     total = sum(counts.values())
     return None if not total else round(counts.get(SlotOutcome.ON_TIME.value, 0) / total, 4)
-
-
-def outcome_counts_by_team(conn: Connection) -> list[Row]:
-    """(team, outcome, count) over the stored slots: the fleet's counters for /metrics."""
-    return list(conn.execute(
-        select(services.c.team, service_slots.c.outcome, func.count())
-        .select_from(service_slots.join(services, and_(services.c.service_id == service_slots.c.service_id)))
-        .group_by(services.c.team, service_slots.c.outcome)
-    ))

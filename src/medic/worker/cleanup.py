@@ -40,7 +40,7 @@ def run_cleanup(engine: "Engine", settings: Settings, *, clock: Clock = utcnow, 
     """
     now = clock()
     cutoff = now - timedelta(days=settings.heartbeat_retention_days)
-    deleted = {"heartbeat_events": 0, "notifications": 0, "job_runs": 0}
+    deleted = {"heartbeat_events": 0, "notifications": 0, "job_runs": 0, "service_slots": 0}
     problems: list[str] = []
     with engine.connect() as conn:
         partitioned = partitions.is_partitioned(conn)
@@ -48,6 +48,7 @@ def run_cleanup(engine: "Engine", settings: Settings, *, clock: Clock = utcnow, 
         ("heartbeat_events", store.delete_heartbeats_batch),
         ("notifications", store.delete_notifications_batch),
         ("job_runs", store.delete_job_runs_batch),
+        ("service_slots", store.delete_service_slots_batch),
     ]
     if partitioned:
         deleted["heartbeat_events"], problems, dropped = _maintain_partitions(engine, now, cutoff)

@@ -25,7 +25,8 @@ class EvaluationResult:
     opened: list[int] = field(default_factory=list)
     closed: list[int] = field(default_factory=list)
     reminded: list[int] = field(default_factory=list)
-    slots_missed: int = 0
+    # Slots closed this cycle, by (team, outcome) (docs/schedules.md).
+    slot_outcomes: dict[tuple[str, str], int] = field(default_factory=dict)
 
 
 def evaluate(engine: "Engine", settings: Settings, channels: Sequence[str], now: datetime) -> EvaluationResult:
@@ -42,7 +43,7 @@ def evaluate(engine: "Engine", settings: Settings, channels: Sequence[str], now:
     with engine.begin() as conn:
         result.unmuted = store.unmute_expired(conn, auto_unmute_cutoff(now, settings.auto_unmute_hours), now)
         # Cron slots that closed without a signal are recorded missed (docs/schedules.md).
-        result.slots_missed = schedules.sweep(conn, now)
+        result.slot_outcomes = schedules.sweep(conn, now)
         to_open, to_close, to_remind = [], [], []
         for candidate in store.candidates(conn, now, remind_before):
             decision = decide(candidate, now, reminder_every)

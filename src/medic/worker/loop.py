@@ -82,6 +82,8 @@ class Worker:
         """Evaluate and record the completed cycle (for /health and the liveness probe)."""
         started = time.perf_counter()
         result = self.evaluate()
+        for (team, outcome), count in result.slot_outcomes.items():
+            self.metrics.slot_outcomes.labels(team=team, outcome=outcome).inc(count)
         now = self.clock()
         with self.engine.begin() as conn:
             ws.put(conn, ws.LAST_CYCLE, now.isoformat(), now)
