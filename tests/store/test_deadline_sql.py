@@ -183,3 +183,42 @@ def test_unmute_and_reactivation_store_what_next_due_says(engine, clock, job):
     with engine.begin() as conn:
         svc.update_service(conn, svc.get_by_id(conn, service_id), {"active": True}, clock())
     assert _stored(engine, service_id).deadline == pytest.approx(expected.due(fresh_window_from=clock()))
+
+
+# Cron services: the batch statement leaves their deadline alone and the recount stores
+# next_due's, with the newest success (a heartbeat or a completed run, never a start).
+CRON = {"cron": "*/10 * * * *", "timezone": "Europe/Berlin", "grace_period_seconds": 60}
+
+
+@pytest.mark.parametrize("path", ["batch", "autocommit"])
+@pytest.mark.parametrize("status", ["UP", "DEGRADED", "DOWN"])
+@pytest.mark.parametrize("job", ["none", "running", "completed", "failed"])
+def test_a_cron_heartbeat_stores_what_next_due_says(engine, backend, clock, path, status, job):
+    if path == "autocommit" and backend != "postgresql":
+        pytest.skip("the autocommit statement is PostgreSQL's")
+    values = {"heartbeat_name": "svc", "service_name": "s", "alert_interval": 10, "threshold": 1,
+              "max_duration_seconds": LIMIT, **CRON}
+    created = clock()
+    with engine.begin() as conn:
+        row, _ = svc.create(conn, values, created)
+    settings = svc.settings_of({**values, "date_added": created})
+    assert settings.cron is not None and deadline.needs_recount(1, None, settings.cron.expression)
+    last_success, last_status, open_start = None, None, None
+    for action in {"none": [], "running": [JobAction.START], "completed": [JobAction.START, JobAction.COMPLETE],
+                   "failed": [JobAction.START, JobAction.FAIL]}[job]:
+        clock.advance(minutes=3)
+        with engine.begin() as conn:
+            jobs.apply_signal(conn, row.service_id, jobs.Signal(action), clock())
+        open_start = clock() if action == JobAction.START else None
+        last_success = clock() if action == JobAction.COMPLETE else last_success
+        last_status = status_after_signal(action, previous_status=last_status, run_open=open_start is not None)
+    clock.advance(minutes=4)
+    _send(engine, backend, path, status, clock())
+    if status in GOOD_STATUSES:
+        last_success = clock()
+    last_status = deadline.status_after_heartbeat(last_status, status)
+    expected = deadline.next_due(settings, deadline.Signals(
+        newest_status=status, last_status=last_status, oldest_open_start=open_start, last_success=last_success))
+    stored = _stored(engine, service_id=row.service_id)
+    assert (stored.deadline, stored.last_status) == (pytest.approx(expected), last_status)
+    assert stored.last_success_at == last_success
