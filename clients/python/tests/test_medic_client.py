@@ -264,3 +264,13 @@ def test_retries_on_429_and_5xx_honouring_retry_after(monkeypatch):
     assert _Flaky.replies == []
     assert sleeps[0] == 0  # Retry-After honoured
     assert 0.1 <= sleeps[1] <= 0.4  # second retry: backoff * 2 with jitter
+
+
+def test_register_with_a_cron_schedule(server, unique_name):
+    client = Client(server.url, raise_errors=True)
+    record = client.register(unique_name, "nightly", schedule={"cron": "0 3 * * *", "timezone": "Europe/Berlin",
+                                                               "grace": 600, "max_runtime": 3600})
+    assert record["schedule"]["kind"] == "cron"
+    assert record["schedule"]["description"] == "at 03:00 every day, Europe/Berlin"
+    assert record["schedule"]["max_runtime"] == 3600 and record["grace_period_seconds"] == 600
+    assert client.get_service(unique_name)["schedule"]["timezone"] == "Europe/Berlin"

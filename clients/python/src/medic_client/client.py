@@ -163,14 +163,17 @@ class Client:
 
         return self._guard(f"heartbeat {name!r}", call, False)
 
-    def register(self, heartbeat_name: str, service_name: str, alert_interval: int, **options: Any) -> Optional[Dict[str, Any]]:
+    def register(
+        self, heartbeat_name: str, service_name: str, alert_interval: Optional[int] = None, **options: Any
+    ) -> Optional[Dict[str, Any]]:
         """Register a service (idempotent). Options: threshold, team, priority,
-        runbook, grace_period_seconds, environment. Returns the service record."""
-        body: Dict[str, Any] = {
-            "heartbeat_name": heartbeat_name,
-            "service_name": service_name,
-            "alert_interval": alert_interval,
-        }
+        runbook, grace_period_seconds, environment, schedule (a cron schedule:
+        ``{"cron": "0 3 * * *", "timezone": "Europe/Berlin", "grace": 600,
+        "start_margin": ..., "max_runtime": ..., "min_runtime": ...}``; then
+        alert_interval may be left out). Returns the service record."""
+        body: Dict[str, Any] = {"heartbeat_name": heartbeat_name, "service_name": service_name}
+        if alert_interval is not None:
+            body["alert_interval"] = alert_interval
         body.update({k: v for k, v in options.items() if v is not None})
         return self._guard(
             f"register {heartbeat_name!r}", lambda: _results(self._request("POST", "/service", body)), None
