@@ -35,6 +35,7 @@ class Fleet:
     def register(self, name: str, **extra) -> dict:
         body = {"heartbeat_name": name, "service_name": extra.pop("service_name", name.split("-")[0]),
                 "alert_interval": extra.pop("alert_interval", 5), **extra}
+        body = {key: value for key, value in body.items() if value is not None}
         response = self.api.post("/service", json=body, headers=self.headers)
         assert response.status_code == 201, response.text
         return response.json()["results"]

@@ -248,3 +248,11 @@ def test_a_database_that_does_not_answer_is_a_page_not_a_trace(settings, clock):
         response = httpx.get(f"{live.url}/ui/", timeout=20)
     assert response.status_code == 503
     assert "The database is not answering" in response.text and "Traceback" not in response.text
+
+
+def test_a_cron_service_says_why_in_its_schedule_words(page, fleet, clock, worker):
+    fleet.register("nightly-hb", alert_interval=None, schedule={"cron": "0 13 * * *", "grace": 60})
+    clock.advance(hours=1, minutes=1)  # 13:01 UTC: the slot closed without a run
+    worker.cycle()
+    html = page.get("/ui/").text
+    assert "missed its scheduled run" in html and "missed heartbeats" not in html

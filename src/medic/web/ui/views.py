@@ -469,8 +469,14 @@ def _due(row) -> str:
 @bp.app_template_filter("why")
 def _why(row) -> str:
     from medic.core.health import open_reason
+    from medic.store.schedules import cron_of
 
-    return REASON_TEXT[open_reason(row.last_heartbeat_at, row.last_status)]
+    values = row._mapping
+    return REASON_TEXT[open_reason(
+        row.last_heartbeat_at, row.last_status, cron=cron_of(values), deadline=values.get("deadline"),
+        grace_period_seconds=values.get("grace_period_seconds") or 0,
+        start_margin_seconds=values.get("start_margin_seconds"),
+    )]
 
 
 @bp.app_template_filter("seconds")
