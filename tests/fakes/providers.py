@@ -106,11 +106,12 @@ class FakeProvider:
 
     # lifecycle -----------------------------------------------------------
 
-    def start(self) -> FakeProvider:
+    def start(self, port: int = 0) -> FakeProvider:
+        """Serve on 127.0.0.1:``port`` (default: an ephemeral port)."""
         if self._server is not None:
             return self
         self._stopping.clear()
-        server = _Server(("127.0.0.1", 0), _Handler)
+        server = _Server(("127.0.0.1", port), _Handler)
         server.provider = self
         self._server = server
         self._thread = threading.Thread(
