@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test venv bench bench-quick clean vendor demo
+.PHONY: run test venv bench bench-quick soak soak-quick clean vendor demo
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ required"'
@@ -32,6 +32,12 @@ vendor:  # fetch the dashboard's front-end files from the npm registry (pinned; 
 
 demo: $(STAMP)  # the dashboard on a throwaway demo fleet, heartbeats simulated live: http://127.0.0.1:19401/ui/
 	$(BIN)/python scripts/screenshots.py --serve
+
+soak: $(STAMP)  # about 21 minutes (20 + setup and drain); runs its own PostgreSQL (initdb, port 19010); writes bench/results/soak.json and bench/RESULTS.md
+	$(BIN)/python -m bench.soak --minutes 20 --services 5000 --rate 300
+
+soak-quick: $(STAMP)  # about 5 minutes on 1,000 services; writes bench/results/soak-quick.json
+	$(BIN)/python -m bench.soak --quick --minutes 4 --services 1000 --rate 100 --kill-every 75
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis
