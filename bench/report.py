@@ -301,12 +301,85 @@ def _memory(lines: list[str], summary: list, data: dict, outage: dict | None) ->
                     _verdict(max(worker, outage_rss) < 384)))
 
 
+def _soak(lines: list[str], summary: list, data: dict) -> None:
+    plan, hb, dup, re_ = data["plan"], data["heartbeats"], data["duplicates"], data["resends_after_crash"]
+    settings = data["settings"]
+    lines += ["### Soak: a bounded bad day", ""]
+    lines.append(
+        f"`{data['command']}` (bench/soak.py, {plan['seconds'] / 60:g} minutes plus "
+        f"{data['drain_seconds']:.0f} s of draining): {settings['web']}, two `medic worker` processes "
+        f"(evaluation every {settings['worker_interval_seconds']} s, send timeout {settings['notify_timeout_seconds']} s, "
+        f"lease {settings['lease_seconds']} s) on a PostgreSQL cluster of the soak's own. {_fmt(plan['services'])} services "
+        f"(alert_interval {settings['alert_interval_minutes']} min, threshold {settings['threshold']}), heartbeats at "
+        f"{plan['rate']:g}/s spread evenly over them; every {settings['wave_every']:g} s another 1% of the services "
+        f"goes silent for {settings['silent_for']:g} s ({len(plan['waves'])} waves), so each is paged and resolved. "
+        "PagerDuty and Slack stand-ins (tests/fakes, real HTTP servers on 127.0.0.1) fail in bursts: "
+        + ", ".join(f"{ch} {mode} at {a:.0f}-{b:.0f} s" for a, b, ch, mode in plan["bursts"] if mode != "slow")
+        + f", and answer in {settings['slow_seconds']:g} s for 20 s around each kill. One worker is killed with "
+        f"SIGKILL at {', '.join(f'{k:.0f}' for k in plan['kills'])} s and restarted 5 s later; PostgreSQL is stopped "
+        f"(fast) at {data['pg_restart'].get('at', 0):.0f} s and started again "
+        f"{data['pg_restart'].get('seconds', 0):.0f} s later. Each worker process sends under its own URL prefix, "
+        "so every delivery the stand-ins accept names its sender; a second delivery is in a crash window only "
+        "when the killed process sent a copy and the row was still claimed right after the kill."
+    )
+    statuses = ", ".join(f"{k}: {_fmt(v)}" for k, v in sorted(hb["statuses"].items()))
+    errors = ", ".join(f"{k}: {v}" for k, v in hb["errors"].items()) or "none"
+    rss_s, rss_e = data["rss_start"], data["rss_end"]
+
+    def mib(v):
+        return "-" if v is None else f"{v / 1024:.0f}"
+
+    web_s = " / ".join(mib(v) for v in rss_s["web_workers_kib"])
+    web_e = " / ".join(mib(v) for v in rss_e["web_workers_kib"])
+    lines += [
+        "", "| measured | |", "|---|---|",
+        f"| heartbeats answered 201 | {_fmt(hb['answered_201'])} (replies {statuses}; client errors {errors}) |",
+        f"| heartbeats stored | {_fmt(hb['stored'])} |",
+        f"| heartbeats lost (answered 201, not stored) | {hb['lost']} |",
+        f"| alerts opened / resolved | {_fmt(data['alerts']['opened'])} / {_fmt(data['alerts']['resolved'])} |",
+        f"| notifications | {_fmt(data['notifications']['rows'])} ({', '.join(f'{k} {v}' for k, v in data['notifications']['states'].items())}); "
+        f"never reached a stand-in: {data['notifications']['never_reached_stand_in']} |",
+        f"| deliveries accepted by the stand-ins | {_fmt(data['deliveries']['accepted'])} "
+        f"({', '.join(f'{k} {v}' for k, v in data['deliveries']['by_channel'].items())}); refused in bursts: "
+        f"{', '.join(f'{k} {v}' for k, v in data['deliveries']['refused_in_bursts'].items())} |",
+        f"| extra copies in a crash window | {dup['extra_copies_in_crash_window']} |",
+        f"| extra copies outside a crash window | {dup['extra_copies_outside_crash_window']} |",
+        "| kills (claimed rows right after each) | "
+        + ", ".join(f"{k['tag']} at {k['at_s']:.0f} s ({k['claimed_at_kill']})" for k in data["kills"]) + " |",
+        f"| re-sends after a lost claim | {re_['reclaims_metric']:.0f} (medic_notification_reclaims_total, summed over the "
+        f"processes), {re_['reclaims_logged']} logged; Slack re-sends avoided (found in history) "
+        f"{re_['resends_avoided_metric']:.0f} |",
+        f"| outcome records lost to the database restart | {re_['record_db_errors_logged']} logged; claims lost by live workers: "
+        f"{re_['claim_lost_logged']} |",
+        f"| RSS web processes, start -> end (MiB) | {web_s} -> {web_e} (master {mib(rss_s['web_master_kib'])} -> "
+        f"{mib(rss_e['web_master_kib'])}) |",
+        f"| RSS worker a (never killed), start -> end (MiB) | {mib(rss_s.get('worker_a_kib'))} -> {mib(rss_e.get('worker_a_kib'))} |",
+        f"| RSS worker b, start -> end (MiB) | {mib(rss_s.get('worker_b_kib'))} ({rss_s.get('worker_b_tag')}) -> "
+        f"{mib(rss_e.get('worker_b_kib'))} ({rss_e.get('worker_b_tag')}, restarted at the last kill) |",
+        "",
+    ]
+    if dup["outside"]:
+        lines += ["Extra copies outside a crash window (notification id: sender and time of each copy, s from start):", ""]
+        t0 = data.get("t0", 0)
+        for d in dup["outside"][:10]:
+            lines.append(f"- {d['notification_id']}: " + ", ".join(f"{tag} {at - t0:.0f}" for tag, at in d["copies"]))
+        lines.append("")
+    summary.append(("Soak: no heartbeat lost", f"{hb['lost']} lost of {_fmt(hb['answered_201'])} answered 201",
+                    _verdict(hb["lost"] == 0)))
+    summary.append(("Soak: no page duplicated outside a crash window",
+                    f"{dup['extra_copies_outside_crash_window']} outside, {dup['extra_copies_in_crash_window']} in crash windows "
+                    f"({re_['reclaims_metric']:.0f} re-sends after a lost claim)",
+                    _verdict(dup["extra_copies_outside_crash_window"] == 0)))
+
+
 def _commands(lines: list[str], mode: str, ingest: dict | None) -> None:
     lines += ["## Reproduce", "", "```sh"]
     lines += ["make bench        # everything, about 22 minutes; writes bench/RESULTS.md",
               "make bench-quick  # about 2 minutes on small data; writes bench/RESULTS-quick.md",
               ".venv/bin/python -m bench --only ingest cycle   # some parts; the others keep their last results",
-              ".venv/bin/python -m bench.profile --gil          # py-spy profile of one web process under load"]
+              ".venv/bin/python -m bench.profile --gil          # py-spy profile of one web process under load",
+              "make soak         # the 20-minute soak (bench/soak.py); writes bench/results/soak.json and this file",
+              "make soak-quick   # a 4-minute soak on 1,000 services; writes bench/results/soak-quick.json only"]
     lines += ["```", "", "What each part runs (all servers on 127.0.0.1, PostgreSQL databases `medic_bench*`):", ""]
     medic_env = ("MEDIC_DATABASE_URL=postgresql://postgres@127.0.0.1/medic_bench "
                  f"WEB_WORKER_CLASS={common.WEB_WORKER_CLASS} WEB_CONCURRENCY={common.WEB_CONCURRENCY} "
@@ -383,6 +456,10 @@ def write(mode: str) -> Path:
     if memory:
         _memory(body, summary, memory, outage)
         _measured_apart(body, memory, env)
+    soak = common.load("soak") if mode == "full" else None  # bench/results/soak.json, from `make soak`
+    if soak:
+        _soak(body, summary, soak)
+        _measured_apart(body, soak, env)
 
     title = "Medic benchmarks" + (" (quick mode: short runs, small data; not the recorded figures)" if mode == "quick" else "")
     lines = [f"# {title}", "", "Generated by `python -m bench" + (" --quick" if mode == "quick" else "") + "` "
