@@ -23,10 +23,11 @@ SCHEMA = "medic_migration_check"  # PostgreSQL: a schema of its own inside the t
 REVISIONS = sorted(path.name.split("_", 1)[0] for path in (MIGRATIONS / "versions").glob("[0-9]*.py"))
 # The tables each revision creates (and its downgrade drops); 0004 reshapes heartbeat_events.
 OWNS = {"0001": {"services", "heartbeat_events", "alerts", "notifications", "worker_state"},
-        "0002": {"job_runs"}, "0003": {"api_keys"}, "0004": set(), "0005": {"service_slots"}}
+        "0002": {"job_runs"}, "0003": {"api_keys"}, "0004": set(), "0005": {"service_slots"}, "0006": set()}
 # The columns a revision adds to a table it does not own (its downgrade drops them).
 ADDS = {"0005": {"services": {"cron", "timezone", "start_margin_seconds", "min_runtime_seconds",
-                              "last_success_at", "next_slot_at", "slot_check_at"}}}
+                              "last_success_at", "next_slot_at", "slot_check_at"}},
+        "0006": {"notifications": {"maybe_sent"}}}
 TABLES = (services, heartbeat_events, alerts, notifications, worker_state, job_runs, api_keys, service_slots)
 
 

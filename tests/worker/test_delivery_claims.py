@@ -229,3 +229,53 @@ def test_a_worker_killed_after_posting_to_slack_does_not_post_twice(settings, en
             select(notifications.c.state, notifications.c.provider_ref).where(notifications.c.channel == "slack")
         ).one()
     assert (state, ref) == ("delivered", posted.provider_ref)
+
+
+def test_a_reclaimed_row_stays_flagged_after_a_failed_retry(engine, clock, queue):
+    """The dead worker's attempt may have gone out whatever happens to the re-send:
+    every later attempt is flagged, not only the one that took over the claim."""
+    queue(1)
+    with engine.begin() as conn:
+        outbox.claim_due(conn, clock(), timedelta(seconds=30), 4, channel="slack")
+    clock.advance(seconds=31)  # the claiming worker died mid-send
+    with engine.begin() as conn:
+        [again] = outbox.claim_due(conn, clock(), timedelta(seconds=30), 4, channel="slack")
+        assert again.reclaimed and again.maybe_sent
+        outbox.mark_retry(conn, again.notification_id, again.claimed_until, clock() + timedelta(seconds=5), "HTTP 500")
+    clock.advance(seconds=6)
+    with engine.begin() as conn:
+        [third] = outbox.claim_due(conn, clock(), timedelta(seconds=30), 4, channel="slack")
+    assert third.notification_id == again.notification_id and third.attempts == 3
+    assert third.reclaimed is False  # not a new takeover: counted once
+    assert third.maybe_sent is True
+
+
+def test_a_message_posted_by_a_dead_worker_is_not_posted_again_after_slack_fails_the_first_check(
+    settings, engine, clock, queue, slack
+):
+    """The soak's finding: a worker killed after Slack took its post; the re-send's history
+    check and post both hit a Slack outage; the next attempt posted the message again."""
+    from medic.notify import Notification
+    from medic.notify.slack import SlackChannel
+    from tests.fakes.providers import Response
+
+    queue(1)
+    channel = SlackChannel.from_settings(settings)
+    with engine.begin() as conn:
+        [row] = outbox.claim_due(conn, clock(), timedelta(seconds=30), 4, channel="slack")
+    channel.send(Notification(id=row.notification_id, channel="slack", kind=row.kind, payload=row.payload))
+    # ... and the worker died before recording it.
+    clock.advance(minutes=2)
+    slack.queue(Response(500), Response(500))  # the history check, then the re-post
+    dispatcher = ChannelDispatcher(engine, "slack", channel, clock, send_timeout=2, jitter=lambda: 0.0)
+    try:
+        assert dispatcher.run() == 1
+        clock.advance(minutes=10)
+        assert dispatcher.run() == 1
+    finally:
+        dispatcher.close()
+    posts = [r for r in slack.requests if r.path.endswith("chat.postMessage")]
+    assert len(posts) == 2  # the dead worker's, and the re-post Slack refused with a 500
+    with engine.begin() as conn:
+        state = conn.execute(select(notifications.c.state).where(notifications.c.channel == "slack")).scalar_one()
+    assert state == "delivered"

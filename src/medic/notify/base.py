@@ -44,7 +44,7 @@ class Notification:
     kind: str  # a NotificationKind
     payload: dict = field(hash=False)  # the alert event written by the worker
     thread_ref: str | None = None  # provider ref of this alert's trigger on this channel
-    reclaimed: bool = False  # an earlier attempt's claim expired mid-send: it may have gone out
+    reclaimed: bool = False  # an earlier attempt's claim expired mid-send (now or on an earlier try): it may have gone out
 
 
 @dataclass(frozen=True)

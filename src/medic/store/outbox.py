@@ -40,7 +40,9 @@ def claim_due(
     every backend (SQLite takes no row locks).
 
     Each returned row carries ``reclaimed``: its previous claim expired, so an
-    earlier attempt may have reached the provider.
+    earlier attempt may have reached the provider. That is remembered in the row
+    (``maybe_sent``) for every later attempt: a re-send that fails (the provider
+    down too) must still look for the earlier attempt when it is tried again.
     """
     n = notifications
     earlier = n.alias("earlier")
@@ -66,7 +68,10 @@ def claim_due(
     claimed = conn.execute(
         update(n)
         .where(n.c.notification_id.in_(picked), due)
-        .values(state=SENDING, claimed_until=now + lease, attempts=n.c.attempts + 1)
+        .values(
+            state=SENDING, claimed_until=now + lease, attempts=n.c.attempts + 1,
+            maybe_sent=or_(n.c.maybe_sent, n.c.state == SENDING),
+        )
         .returning(n)
     ).all()
     return [

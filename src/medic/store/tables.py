@@ -212,6 +212,8 @@ notifications = Table(
     Column("payload", JSON, nullable=False),
     Column("state", String(16), nullable=False, server_default=OutboxState.PENDING.value),
     Column("attempts", Integer, nullable=False, server_default=text("0")),
+    # An earlier attempt may have reached the provider (its claim expired mid-send).
+    Column("maybe_sent", Boolean, nullable=False, server_default=text("false")),
     Column("next_attempt_at", UTCDateTime, nullable=False),
     Column("claimed_until", UTCDateTime),
     Column("last_error", Text),

@@ -154,7 +154,7 @@ class ChannelDispatcher:
             kind=row.kind,
             payload=row.payload,
             thread_ref=thread_ref,
-            reclaimed=bool(row.reclaimed),
+            reclaimed=bool(row.reclaimed or row.maybe_sent),
         )
         try:
             result = self.channel.send(notification)
