@@ -333,7 +333,8 @@ def _soak(lines: list[str], summary: list, data: dict) -> None:
     web_e = " / ".join(mib(v) for v in rss_e["web_workers_kib"])
     lines += [
         "", "| measured | |", "|---|---|",
-        f"| heartbeats answered 201 | {_fmt(hb['answered_201'])} (replies {statuses}; client errors {errors}) |",
+        f"| heartbeats answered 201 | {_fmt(hb['answered_201'])} (replies {statuses}; client errors {errors}; "
+        f"{_fmt(hb.get('sent_per_s', 0))} requests/s on average) |",
         f"| heartbeats stored | {_fmt(hb['stored'])} |",
         f"| heartbeats lost (answered 201, not stored) | {hb['lost']} |",
         f"| alerts opened / resolved | {_fmt(data['alerts']['opened'])} / {_fmt(data['alerts']['resolved'])} |",

@@ -60,7 +60,7 @@ WORKER_INTERVAL_SECONDS = 5
 NOTIFY_TIMEOUT_SECONDS = 10  # the lease is 4 x this + 20 s = 60 s
 SLOW_SECONDS = 5.0  # a slow provider's answer, under the send timeout
 WAVE_EVERY, SILENT_FOR = 45.0, 110.0
-LOAD_THREADS = 8
+LOAD_THREADS = 32
 DRAIN_SECONDS = 240.0
 PG_DOWN_SECONDS = 5.0
 
@@ -269,6 +269,7 @@ def _load_process(port: int, services: int, rate: float, waves: list, t0: float,
                         conn.close()
                     conn = None
 
+    began = time.time()
     threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(LOAD_THREADS)]
     for t in threads:
         t.start()
@@ -277,6 +278,7 @@ def _load_process(port: int, services: int, rate: float, waves: list, t0: float,
     Path(out_path).write_text(json.dumps({
         "answered": {f"bench-{i}": n for i, n in enumerate(answered) if n},
         "statuses": {str(k): v for k, v in statuses.items()}, "errors": dict(errors),
+        "seconds": time.time() - began,
     }))
 
 
@@ -574,6 +576,7 @@ def _analyse(url, plan, load_out, stand, workers, kills, pg, rss_start, rss_end,
     stored = dict(_query(url, "SELECT s.heartbeat_name, count(*) FROM heartbeat_events e "
                               "JOIN services s ON s.service_id = e.service_id GROUP BY s.heartbeat_name"))
     heartbeats = {"answered_201": sum(load["answered"].values()), "stored": sum(stored.values()),
+                  "sent_per_s": (sum(load["statuses"].values()) + sum(load["errors"].values())) / load["seconds"],
                   **lost_heartbeats(load["answered"], stored), "statuses": load["statuses"], "errors": load["errors"]}
 
     rows = _query(url, "SELECT notification_id, channel, kind, state, attempts, payload->>'dedup_key' FROM notifications")
