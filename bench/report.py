@@ -306,8 +306,8 @@ def _soak(lines: list[str], summary: list, data: dict) -> None:
     settings = data["settings"]
     lines += ["### Soak: a bounded bad day", ""]
     lines.append(
-        f"`{data['command']}` (bench/soak.py, {plan['seconds'] / 60:g} minutes plus "
-        f"{data['drain_seconds']:.0f} s of draining): {settings['web']}, two `medic worker` processes "
+        f"`{data['command']}` (bench/soak.py, {plan['seconds'] / 60:g} minutes; the outbox was empty and every "
+        f"service up {data['drain_seconds']:.0f} s after the end): {settings['web']}, two `medic worker` processes "
         f"(evaluation every {settings['worker_interval_seconds']} s, send timeout {settings['notify_timeout_seconds']} s, "
         f"lease {settings['lease_seconds']} s) on a PostgreSQL cluster of the soak's own. {_fmt(plan['services'])} services "
         f"(alert_interval {settings['alert_interval_minutes']} min, threshold {settings['threshold']}), heartbeats at "
