@@ -27,6 +27,9 @@ class Settings(BaseModel):
     model_config = ConfigDict(frozen=True, populate_by_name=True, extra="ignore")
 
     database_url: str = Field("sqlite:///medic.db", alias="MEDIC_DATABASE_URL")
+    # false behind PgBouncer in transaction mode: psycopg's server-side prepared
+    # statements do not survive a transaction handed to another server connection.
+    database_prepared_statements: bool = Field(True, alias="MEDIC_DATABASE_PREPARED_STATEMENTS")
     host: str = Field("0.0.0.0", alias="HOST")
     port: int = Field(5000, alias="PORT", ge=1, le=65535)
     # `medic serve`: gunicorn processes (about one per CPU core) and how each one serves
@@ -101,10 +104,12 @@ class Settings(BaseModel):
     def _known_database(cls, value: str) -> str:
         from sqlalchemy.engine import make_url
 
+        from medic.store.engine import normalise_url
+
         if not value.startswith(("sqlite://", "postgresql://", "postgresql+psycopg://", "postgres://")):
             raise ValueError("must be a sqlite:// or postgresql:// URL")
         try:
-            make_url(value)
+            make_url(normalise_url(value))
         except Exception:  # e.g. a port that is not a number; the URL may hold a password
             raise ValueError("is not a valid database URL (check the host, port and escaping)") from None
         return value

@@ -49,7 +49,7 @@ def settings(*, needs_database: str | None = None, **defaults: str) -> Settings:
 def engine(loaded: Settings) -> "Engine":
     from medic.store.engine import make_engine
 
-    return make_engine(loaded.database_url)
+    return make_engine(loaded.database_url, prepared_statements=loaded.database_prepared_statements)
 
 
 def stop_on_sigterm(stop: threading.Event | None = None) -> None:

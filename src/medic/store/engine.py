@@ -1,4 +1,5 @@
-"""Engine construction: SQLite pragmas, PostgreSQL pool, URL normalisation."""
+"""Engine construction: SQLite pragmas, PostgreSQL pool, URL normalisation, and
+following a PostgreSQL primary that moves (failover, switchover)."""
 
 from __future__ import annotations
 
@@ -8,28 +9,77 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 
 
+# SQLSTATEs after which a pooled connection is of no more use for writes: the server
+# turned read-only (a primary demoted to standby by a switchover, or a standby that a
+# multi-host URL reached), or the server is shutting down or recovering.
+_DEAD_FOR_WRITES = {"25006", "57P01", "57P02", "57P03"}
+
+
 def normalise_url(url: str) -> str:
-    """Send every PostgreSQL URL through psycopg 3."""
+    """Send every PostgreSQL URL through psycopg 3, and accept libpq's multi-host form."""
     for prefix in ("postgres://", "postgresql://"):
         if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix):]
-    return url
+            url = "postgresql+psycopg://" + url[len(prefix):]
+            break
+    return _hosts_as_query(url) if url.startswith("postgresql+psycopg://") else url
 
 
-def make_engine(url: str, *, pool_size: int = 10) -> Engine:
+def _hosts_as_query(url: str) -> str:
+    """postgresql+psycopg://u@h1:p1,h2:p2/db?x=y -> postgresql+psycopg://u@/db?host=h1:p1&host=h2:p2&x=y
+
+    libpq's multi-host authority is not one SQLAlchemy's URL parser reads (it takes
+    "p1,h2:p2" for a port); SQLAlchemy passes repeated host= parameters to psycopg,
+    which tries them in order (with target_session_attrs, until one is the primary).
+    """
+    scheme, _, rest = url.partition("://")
+    authority, slash, tail = rest.partition("/")
+    userinfo, at, hosts = authority.rpartition("@")
+    if "," not in hosts:
+        return url
+    path, _, query = tail.partition("?")
+    hosts_list = [host for host in hosts.split(",") if host]
+    for host in hosts_list:
+        port = host.rpartition(":")[2] if ":" in host and not host.endswith("]") else ""
+        if port and not port.isdigit():
+            raise ValueError(f"port {port!r} is not a number")
+    params = "&".join(f"host={host}" for host in hosts_list)
+    return f"{scheme}://{userinfo}{at}/{path}?{params}" + (f"&{query}" if query else "")
+
+
+def make_engine(url: str, *, pool_size: int = 10, prepared_statements: bool = True) -> Engine:
     url = normalise_url(url)
     if make_url(url).get_backend_name() == "sqlite":
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(
+    connect_args: dict = {"application_name": "medic"}
+    if "connect_timeout" not in make_url(url).query:
+        connect_args["connect_timeout"] = 5
+    if not prepared_statements:
+        # PgBouncer in transaction mode (before 1.21) hands each transaction to any
+        # server connection, where psycopg's prepared statements do not exist.
+        connect_args["prepare_threshold"] = None
+    engine = create_engine(
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_pre_ping=True,
         pool_recycle=1800,
-        connect_args={"connect_timeout": 5, "application_name": "medic"},
+        connect_args=connect_args,
     )
+    event.listen(engine, "handle_error", _drop_connections_that_cannot_write)
+    return engine
+
+
+def _drop_connections_that_cannot_write(context) -> None:
+    """Treat "read-only" and "shutting down" as a disconnect: SQLAlchemy then throws
+    away the connection and every other one pooled before it, so the next checkout
+    connects again and a multi-host URL with target_session_attrs=read-write finds the
+    new primary. pool_pre_ping alone would keep reusing them: a demoted primary still
+    answers SELECT 1."""
+    sqlstate = getattr(context.original_exception, "sqlstate", None)
+    if sqlstate in _DEAD_FOR_WRITES:
+        context.is_disconnect = True
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:

@@ -45,7 +45,7 @@ def create_app(
     app.json.sort_keys = False
     app.url_map.strict_slashes = False
 
-    engine = engine or make_engine(settings.database_url)
+    engine = engine or make_engine(settings.database_url, prepared_statements=settings.database_prepared_statements)
     process_metrics = metrics.process_metrics()
     instrument(engine, process_metrics.observe_query)
     rt = Runtime(
