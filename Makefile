@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test venv bench bench-quick soak soak-quick clean vendor demo
+.PHONY: run test venv bench bench-quick soak soak-quick cluster-up cluster-down cluster-test clean vendor demo
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ required"'
@@ -38,6 +38,17 @@ soak: $(STAMP)  # about 21 minutes (20 + setup and drain); runs its own PostgreS
 
 soak-quick: $(STAMP)  # about 5 minutes on 1,000 services; writes bench/results/soak-quick.json
 	$(BIN)/python -m bench.soak --quick --minutes 4 --services 1000 --rate 100 --kill-every 75
+
+# A three-node Patroni + etcd cluster on this machine (deploy/cluster/; needs Debian's
+# patroni and etcd-server) and Medic's fault tests against it (docs/clustering.md).
+cluster-up:
+	deploy/cluster/cluster.sh up
+
+cluster-down:
+	deploy/cluster/cluster.sh down
+
+cluster-test: $(STAMP)  # about 5 minutes: starts a cluster, crashes, switches over and partitions it, stops it
+	$(BIN)/python -m bench.failover
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

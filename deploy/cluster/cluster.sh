@@ -10,9 +10,14 @@
 #   deploy/cluster/cluster.sh crash N   kill -9 node N's Patroni and postmaster (a node crash)
 #   deploy/cluster/cluster.sh start N   start node N again (it rejoins through pg_rewind)
 #   deploy/cluster/cluster.sh switchover  planned switchover to the synchronous standby
+#   deploy/cluster/cluster.sh partition N / heal N   cut node N off the network (its process lives)
 #
 # Needs Debian's patroni, etcd-server and postgresql-15 (`apt-get install patroni etcd-server`).
-# Ports: etcd 23790/23800, PostgreSQL 54321-54323, Patroni REST 18008-18010; data under
+# Ports: etcd 23790/23800, PostgreSQL 54321-54323, Patroni REST 18008-18010. Every node is
+# reached by the others and by Medic only through proxies of its own (tcpproxy.py:
+# PostgreSQL 54331-54333, REST 18018-18020, and its own way to etcd 23791-23793), so
+# dropping the packets on those ports is a network partition of that node, and
+# MEDIC_CLUSTER_DELAY_MS=N puts it N ms away each way. Data under
 # $MEDIC_CLUSTER_DIR (default /tmp/medic-cluster). Timings are test-friendly (ttl 10 s,
 # loop_wait 2 s); Patroni's defaults (30/10/10) make a failover about 25 s instead of 10.
 # Local connections are trusted: this is a test cluster on 127.0.0.1, not a deployment.
@@ -26,6 +31,10 @@ NODES=(1 2 3)
 
 pg_port() { echo $((54320 + $1)); }
 rest_port() { echo $((18007 + $1)); }
+pg_proxy() { echo $((54330 + $1)); }
+rest_proxy() { echo $((18017 + $1)); }
+etcd_proxy() { echo $((ETCD_CLIENT + $1)); }
+PROXY="python3 $(dirname "$(readlink -f "$0")")/tcpproxy.py"
 
 # PostgreSQL refuses to run as root: run Patroni as postgres when we are root
 # (setpriv execs, so $! is Patroni's own pid).
@@ -47,9 +56,10 @@ log:
   dir: $d/log
 restapi:
   listen: 127.0.0.1:$(rest_port "$i")
-  connect_address: 127.0.0.1:$(rest_port "$i")
+  connect_address: 127.0.0.1:$(rest_proxy "$i")
 etcd3:
-  hosts: 127.0.0.1:$ETCD_CLIENT
+  hosts: 127.0.0.1:$(etcd_proxy "$i")
+  use_proxies: true  # no topology discovery: etcd advertises its own port, past the proxy
 bootstrap:
   dcs:
     ttl: 10
@@ -57,6 +67,8 @@ bootstrap:
     retry_timeout: 4
     maximum_lag_on_failover: 1048576
     synchronous_mode: true
+    # a commit (a 201) waits for a standby even when none is left: never acknowledged on one node only
+    synchronous_mode_strict: true
     postgresql:
       use_pg_rewind: true
       use_slots: true
@@ -68,6 +80,10 @@ bootstrap:
         wal_log_hints: "on"
         max_connections: 200
         shared_buffers: 128MB
+        # a partitioned primary's walsenders hang on a dead link; without this its
+        # demotion waits out the default 60 s
+        wal_sender_timeout: 10s
+        wal_receiver_timeout: 10s
   initdb:
     - encoding: UTF8
     - data-checksums
@@ -79,7 +95,7 @@ bootstrap:
     - host all all 127.0.0.1/32 trust
 postgresql:
   listen: 127.0.0.1:$(pg_port "$i")
-  connect_address: 127.0.0.1:$(pg_port "$i")
+  connect_address: 127.0.0.1:$(pg_proxy "$i")
   data_dir: $d/data
   bin_dir: $PG_BIN
   pgpass: $d/pgpass
@@ -95,6 +111,39 @@ tags: {nofailover: false, noloadbalance: false, clonefrom: false, nosync: false}
 EOF
     chmod 600 "$d/patroni.yml"
     owner "$d"
+}
+
+start_proxies() {  # start_proxies N: the node's three ways in and out
+    local i=$1 d="$DIR/proxy$1"
+    mkdir -p "$d"
+    for pair in "$(pg_proxy "$i"):$(pg_port "$i"):pg" "$(rest_proxy "$i"):$(rest_port "$i"):rest" \
+                "$(etcd_proxy "$i"):$ETCD_CLIENT:etcd"; do
+        IFS=: read -r listen target name <<< "$pair"
+        nohup $PROXY "$listen" "$target" ${MEDIC_CLUSTER_DELAY_MS:+--delay-ms "$MEDIC_CLUSTER_DELAY_MS"} \
+            --pidfile "$d/$name.pid" > "$d/$name.log" 2>&1 &
+    done
+    wait_for 10 test -s "$d/pg.pid" -a -s "$d/rest.pid" -a -s "$d/etcd.pid"
+}
+
+# A partition drops node N's packets on its proxy ports both ways (iptables, chain
+# MEDIC_CLUSTER): peers see silence and time out, as across a dead link, while the
+# node's processes live on.
+partition() {
+    command -v iptables > /dev/null || { echo "partition needs iptables (apt-get install iptables)" >&2; exit 1; }
+    iptables -N MEDIC_CLUSTER 2> /dev/null || true
+    iptables -C INPUT -j MEDIC_CLUSTER 2> /dev/null || iptables -I INPUT -j MEDIC_CLUSTER
+    for port in $(pg_proxy "$1") $(rest_proxy "$1") $(etcd_proxy "$1"); do
+        iptables -A MEDIC_CLUSTER -i lo -p tcp --dport "$port" -j DROP
+        iptables -A MEDIC_CLUSTER -i lo -p tcp --sport "$port" -j DROP
+    done
+}
+
+heal() {
+    command -v iptables > /dev/null || return 0
+    for port in $(pg_proxy "$1") $(rest_proxy "$1") $(etcd_proxy "$1"); do
+        while iptables -D MEDIC_CLUSTER -i lo -p tcp --dport "$port" -j DROP 2> /dev/null; do :; done
+        while iptables -D MEDIC_CLUSTER -i lo -p tcp --sport "$port" -j DROP 2> /dev/null; do :; done
+    done
 }
 
 start_node() {
@@ -116,7 +165,10 @@ wait_for() {  # wait_for SECONDS COMMAND...: retry every 0.2 s
 
 is_primary() { curl -sf "http://127.0.0.1:$(rest_port "$1")/primary"; }
 is_replica() { curl -sf "http://127.0.0.1:$(rest_port "$1")/replica"; }
-has_sync_standby() { curl -sf "http://127.0.0.1:$(rest_port "$1")/sync"; }
+has_sync_standby() {
+    for i in "${NODES[@]}"; do curl -sf "http://127.0.0.1:$(rest_port "$i")/sync" && return 0; done
+    return 1
+}
 
 leader() {
     for i in "${NODES[@]}"; do
@@ -136,20 +188,21 @@ cmd_up() {
         --initial-cluster-token medic-cluster > "$DIR/etcd/etcd.log" 2>&1 &
     echo $! > "$DIR/etcd/etcd.pid"
     wait_for 20 curl -sf "http://127.0.0.1:$ETCD_CLIENT/version"
-    for i in "${NODES[@]}"; do write_config "$i"; done
+    for i in "${NODES[@]}"; do write_config "$i"; start_proxies "$i"; done
     start_node 1
     wait_for 60 is_primary 1
     start_node 2
     start_node 3
     wait_for 90 is_replica 2
     wait_for 90 is_replica 3
-    wait_for 60 has_sync_standby 2 || wait_for 30 has_sync_standby 3
+    wait_for 90 has_sync_standby
     psql -h 127.0.0.1 -p "$(pg_port 1)" -U postgres -qAtc "CREATE DATABASE medic" > /dev/null
     echo "cluster up under $DIR"
     echo "MEDIC_DATABASE_URL=$(cmd_url)"
 }
 
 cmd_down() {
+    for i in "${NODES[@]}"; do heal "$i"; done
     for i in "${NODES[@]}"; do
         local pidfile="$DIR/node$i/patroni.pid"
         if [ -f "$pidfile" ]; then kill -TERM "$(cat "$pidfile")" 2> /dev/null || true; fi
@@ -165,6 +218,7 @@ cmd_down() {
         local pm="$DIR/node$i/data/postmaster.pid"
         if [ -f "$pm" ]; then kill -KILL "$(head -1 "$pm")" 2> /dev/null || true; fi
     done
+    for f in "$DIR"/proxy*/*.pid; do [ -f "$f" ] && kill -TERM "$(cat "$f")" 2> /dev/null || true; done
     if [ -f "$DIR/etcd/etcd.pid" ]; then kill -TERM "$(cat "$DIR/etcd/etcd.pid")" 2> /dev/null || true; fi
     sleep 0.5
     rm -rf "$DIR"
@@ -172,7 +226,7 @@ cmd_down() {
 }
 
 cmd_url() {
-    echo "postgresql://postgres@127.0.0.1:$(pg_port 1),127.0.0.1:$(pg_port 2),127.0.0.1:$(pg_port 3)/medic?target_session_attrs=read-write&connect_timeout=2"
+    echo "postgresql://postgres@127.0.0.1:$(pg_proxy 1),127.0.0.1:$(pg_proxy 2),127.0.0.1:$(pg_proxy 3)/medic?target_session_attrs=read-write&connect_timeout=2"
 }
 
 cmd_crash() {
@@ -194,5 +248,7 @@ case "${1:-}" in
     crash) cmd_crash "$2" ;;
     start) start_node "$2"; wait_for 90 is_replica "$2" ;;
     switchover) cmd_switchover ;;
-    *) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+    partition) partition "$2" ;;
+    heal) heal "$2" ;;
+    *) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

@@ -45,6 +45,22 @@ def test_prepared_statements_can_be_turned_off_for_pgbouncer(backend, engine):
         assert conn.connection.dbapi_connection.prepare_threshold == 5
 
 
+def test_a_silent_server_is_given_up_on(backend, engine):
+    """TCP keepalives and a user timeout bound how long a connection to a partitioned
+    primary can hang (the cluster test's partition scenario shows the whole path)."""
+    if backend != "postgresql":
+        pytest.skip("PostgreSQL connection setting")
+    url = engine.url.render_as_string(hide_password=False)
+    for query, expected in (("", "10000"), ("?tcp_user_timeout=2500", "2500")):
+        medic = make_engine(url + query)
+        try:
+            with medic.connect() as conn:
+                dsn = conn.connection.dbapi_connection.info.dsn
+                assert f"tcp_user_timeout={expected}" in dsn and "keepalives_idle=10" in dsn
+        finally:
+            medic.dispose()
+
+
 def test_connections_to_a_server_turned_read_only_are_not_reused(backend, engine):
     """What a switchover does to a pooled connection: the demoted primary still answers
     SELECT 1 (so pool_pre_ping keeps it), but every write fails. After the first such

@@ -52,9 +52,20 @@ def make_engine(url: str, *, pool_size: int = 10, prepared_statements: bool = Tr
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    connect_args: dict = {"application_name": "medic"}
-    if "connect_timeout" not in make_url(url).query:
-        connect_args["connect_timeout"] = 5
+    # A primary cut off by a network partition sends nothing back, not even a reset:
+    # without these a pooled connection (and the request on it) would wait for the
+    # kernel's two-hour keepalive, and Medic would never move to the new primary.
+    connect_args: dict = {
+        "application_name": "medic",
+        "connect_timeout": 5,
+        "keepalives": 1,
+        "keepalives_idle": 10,
+        "keepalives_interval": 3,
+        "keepalives_count": 3,
+        "tcp_user_timeout": 10_000,  # ms that sent data may go unacknowledged
+    }
+    for name in make_url(url).query:  # the URL's own choices win
+        connect_args.pop(name, None)
     if not prepared_statements:
         # PgBouncer in transaction mode (before 1.21) hands each transaction to any
         # server connection, where psycopg's prepared statements do not exist.

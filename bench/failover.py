@@ -1,0 +1,334 @@
+"""Medic on a three-node Patroni cluster: heartbeats through a primary crash and a switchover.
+
+`medic serve` runs with the cluster's multi-host URL (target_session_attrs=read-write)
+while CLIENTS threads post heartbeats over keep-alive connections, each to services of
+its own. Mid-run the primary is killed with -9 (Patroni and postmaster: a node crash) or
+switched over with patronictl, or cut off the network (its proxies stop passing bytes
+while its processes live). Each scenario reports the seconds from the fault to the
+first 201 for a heartbeat sent after it, the replies meanwhile, and heartbeats answered
+201 against rows stored per service (lost: a 201 without its row; must be 0).
+
+    make cluster-test          # starts the cluster, runs both scenarios, stops it
+    python -m bench.failover [--clients 16] [--reuse]   # --reuse: a cluster already up
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import subprocess
+import threading
+import time
+from collections import Counter
+from datetime import datetime, timezone
+
+import psycopg
+
+from bench import common, seed
+
+CLUSTER = str(common.ROOT / "deploy" / "cluster" / "cluster.sh")
+SERVICES_PER_CLIENT = 20
+
+
+def cluster(*args: str) -> str:
+    return subprocess.run([CLUSTER, *args], check=True, capture_output=True, text=True).stdout.strip()
+
+
+class Load:
+    """CLIENTS threads posting heartbeats until stopped; every reply recorded."""
+
+    def __init__(self, port: int, clients: int, first_service: int):
+        self.port = port
+        self.replies: list[tuple[float, float, int, str]] = []  # sent, answered, status, service
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._threads = [
+            threading.Thread(target=self._client, args=(first_service + i * SERVICES_PER_CLIENT,), daemon=True)
+            for i in range(clients)
+        ]
+
+    def __enter__(self) -> Load:
+        for t in self._threads:
+            t.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        for t in self._threads:
+            t.join(timeout=30)
+
+    def _client(self, first: int) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=15)
+        n = 0
+        while not self._stop.is_set():
+            name = f"bench-{first + n % SERVICES_PER_CLIENT}"
+            n += 1
+            body = json.dumps({"heartbeat_name": name, "status": "UP"})
+            sent = time.time()
+            try:
+                conn.request("POST", "/heartbeat", body, {"Content-Type": "application/json"})
+                response = conn.getresponse()
+                response.read()
+                status = response.status
+            except (OSError, http.client.HTTPException):
+                status = 0  # connection refused, reset or timed out: outcome unknown
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=15)
+                time.sleep(0.05)
+            with self._lock:
+                self.replies.append((sent, time.time(), status, name))
+            if status not in (0, 201):
+                time.sleep(0.05)  # a client backing off, not a busy loop of 503s
+
+
+def _stored(url: str, first: int, count: int) -> Counter:
+    with psycopg.connect(url, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT s.heartbeat_name, count(*) FROM heartbeat_events e JOIN services s ON s.service_id = e.service_id "
+            "WHERE s.heartbeat_name = ANY(%s) GROUP BY s.heartbeat_name",
+            ([f"bench-{i}" for i in range(first, first + count)],),
+        ).fetchall()
+    return Counter({name: n for name, n in rows})
+
+
+def _direct(node: str) -> str:
+    """The node's own port, not its proxy: reachable by us while it is partitioned."""
+    return f"postgresql://postgres@127.0.0.1:{54320 + int(node)}/medic?connect_timeout=2"
+
+
+def _watch_demotion(node: str, since: float, box: dict) -> None:
+    """Seconds until the partitioned old primary stops taking writes (Patroni demotes it)."""
+    while time.time() - since < 120:
+        try:
+            with psycopg.connect(_direct(node), autocommit=True) as conn:
+                if conn.execute("SELECT pg_is_in_recovery()").fetchone()[0]:
+                    box["seconds"] = round(time.time() - since, 2)
+                    return
+        except psycopg.Error:
+            pass  # restarting as a standby
+        time.sleep(0.2)
+
+
+def _writes_only_on(node: str, url: str, since: float) -> int:
+    """Rows the old primary holds, written after the partition began, that the new
+    primary does not."""
+    query = ("SELECT service_id, time FROM heartbeat_events WHERE time > to_timestamp(%s) - interval '2 seconds'")
+    with psycopg.connect(_direct(node), autocommit=True) as old, psycopg.connect(url, autocommit=True) as new:
+        on_old = set(old.execute(query, (since,)).fetchall())
+        on_new = set(new.execute(query, (since,)).fetchall())
+    return len(on_old - on_new)
+
+
+def scenario(kind: str, *, url: str, port: int, clients: int, first: int, before: float = 8, after: float = 10) -> dict:
+    old_leader = cluster("leader")
+    with Load(port, clients, first) as load:
+        time.sleep(before)
+        fault_at = time.time()
+        demotion: dict = {}
+        if kind == "crash":
+            cluster("crash", old_leader)
+        elif kind == "partition":
+            cluster("partition", old_leader)
+            watcher = threading.Thread(target=_watch_demotion, args=(old_leader, fault_at, demotion), daemon=True)
+            watcher.start()
+        else:
+            cluster("switchover")
+        # until heartbeats have been stored without a failure for AFTER seconds
+        deadline = fault_at + 120
+        while time.time() < deadline:
+            replies = list(load.replies)
+            last_failure = max((answered for _, answered, s, _ in replies if s != 201), default=fault_at)
+            if time.time() - max(last_failure, fault_at) >= after and any(
+                    s == 201 and sent > max(last_failure, fault_at + 1) for sent, _, s, _ in replies):
+                break
+            time.sleep(0.2)
+    replies = load.replies
+    ok = Counter(name for _, _, s, name in replies if s == 201)
+    stored = _stored(url, first, clients * SERVICES_PER_CLIENT)
+    statuses = Counter(str(s) for *_, s, _ in replies)
+    answered_ok = sorted(answered for _, answered, s, _ in replies if s == 201)
+    gaps = [(b - a, a, b) for a, b in zip(answered_ok, answered_ok[1:])]
+    gap, gap_start, gap_end = max(gaps, default=(0, fault_at, fault_at))
+    during = Counter(str(s) for _, answered, s, _ in replies if gap_start < answered < gap_end)
+    result = {
+        "scenario": kind,
+        "old_leader": f"node{old_leader}",
+        "new_leader": f"node{cluster('leader')}",
+        "requests": len(replies),
+        "statuses": dict(statuses),
+        "statuses_during_gap": dict(during),
+        # what a client sees: the longest time without any heartbeat stored
+        "seconds_without_a_201": round(gap, 2),
+        "gap_began_after_fault_s": round(gap_start - fault_at, 2),
+        "answered_201": sum(ok.values()),
+        "stored_rows": sum(stored.values()),
+        "lost": sum(max(0, ok[name] - stored[name]) for name in ok),
+        "stored_without_201": sum(max(0, stored[name] - ok[name]) for name in stored),
+    }
+    if kind == "partition":
+        watcher.join(timeout=120)
+        result["seconds_to_old_primary_demoted"] = demotion.get("seconds")
+        # committed on the cut-off primary while its commits waited for a standby that
+        # could not answer: never acknowledged (no 201), discarded by pg_rewind at rejoin
+        result["unacknowledged_rows_left_on_old_primary"] = _writes_only_on(old_leader, url, fault_at)
+        cluster("heal", old_leader)
+        _wait_replica(old_leader)
+    common.log(f"failover {kind}: {result}")
+    if kind == "crash":
+        cluster("start", old_leader)  # rejoins as a replica through pg_rewind
+    return result
+
+
+def _beat_all(port: int, names: list[str]) -> None:
+    """One UP heartbeat per service, retried through 503s: the incidents recover."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=15)
+    for name in names:
+        for _ in range(100):
+            try:
+                conn.request("POST", "/heartbeat", json.dumps({"heartbeat_name": name, "status": "UP"}),
+                             {"Content-Type": "application/json"})
+                response = conn.getresponse()
+                response.read()
+                if response.status == 201:
+                    break
+            except (OSError, http.client.HTTPException):
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=15)
+            time.sleep(0.2)
+
+
+def _until(predicate, timeout: float) -> bool:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def _slack_notification(message) -> object:
+    metadata = (message or {}).get("metadata") or {}
+    if isinstance(metadata, str):
+        metadata = json.loads(metadata)
+    return metadata.get("event_payload", {}).get("notification_id")
+
+
+def workers_scenario(*, url: str, port: int, first: int, incidents: int = 100) -> dict:
+    """Two `medic worker` processes page INCIDENTS services that are already overdue
+    while the primary crashes mid-delivery; after the failover the services recover.
+    Every incident must page once and resolve once, on PagerDuty and on Slack."""
+    from tests.fakes.providers import fake_pagerduty, fake_slack, provider_env
+
+    names = [f"bench-{i}" for i in range(first, first + incidents)]
+    seed.seed_services(url, incidents, datetime.now(timezone.utc), first=first, deadline_offset=-1)
+    old_leader = cluster("leader")
+    with fake_pagerduty() as pagerduty, fake_slack() as slack:
+        pagerduty.slow_down(0.2)  # deliveries span the failover
+        env = common.medic_env(url, WORKER_INTERVAL_SECONDS="1", WORKER_METRICS_PORT="0", LOG_LEVEL="WARNING",
+                               **provider_env(pagerduty, slack))
+        workers = []
+        for n in range(2):
+            env_n = {**env, "WORKER_LIVENESS_FILE": f"/tmp/medic-failover-worker-{n}.alive"}
+            log = open(common.LOG_DIR / f"failover-worker-{n}.log", "ab")
+            workers.append(subprocess.Popen([common.MEDIC, "worker"], env=env_n, cwd=common.ROOT,
+                                            stdout=log, stderr=subprocess.STDOUT))
+
+        def actions(kind: str) -> Counter:
+            return Counter(r.json["dedup_key"] for r in pagerduty.requests
+                           if r.json and r.json.get("event_action") == kind)
+
+        try:
+            _until(lambda: len(actions("trigger")) >= incidents // 3, 60)
+            fault_at = time.time()
+            cluster("crash", old_leader)
+            triggered = _until(lambda: len(actions("trigger")) >= incidents, 180)
+            recovered_at = time.time()
+            _beat_all(port, names)
+            resolved = _until(lambda: len(actions("resolve")) >= incidents, 180)
+            time.sleep(3)  # a late duplicate would arrive now
+        finally:
+            for w in workers:
+                w.terminate()
+            for w in workers:
+                w.wait(timeout=60)
+        triggers, resolves = actions("trigger"), actions("resolve")
+        posts = Counter(_slack_notification(r.data) for r in slack.requests if "chat.postMessage" in r.path)
+    with psycopg.connect(url, autocommit=True) as conn:
+        alerts = conn.execute(
+            "SELECT count(*), count(DISTINCT a.service_id) FROM alerts a JOIN services s ON s.service_id = a.service_id "
+            "WHERE s.heartbeat_name = ANY(%s)", (names,)).fetchone()
+    result = {
+        "scenario": "workers",
+        "incidents": incidents,
+        "old_leader": f"node{old_leader}",
+        "new_leader": f"node{cluster('leader')}",
+        "alerts_opened": alerts[0],
+        "services_with_an_alert": alerts[1],
+        "pagerduty_triggers_distinct": len(triggers),
+        "pagerduty_resolves_distinct": len(resolves),
+        "pagerduty_repeated_sends": sum(n - 1 for n in triggers.values()) + sum(n - 1 for n in resolves.values()),
+        "slack_posts": sum(posts.values()),
+        "slack_repeated_posts": sum(n - 1 for n in posts.values() if n > 1),
+        "all_triggered": triggered,
+        "all_resolved": resolved,
+        "seconds_from_crash_to_last_trigger": round(recovered_at - fault_at, 1),
+    }
+    common.log(f"failover workers: {result}")
+    cluster("start", old_leader)
+    return result
+
+
+def _wait_replica(node: str) -> None:
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        try:
+            with psycopg.connect(_direct(node), autocommit=True) as conn:
+                if conn.execute("SELECT status FROM pg_stat_wal_receiver").fetchone():
+                    return
+        except psycopg.Error:
+            pass
+        time.sleep(0.5)
+
+
+SCENARIOS = ("crash", "switchover", "partition")
+
+
+def run(*, clients: int = 16, reuse: bool = False) -> dict:
+    if not reuse:
+        cluster("up")
+    try:
+        url = cluster("url")
+        for node in ("1", "2", "3"):
+            cluster("heal", node)  # a run stopped half-way may have left one cut off
+        with psycopg.connect(url.replace("/medic?", "/postgres?"), autocommit=True) as conn:
+            conn.execute("DROP DATABASE IF EXISTS medic WITH (FORCE)")
+            conn.execute("CREATE DATABASE medic")
+        seed.migrate(url)
+        seed.seed_services(url, len(SCENARIOS) * clients * SERVICES_PER_CLIENT, datetime.now(timezone.utc))
+        server = common.start_medic_serve(url, name="medic-serve-cluster", LOG_LEVEL="WARNING")
+        with common.running(server):
+            runs = []
+            for i, kind in enumerate(SCENARIOS):
+                runs.append(scenario(kind, url=url, port=server.port, clients=clients,
+                                     first=i * clients * SERVICES_PER_CLIENT))
+                time.sleep(5)  # let the cluster settle (sync standby assigned) before the next fault
+            runs.append(workers_scenario(url=url, port=server.port, first=len(SCENARIOS) * clients * SERVICES_PER_CLIENT))
+        return {"clients": clients, "runs": runs, "cluster": "deploy/cluster/cluster.sh (3 nodes, synchronous_mode_strict, ttl 10 s, loop_wait 2 s)"}
+    finally:
+        if not reuse:
+            cluster("down")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--reuse", action="store_true", help="use a cluster already started with cluster.sh up")
+    args = parser.parse_args()
+    result = run(clients=args.clients, reuse=args.reuse)
+    common.save("full/failover", result)
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
