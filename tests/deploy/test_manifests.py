@@ -764,3 +764,21 @@ def test_readme_documents_the_deployment() -> None:
                    "secret.example.yaml", "servicemonitor.yaml", "medic-rules.yml",
                    "medic-dashboard.json", "/health/live", "/health/ready", "medic probe worker"):
         assert needle in text, f"deploy/README.md does not mention {needle}"
+
+
+def test_cloudnativepg_cluster_for_medic() -> None:
+    """The CloudNativePG manifest: the operator's own schema is not on this machine,
+    so check the structure Medic depends on (docs/clustering.md)."""
+    docs = load_docs(K8S / "cloudnativepg" / "cluster.yaml")
+    assert len(docs) == 1
+    cluster = docs[0]
+    assert (cluster["apiVersion"], cluster["kind"]) == ("postgresql.cnpg.io/v1", "Cluster")
+    spec = cluster["spec"]
+    assert spec["instances"] >= 3
+    synchronous = spec["postgresql"]["synchronous"]
+    assert synchronous["method"] in ("any", "first") and synchronous["number"] >= 1
+    assert synchronous["dataDurability"] == "required"
+    assert spec["bootstrap"]["initdb"]["database"] == "medic"
+    assert spec["imageName"].endswith(":15")
+    assert set(spec) <= {"instances", "imageName", "primaryUpdateStrategy", "postgresql", "bootstrap",
+                         "storage", "affinity", "monitoring"}

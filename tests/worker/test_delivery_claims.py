@@ -279,3 +279,39 @@ def test_a_message_posted_by_a_dead_worker_is_not_posted_again_after_slack_fails
     with engine.begin() as conn:
         state = conn.execute(select(notifications.c.state).where(notifications.c.channel == "slack")).scalar_one()
     assert state == "delivered"
+
+
+def test_a_record_lost_to_a_database_outage_is_retried_not_sent_again(settings, engine, clock, queue, pagerduty):
+    """PagerDuty accepted the trigger, then the database went away (a failover) before
+    the worker recorded it. The worker keeps trying to record it while its claim
+    holds; it used to leave the row claimed, and once the claim expired another worker
+    sent it again."""
+    from sqlalchemy import event
+    from sqlalchemy.exc import OperationalError
+
+    queue(1)
+    outage = {"records_to_fail": 3}
+
+    def database_away(conn, cursor, statement, parameters, context, executemany):
+        recording = statement.lstrip().upper().startswith("UPDATE NOTIFICATIONS") and "delivered" in repr(parameters)
+        if recording and outage["records_to_fail"]:
+            outage["records_to_fail"] -= 1
+            raise OperationalError(statement, parameters, ConnectionError("server closed the connection unexpectedly"))
+
+    channel = PagerDutyChannel.from_settings(settings)
+    first = ChannelDispatcher(engine, "pagerduty", channel, clock, send_timeout=2, record_retry_seconds=0.05)
+    event.listen(engine, "before_cursor_execute", database_away)
+    try:
+        assert first.run() == 1
+    finally:
+        event.remove(engine, "before_cursor_execute", database_away)
+        first.close()
+    assert outage["records_to_fail"] == 0
+    clock.advance(seconds=first.lease.total_seconds() + 60)  # a claim left behind is now taken over
+    second = ChannelDispatcher(engine, "pagerduty", channel, clock, send_timeout=2)
+    second.run()
+    second.close()
+    assert len(pagerduty.requests) == 1
+    with engine.begin() as conn:
+        state = select(notifications.c.state).where(notifications.c.channel == "pagerduty")
+        assert conn.execute(state).scalar_one() == "delivered"

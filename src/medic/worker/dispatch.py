@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
+import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Callable
@@ -72,6 +73,7 @@ class ChannelDispatcher:
         senders: int = SENDERS,
         jitter: Callable[[], float] = random.random,
         lease: timedelta | None = None,
+        record_retry_seconds: float = 1.0,
     ):
         self.engine = engine
         self.name = name
@@ -80,6 +82,8 @@ class ChannelDispatcher:
         self.jitter = jitter
         self.senders = senders
         self.lease = lease or lease_for(send_timeout)
+        self.record_retry_seconds = record_retry_seconds
+        self._closing = threading.Event()
         self._failing = False  # the last outcome seen on this channel was a retry
         self._next_probe: datetime | None = None
         self.pool = ThreadPoolExecutor(max_workers=senders, thread_name_prefix=f"medic-{name}")
@@ -161,14 +165,33 @@ class ChannelDispatcher:
         except Exception as exc:  # a bug in a channel must not strand the row as "sending"
             log.exception("channel %s raised on notification %s", row.channel, row.notification_id)
             result = DeliveryResult(DeliveryOutcome.RETRY, error=f"internal error: {type(exc).__name__}")
-        try:
-            self._record(flight, result)
-        except DATABASE_ERROR as exc:
-            # The row stays claimed; when the claim expires it is sent again (at least once).
-            log.error(
-                "outbox database error while recording %s %s for alert %s (%s): %s",
-                row.channel, row.kind, row.alert_id, result.outcome, describe_db_error(exc),
-            )
+        self._record_until_claim_expires(flight, result)
+
+    def _record_until_claim_expires(self, flight: _InFlight, result: DeliveryResult) -> None:
+        """The provider has answered; only the record of it can still fail. While this
+        worker's claim holds nobody else may send the row, so keep trying: a database
+        outage (a failover) shorter than the lease then costs no second send."""
+        row = flight.row
+        retry = self.record_retry_seconds
+        give_up = time.monotonic() + (flight.claim - self.clock()).total_seconds() - 2 * retry
+        first = True
+        while True:
+            try:
+                self._record(flight, result)
+                return
+            except DATABASE_ERROR as exc:
+                if time.monotonic() >= give_up or self._closing.wait(retry):
+                    log.error(
+                        "outbox database error while recording %s %s for alert %s (%s): %s; it is sent again "
+                        "when its claim expires", row.channel, row.kind, row.alert_id, result.outcome, describe_db_error(exc),
+                    )
+                    return
+                if first:
+                    first = False
+                    log.warning(
+                        "outbox database error while recording %s %s for alert %s (%s): %s; retrying while the claim holds",
+                        row.channel, row.kind, row.alert_id, result.outcome, describe_db_error(exc),
+                    )
 
     def _record(self, flight: _InFlight, result: DeliveryResult) -> None:
         row = flight.row
@@ -212,4 +235,5 @@ class ChannelDispatcher:
         self.metrics.notifications.labels(channel=row.channel, outcome=outcome).inc()
 
     def close(self) -> None:
+        self._closing.set()
         self.pool.shutdown(wait=True)
