@@ -100,3 +100,10 @@ def test_database_password_is_masked_and_no_channels_said_so():
     assert "s3cret-pw" not in text
     assert "database: postgresql://medic:***@db.internal/medic" in text
     assert "channels: none configured" in text
+
+
+def test_a_multi_host_database_url_is_shown_masked():
+    url = "postgresql://medic:s3cret-pw@a:5432,b:5432/medic?target_session_attrs=read-write"
+    text = _messages(load_settings({"MEDIC_DATABASE_URL": url}), 1)
+    assert "s3cret-pw" not in text
+    assert "host=a%3A5432&host=b%3A5432" in text
