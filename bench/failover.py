@@ -291,6 +291,77 @@ def _wait_replica(node: str) -> None:
         time.sleep(0.5)
 
 
+def _get(port: int, path: str) -> tuple[int, dict | None]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request("GET", path)
+        response = conn.getresponse()
+        body = response.read()
+        return response.status, (json.loads(body) if body else None)
+    except (OSError, http.client.HTTPException, ValueError):
+        return 0, None
+    finally:
+        conn.close()
+
+
+def _replica_status(port: int) -> str | None:
+    status, body = _get(port, "/health")
+    return ((body or {}).get("results") or {}).get("read_replica", {}).get("status")
+
+
+def replica_scenario(*, url: str, read_url: str, port: int, clients: int, first: int) -> dict:
+    """The standby serving reads falls behind (its replay paused), then crashes, while
+    heartbeats are written: reads must fall back to the primary, writes go on."""
+    with psycopg.connect(read_url, autocommit=True) as conn:
+        node = str(conn.execute("SELECT inet_server_port()").fetchone()[0] - 54320)
+    result: dict = {"scenario": "replica", "reading_from": f"node{node}"}
+    reads: Counter = Counter()
+    stop = threading.Event()
+
+    def reader() -> None:
+        while not stop.is_set():
+            reads[str(_get(port, f"/service/bench-{first}")[0])] += 1
+            time.sleep(0.02)
+
+    with Load(port, clients, first) as load:
+        threading.Thread(target=reader, daemon=True).start()
+        time.sleep(3)
+        result["replica_status_before"] = _replica_status(port)
+        with psycopg.connect(_direct(node), autocommit=True) as conn:
+            conn.execute("SELECT pg_wal_replay_pause()")
+        paused_at = time.time()
+        _until(lambda: _replica_status(port) == "lagging", 60)
+        result["seconds_to_fall_back_when_lagging"] = round(time.time() - paused_at, 1)
+        # a service registered now is on the primary only: a read must find it
+        conn_http = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        conn_http.request("POST", "/service", json.dumps({"heartbeat_name": "after-pause", "service_name": "svc",
+                                                           "alert_interval": 5}), {"Content-Type": "application/json"})
+        conn_http.getresponse().read()
+        result["read_of_a_write_made_while_lagging"] = _get(port, "/service/after-pause")[0]
+        with psycopg.connect(_direct(node), autocommit=True) as conn:
+            conn.execute("SELECT pg_wal_replay_resume()")
+        resumed_at = time.time()
+        _until(lambda: _replica_status(port) == "up", 60)
+        result["seconds_to_use_it_again"] = round(time.time() - resumed_at, 1)
+        writes_before = len(load.replies)
+        crashed_at = time.time()
+        cluster("crash", node)
+        _until(lambda: _replica_status(port) in ("down", "lagging"), 60)
+        time.sleep(10)
+        after = load.replies[writes_before:]
+        stop.set()
+    ok = sorted(answered for _, answered, s, _ in after if s == 201)
+    gaps = [b - a for a, b in zip([crashed_at, *ok], ok)]
+    result.update({
+        "reads": dict(reads),
+        "writes_after_standby_crash": dict(Counter(str(s) for *_, s, _ in after)),
+        "seconds_without_a_201_after_standby_crash": round(max(gaps, default=0), 2),
+    })
+    common.log(f"failover replica: {result}")
+    cluster("start", node)
+    return result
+
+
 SCENARIOS = ("crash", "switchover", "partition")
 
 
@@ -305,15 +376,20 @@ def run(*, clients: int = 16, reuse: bool = False) -> dict:
             conn.execute("DROP DATABASE IF EXISTS medic WITH (FORCE)")
             conn.execute("CREATE DATABASE medic")
         seed.migrate(url)
-        seed.seed_services(url, len(SCENARIOS) * clients * SERVICES_PER_CLIENT, datetime.now(timezone.utc))
-        server = common.start_medic_serve(url, name="medic-serve-cluster", LOG_LEVEL="WARNING")
+        seed.seed_services(url, (len(SCENARIOS) + 1) * clients * SERVICES_PER_CLIENT + 200, datetime.now(timezone.utc))
+        read_url = url.replace("target_session_attrs=read-write", "target_session_attrs=standby")
+        server = common.start_medic_serve(url, name="medic-serve-cluster", LOG_LEVEL="WARNING",
+                                          MEDIC_DATABASE_READ_URL=read_url)
         with common.running(server):
             runs = []
             for i, kind in enumerate(SCENARIOS):
                 runs.append(scenario(kind, url=url, port=server.port, clients=clients,
                                      first=i * clients * SERVICES_PER_CLIENT))
                 time.sleep(5)  # let the cluster settle (sync standby assigned) before the next fault
-            runs.append(workers_scenario(url=url, port=server.port, first=len(SCENARIOS) * clients * SERVICES_PER_CLIENT))
+            runs.append(replica_scenario(url=url, read_url=read_url, port=server.port, clients=clients,
+                                         first=len(SCENARIOS) * clients * SERVICES_PER_CLIENT + 200))
+            time.sleep(5)
+            runs.append(workers_scenario(url=url, port=server.port, first=(len(SCENARIOS) + 1) * clients * SERVICES_PER_CLIENT + 200))
         return {"clients": clients, "runs": runs, "cluster": "deploy/cluster/cluster.sh (3 nodes, synchronous_mode_strict, ttl 10 s, loop_wait 2 s)"}
     finally:
         if not reuse:

@@ -30,6 +30,10 @@ class Settings(BaseModel):
     # false behind PgBouncer in transaction mode: psycopg's server-side prepared
     # statements do not survive a transaction handed to another server connection.
     database_prepared_statements: bool = Field(True, alias="MEDIC_DATABASE_PREPARED_STATEMENTS")
+    # Optional PostgreSQL standby for the read-only routes (docs/clustering.md), used
+    # while it is at most READ_MAX_LAG seconds behind; the primary otherwise.
+    database_read_url: str | None = Field(None, alias="MEDIC_DATABASE_READ_URL")
+    database_read_max_lag_seconds: float = Field(5.0, alias="MEDIC_DATABASE_READ_MAX_LAG_SECONDS", gt=0, le=3600)
     host: str = Field("0.0.0.0", alias="HOST")
     port: int = Field(5000, alias="PORT", ge=1, le=65535)
     # `medic serve`: gunicorn processes (about one per CPU core) and how each one serves
@@ -113,6 +117,15 @@ class Settings(BaseModel):
         except Exception:  # e.g. a port that is not a number; the URL may hold a password
             raise ValueError("is not a valid database URL (check the host, port and escaping)") from None
         return value
+
+    @field_validator("database_read_url")
+    @classmethod
+    def _read_database(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        if not value.startswith(("postgresql://", "postgresql+psycopg://", "postgres://")):
+            raise ValueError("must be a postgresql:// URL (a standby of MEDIC_DATABASE_URL)")
+        return cls._known_database(value)
 
     @field_validator("pagerduty_events_url", "slack_api_url", "webhook_url", "base_url")
     @classmethod
@@ -287,7 +300,7 @@ def _database_url_from_parts(env: Mapping[str, str]) -> str | None:
 def _is_secret(name: str) -> bool:
     # Never echo a secret into a log or a terminal, even a malformed one.
     # Database URLs (and the one built from DB_HOST and PG_PASS) may hold a password.
-    return name in ("REDIS_URL", "DB_HOST", "APPRISE_URL") or any(word in name for word in ("KEY", "TOKEN", "SECRET", "PASS", "DATABASE_URL"))
+    return name in ("REDIS_URL", "DB_HOST", "APPRISE_URL") or any(word in name for word in ("KEY", "TOKEN", "SECRET", "PASS", "DATABASE_URL", "DATABASE_READ_URL"))
 
 
 def load_settings(

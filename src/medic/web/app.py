@@ -13,6 +13,7 @@ from medic.clock import Clock, utcnow
 from medic.config import Settings
 from medic.ingest import Ingest
 from medic.store.engine import make_engine
+from medic.store.replica import ReadRouter
 from medic.store.errors import DATABASE_UNAVAILABLE
 from medic.store.instrument import instrument
 from medic.store.write_health import WriteWatch
@@ -61,6 +62,12 @@ def create_app(
         ),
         authenticator=Authenticator(settings, engine, clock),
         write_watch=WriteWatch(engine, clock),
+        reads=ReadRouter(
+            engine,
+            make_engine(settings.database_read_url, prepared_statements=settings.database_prepared_statements)
+            if settings.database_read_url else None,
+            max_lag_seconds=settings.database_read_max_lag_seconds,
+        ),
     )
     app.extensions["medic"] = rt
 

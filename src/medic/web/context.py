@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from medic.auth.authenticator import Authenticator
     from medic.ingest import Ingest
     from medic.metrics import ProcessMetrics, StoreCollector
+    from medic.store.replica import ReadRouter
     from medic.store.write_health import WriteWatch
 
 
@@ -31,6 +32,7 @@ class Runtime:
     ingest: "Ingest"
     authenticator: "Authenticator"
     write_watch: "WriteWatch"
+    reads: "ReadRouter"  # the read-only routes' connections: a replica when configured and fresh
 
     def now(self) -> datetime:
         return self.clock()

@@ -24,7 +24,7 @@ bp = Blueprint("alerts", __name__)
     errors=(400, 503),
 )
 def list_alerts(query: AlertQuery):
-    with runtime().engine.connect() as conn:
+    with runtime().reads.connect() as conn:
         rows = store.list_alerts(
             conn, active=query.active, heartbeat_name=query.heartbeat_name, limit=query.limit, offset=query.offset
         )

@@ -41,6 +41,9 @@ def health():
     now = rt.now()
     channels = channel_status(settings)
     report: dict = {"database": {"status": "down"}, "worker": None, "outbox": None, "channels": channels}
+    if rt.reads.replica is not None:  # informational: reads fall back to the primary on their own
+        rt.reads.engine()
+        report["read_replica"] = rt.reads.describe()
     try:
         latency = ping(rt.engine, READY_TIMEOUT_SECONDS)
         with rt.engine.connect() as conn:

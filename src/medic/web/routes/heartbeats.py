@@ -42,7 +42,7 @@ def post_heartbeat(body: HeartbeatIn):
     errors=(400, 503),
 )
 def get_heartbeats(query: HeartbeatQuery):
-    with runtime().engine.connect() as conn:
+    with runtime().reads.connect() as conn:
         rows = store.list_recent(
             conn, heartbeat_name=query.heartbeat_name, service_name=query.service_name, limit=query.maxCount
         )

@@ -109,7 +109,7 @@ for _action in JobAction:
     "keys (`run_count`, `avg_duration_ms`, `p50_duration_ms`, ...), null below 5 durations.",
 )
 def job_stats(service: str, query: JobStatsQuery):
-    with runtime().engine.connect() as conn:
+    with runtime().reads.connect() as conn:
         row = _service(conn, service)
         runs = store.finished_runs(conn, row.service_id, query.limit)
         running = store.count_open(conn, row.service_id)
@@ -153,7 +153,7 @@ def job_stats(service: str, query: JobStatsQuery):
     scope="read",
 )
 def job_runs(service: str, query: JobRunsQuery):
-    with runtime().engine.connect() as conn:
+    with runtime().reads.connect() as conn:
         row = _service(conn, service)
         runs = store.list_runs(conn, row.service_id, state=query.state, limit=query.limit)
     return reply([run_out(run, row.heartbeat_name) for run in runs], f"{len(runs)} runs")

@@ -123,7 +123,7 @@ def create_service(body: ServiceCreate):
 )
 def list_services(query: ServiceQuery):
     rt = runtime()
-    with rt.engine.connect() as conn:
+    with rt.reads.connect() as conn:
         rows = store.list_services(
             conn, service_name=query.service_name, active=query.active, limit=query.limit, offset=query.offset
         )
@@ -145,7 +145,7 @@ def list_services(query: ServiceQuery):
 def get_service(heartbeat_name: str):
     rt = runtime()
     now = rt.now()
-    with rt.engine.connect() as conn:
+    with rt.reads.connect() as conn:
         row = store.get_by_name(conn, heartbeat_name)
         if row is None:
             raise ApiError(404, f"no service is registered as '{heartbeat_name}'")
@@ -233,7 +233,7 @@ def list_slots(heartbeat_name: str, query: SlotsQuery):
     start, end = (value if value.tzinfo else value.replace(tzinfo=schedule.UTC) for value in (start, end))
     if start >= end:
         raise ApiError(400, "invalid query: from: must be before to")
-    with rt.engine.connect() as conn:
+    with rt.reads.connect() as conn:
         row = store.get_by_name(conn, heartbeat_name)
         if row is None:
             raise ApiError(404, f"no service is registered as '{heartbeat_name}'")
