@@ -10,6 +10,8 @@ first 201 for a heartbeat sent after it, the replies meanwhile, and heartbeats a
 
     make cluster-test          # starts the cluster, runs both scenarios, stops it
     python -m bench.failover [--clients 16] [--reuse]   # --reuse: a cluster already up
+
+Results: bench/results/full/failover.json and the "Failover" section of bench/RESULTS.md.
 """
 
 from __future__ import annotations
@@ -17,17 +19,21 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import os
+import signal
 import subprocess
 import threading
 import time
 from collections import Counter
 from datetime import datetime, timezone
+from pathlib import Path
 
 import psycopg
 
-from bench import common, seed
+from bench import common, environment, report, seed
 
 CLUSTER = str(common.ROOT / "deploy" / "cluster" / "cluster.sh")
+CLUSTER_DIR = os.environ.get("MEDIC_CLUSTER_DIR", "/tmp/medic-cluster")
 SERVICES_PER_CLIENT = 20
 
 
@@ -309,8 +315,15 @@ def _replica_status(port: int) -> str | None:
     return ((body or {}).get("results") or {}).get("read_replica", {}).get("status")
 
 
+def _startup_pid(node: str) -> int:
+    """The standby's startup process: the one that replays WAL."""
+    postmaster = (Path(CLUSTER_DIR) / f"node{node}" / "data" / "postmaster.pid").read_text().split()[0]
+    out = subprocess.run(["ps", "-o", "pid=,args=", "--ppid", postmaster], capture_output=True, text=True).stdout
+    return next(int(line.split()[0]) for line in out.splitlines() if "startup" in line)
+
+
 def replica_scenario(*, url: str, read_url: str, port: int, clients: int, first: int) -> dict:
-    """The standby serving reads falls behind (its replay paused), then crashes, while
+    """The standby serving reads falls behind (its replay stopped), then crashes, while
     heartbeats are written: reads must fall back to the primary, writes go on."""
     with psycopg.connect(read_url, autocommit=True) as conn:
         node = str(conn.execute("SELECT inet_server_port()").fetchone()[0] - 54320)
@@ -327,8 +340,10 @@ def replica_scenario(*, url: str, read_url: str, port: int, clients: int, first:
         threading.Thread(target=reader, daemon=True).start()
         time.sleep(3)
         result["replica_status_before"] = _replica_status(port)
-        with psycopg.connect(_direct(node), autocommit=True) as conn:
-            conn.execute("SELECT pg_wal_replay_pause()")
+        # Stop the standby's replay (its startup process) while its WAL receiver goes on,
+        # as a replay stuck behind a long query would; Patroni undoes pg_wal_replay_pause().
+        startup = _startup_pid(node)
+        os.kill(startup, signal.SIGSTOP)
         paused_at = time.time()
         _until(lambda: _replica_status(port) == "lagging", 60)
         result["seconds_to_fall_back_when_lagging"] = round(time.time() - paused_at, 1)
@@ -338,8 +353,7 @@ def replica_scenario(*, url: str, read_url: str, port: int, clients: int, first:
                                                            "alert_interval": 5}), {"Content-Type": "application/json"})
         conn_http.getresponse().read()
         result["read_of_a_write_made_while_lagging"] = _get(port, "/service/after-pause")[0]
-        with psycopg.connect(_direct(node), autocommit=True) as conn:
-            conn.execute("SELECT pg_wal_replay_resume()")
+        os.kill(startup, signal.SIGCONT)
         resumed_at = time.time()
         _until(lambda: _replica_status(port) == "up", 60)
         result["seconds_to_use_it_again"] = round(time.time() - resumed_at, 1)
@@ -367,7 +381,7 @@ SCENARIOS = ("crash", "switchover", "partition")
 
 def run(*, clients: int = 16, reuse: bool = False) -> dict:
     if not reuse:
-        cluster("up")
+        cluster("up")  # refuses when a cluster is already there; then nothing is torn down
     try:
         url = cluster("url")
         for node in ("1", "2", "3"):
@@ -401,9 +415,12 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--reuse", action="store_true", help="use a cluster already started with cluster.sh up")
     args = parser.parse_args()
+    env = environment.describe()
     result = run(clients=args.clients, reuse=args.reuse)
+    result["environment"] = env
+    result["finished_at"] = time.strftime("%Y-%m-%d %H:%M:%S %Z")
     common.save("full/failover", result)
-    print(json.dumps(result, indent=2))
+    common.log(f"wrote {report.write('full')}")
 
 
 if __name__ == "__main__":

@@ -250,6 +250,51 @@ def _recovery(lines: list[str], summary: list, data: dict) -> None:
                     f"{worst:.1f} s; each once: {'yes' if once else 'NO'}", _verdict(worst < 10 and once)))
 
 
+def _failover(lines: list[str], summary: list, data: dict) -> None:
+    lines += ["### Failover: Medic on a three-node Patroni cluster", ""]
+    lines.append(
+        f"`make cluster-test` (bench/failover.py): {data['cluster']}; `medic serve` with the multi-host URL and a "
+        f"read URL; {data['clients']} client threads posting heartbeats. *Without a 201*: the longest time in which "
+        "no heartbeat was stored. *Lost*: heartbeats answered 201 without their row on the new primary. "
+        "*Stored without a 201*: commits whose reply was lost (the client's retry stores them again). See "
+        "docs/clustering.md."
+    )
+    lines += ["", "| fault | s without a 201 | replies | lost | stored without a 201 | notes |", "|---|---|---|---|---|---|"]
+    for r in data["runs"]:
+        kind = r["scenario"]
+        if kind in ("crash", "switchover", "partition"):
+            notes = f"{r['old_leader']} -> {r['new_leader']}"
+            if kind == "partition":
+                notes += (f"; old primary demoted after {r['seconds_to_old_primary_demoted']} s; rows left on it "
+                          f"that the new one lacks: {r['unacknowledged_rows_left_on_old_primary']}")
+            statuses = ", ".join(f"{n} x {s}" for s, n in sorted(r["statuses"].items()))
+            lines.append(f"| {kind} | {r['seconds_without_a_201']:.1f} | {statuses} | {r['lost']} | "
+                         f"{r['stored_without_201']} | {notes} |")
+        elif kind == "replica":
+            reads = ", ".join(f"{n} x {s}" for s, n in sorted(r["reads"].items()))
+            writes = ", ".join(f"{n} x {s}" for s, n in sorted(r["writes_after_standby_crash"].items()))
+            lines.append(
+                f"| replica on {r['reading_from']}: replay stopped, then crashed | "
+                f"{r['seconds_without_a_201_after_standby_crash']:.1f} (after the crash) | writes after the crash: "
+                f"{writes}; reads: {reads} | - | - | fell back to the primary {r['seconds_to_fall_back_when_lagging']} s "
+                f"after the pause; a write made then read back: {r['read_of_a_write_made_while_lagging']}; "
+                f"replica used again {r['seconds_to_use_it_again']} s after resuming |")
+        elif kind == "workers":
+            lines.append(
+                f"| primary crash under two workers, {r['incidents']} incidents | - | PagerDuty: "
+                f"{r['pagerduty_triggers_distinct']} triggers, {r['pagerduty_resolves_distinct']} resolves, "
+                f"{r['pagerduty_repeated_sends']} repeated; Slack: {r['slack_posts']} posts, "
+                f"{r['slack_repeated_posts']} repeated | {r['incidents'] - min(r['pagerduty_triggers_distinct'], r['pagerduty_resolves_distinct'])} | - | "
+                f"{r['alerts_opened']} alerts for {r['services_with_an_alert']} services; last trigger "
+                f"{r['seconds_from_crash_to_last_trigger']} s after the crash |")
+    lines.append("")
+    lost = sum(r.get("lost", 0) for r in data["runs"])
+    summary.append(("Failover: no acknowledged heartbeat lost, every incident paged once",
+                    f"lost {lost}; " + ", ".join(f"{r['scenario']} {r['seconds_without_a_201']:.1f} s"
+                                                  for r in data["runs"] if "seconds_without_a_201" in r),
+                    _verdict(lost == 0)))
+
+
 def _cleanup(lines: list[str], summary: list, data: dict) -> None:
     lines += ["### Cleanup during ingest", ""]
     lines.append(
@@ -449,6 +494,10 @@ def write(mode: str) -> Path:
     if recovery_data:
         _recovery(body, summary, recovery_data)
         _measured_apart(body, recovery_data, env)
+    failover = load("failover")
+    if failover:
+        _failover(body, summary, failover)
+        _measured_apart(body, failover, env)
     cleanup = load("cleanup")
     if cleanup:
         _cleanup(body, summary, cleanup)
