@@ -195,7 +195,7 @@ def services():
     rt = runtime()
     now = rt.now()
     since = q.window_start(now, 3600, STRIP_BUCKETS)
-    with rt.engine.connect() as conn:
+    with rt.reads.connect() as conn:
         counts = q.state_counts(conn)
         rows, total = q.service_page(conn, filters, limit=per_page, offset=(page - 1) * per_page)
         strips = q.timelines(conn, [r.service_id for r in rows], since, 3600, STRIP_BUCKETS)
@@ -224,7 +224,7 @@ def _service_context(name: str, range_name: str) -> dict:
     rt = runtime()
     now = rt.now()
     buckets, width = RANGES[range_name]
-    with rt.engine.connect() as conn:
+    with rt.reads.connect() as conn:
         row = service_store.get_by_name(conn, name)
         if row is None:
             _no_service(name)
@@ -338,7 +338,7 @@ def alerts():
                              since=now - window if window else None)
     page = forms.whole_number(args, "page", 1, 1, forms.MAX_PAGE)
     per_page = forms.PER_PAGE
-    with rt.engine.connect() as conn:
+    with rt.reads.connect() as conn:
         rows, total = q.alert_page(conn, filters, limit=per_page, offset=(page - 1) * per_page)
         sent = q.deliveries(conn, [a.alert_id for a in rows])
         teams = q.teams(conn)
