@@ -258,12 +258,22 @@ def workers_scenario(*, url: str, port: int, first: int, incidents: int = 100) -
                 w.terminate()
             for w in workers:
                 w.wait(timeout=60)
-        triggers, resolves = actions("trigger"), actions("resolve")
-        posts = Counter(_slack_notification(r.data) for r in slack.requests if "chat.postMessage" in r.path)
+        pd_requests, slack_requests = list(pagerduty.requests), list(slack.requests)
     with psycopg.connect(url, autocommit=True) as conn:
-        alerts = conn.execute(
-            "SELECT count(*), count(DISTINCT a.service_id) FROM alerts a JOIN services s ON s.service_id = a.service_id "
-            "WHERE s.heartbeat_name = ANY(%s)", (names,)).fetchone()
+        rows = conn.execute(
+            "SELECT a.alert_id, a.external_reference_id, a.service_id FROM alerts a "
+            "JOIN services s ON s.service_id = a.service_id WHERE s.heartbeat_name = ANY(%s)", (names,)).fetchall()
+        slack_ids = {n for (n,) in conn.execute(
+            "SELECT notification_id FROM notifications WHERE channel = 'slack' AND alert_id = ANY(%s)",
+            ([r[0] for r in rows],)).fetchall()}
+    alerts = (len(rows), len({r[2] for r in rows}))
+    keys = {r[1] for r in rows}  # only these incidents' pages count (PagerDuty's dedup_key)
+    triggers = Counter(r.json["dedup_key"] for r in pd_requests
+                       if r.json and r.json.get("event_action") == "trigger" and r.json["dedup_key"] in keys)
+    resolves = Counter(r.json["dedup_key"] for r in pd_requests
+                       if r.json and r.json.get("event_action") == "resolve" and r.json["dedup_key"] in keys)
+    posts = Counter(n for r in slack_requests if "chat.postMessage" in r.path
+                    if (n := _slack_notification(r.data)) in slack_ids)
     result = {
         "scenario": "workers",
         "incidents": incidents,
@@ -391,6 +401,8 @@ def run(*, clients: int = 16, reuse: bool = False) -> dict:
             conn.execute("CREATE DATABASE medic")
         seed.migrate(url)
         seed.seed_services(url, (len(SCENARIOS) + 1) * clients * SERVICES_PER_CLIENT + 200, datetime.now(timezone.utc))
+        with psycopg.connect(url, autocommit=True) as conn:  # none of these go down during the run
+            conn.execute("UPDATE services SET alert_interval = 120, deadline = extract(epoch FROM now()) + 7200")
         read_url = url.replace("target_session_attrs=read-write", "target_session_attrs=standby")
         server = common.start_medic_serve(url, name="medic-serve-cluster", LOG_LEVEL="WARNING",
                                           MEDIC_DATABASE_READ_URL=read_url)
