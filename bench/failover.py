@@ -263,7 +263,7 @@ def workers_scenario(*, url: str, port: int, first: int, incidents: int = 100) -
         rows = conn.execute(
             "SELECT a.alert_id, a.external_reference_id, a.service_id FROM alerts a "
             "JOIN services s ON s.service_id = a.service_id WHERE s.heartbeat_name = ANY(%s)", (names,)).fetchall()
-        slack_ids = {n for (n,) in conn.execute(
+        slack_ids = {str(n) for (n,) in conn.execute(
             "SELECT notification_id FROM notifications WHERE channel = 'slack' AND alert_id = ANY(%s)",
             ([r[0] for r in rows],)).fetchall()}
     alerts = (len(rows), len({r[2] for r in rows}))
@@ -273,7 +273,7 @@ def workers_scenario(*, url: str, port: int, first: int, incidents: int = 100) -
     resolves = Counter(r.json["dedup_key"] for r in pd_requests
                        if r.json and r.json.get("event_action") == "resolve" and r.json["dedup_key"] in keys)
     posts = Counter(n for r in slack_requests if "chat.postMessage" in r.path
-                    if (n := _slack_notification(r.data)) in slack_ids)
+                    if (n := str(_slack_notification(r.data))) in slack_ids)
     result = {
         "scenario": "workers",
         "incidents": incidents,
