@@ -276,8 +276,8 @@ def _failover(lines: list[str], summary: list, data: dict) -> None:
             lines.append(
                 f"| replica on {r['reading_from']}: replay stopped, then crashed | "
                 f"{r['seconds_without_a_201_after_standby_crash']:.1f} (after the crash) | writes after the crash: "
-                f"{writes}; reads: {reads} | - | - | fell back to the primary {r['seconds_to_fall_back_when_lagging']} s "
-                f"after the pause; a write made then read back: {r['read_of_a_write_made_while_lagging']}; "
+                f"{writes}; reads: {reads} | - | - | reads moved to the primary {r['seconds_to_fall_back_when_lagging']} s "
+                f"after its replay stopped; a write made then read back: {r['read_of_a_write_made_while_lagging']}; "
                 f"replica used again {r['seconds_to_use_it_again']} s after resuming |")
         elif kind == "workers":
             lines.append(
