@@ -56,15 +56,31 @@ type Heartbeat struct {
 // Service is a service registration for RegisterService. Zero-valued optional
 // fields are left to the server's defaults.
 type Service struct {
-	HeartbeatName      string `json:"heartbeat_name"`
-	ServiceName        string `json:"service_name"`
-	AlertInterval      int    `json:"alert_interval"` // minutes, >= 1
-	Threshold          int    `json:"threshold,omitempty"`
-	Team               string `json:"team,omitempty"`
-	Priority           string `json:"priority,omitempty"` // p1..p5
-	Runbook            string `json:"runbook,omitempty"`
-	GracePeriodSeconds int    `json:"grace_period_seconds,omitempty"`
-	Environment        string `json:"environment,omitempty"`
+	HeartbeatName      string    `json:"heartbeat_name"`
+	ServiceName        string    `json:"service_name"`
+	AlertInterval      int       `json:"alert_interval,omitempty"` // minutes, >= 1; not needed with a cron Schedule
+	Threshold          int       `json:"threshold,omitempty"`
+	Team               string    `json:"team,omitempty"`
+	Priority           string    `json:"priority,omitempty"` // p1..p5
+	Runbook            string    `json:"runbook,omitempty"`
+	GracePeriodSeconds int       `json:"grace_period_seconds,omitempty"`
+	Environment        string    `json:"environment,omitempty"`
+	Schedule           *Schedule `json:"schedule,omitempty"`
+}
+
+// Schedule is a cron schedule for Service (docs/schedules.md): slots are the
+// times Cron names in Timezone (default UTC). Durations are seconds; zero
+// fields are left to the server's defaults. The service record returned by
+// RegisterService and GetService carries it under "schedule", with "kind",
+// "description" and "next_slots".
+type Schedule struct {
+	Kind        string `json:"kind,omitempty"` // "cron" (implied by Cron) or "interval"
+	Cron        string `json:"cron,omitempty"` // 5 fields or an alias such as "@daily"
+	Timezone    string `json:"timezone,omitempty"`
+	Grace       int    `json:"grace,omitempty"`        // a success this late still meets its slot
+	StartMargin int    `json:"start_margin,omitempty"` // a run must have started by then ("late to start")
+	MaxRuntime  int    `json:"max_runtime,omitempty"`  // a started run may take this long ("running too long")
+	MinRuntime  int    `json:"min_runtime,omitempty"`  // a completed run must take this long ("finished too fast")
 }
 
 // HeartbeatRecord is a stored heartbeat as returned by GetHeartbeats.

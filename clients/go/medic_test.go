@@ -322,6 +322,40 @@ func TestRegisterServiceIdempotent(t *testing.T) {
 	}
 }
 
+func TestRegisterServiceWithCronSchedule(t *testing.T) {
+	needServer(t)
+	ctx := context.Background()
+	c := medic.NewClient(openURL)
+	name := uniqueName(t)
+	svc := medic.Service{HeartbeatName: name, ServiceName: "nightly", Schedule: &medic.Schedule{
+		Cron: "0 3 * * *", Timezone: "Europe/Berlin", Grace: 600, StartMargin: 300, MaxRuntime: 3600, MinRuntime: 60}}
+	record, err := c.RegisterService(ctx, svc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	schedule, _ := record["schedule"].(map[string]any)
+	if schedule["kind"] != "cron" || schedule["description"] != "at 03:00 every day, Europe/Berlin" {
+		t.Fatalf("schedule: %v", record["schedule"])
+	}
+	if schedule["start_margin"] != float64(300) || schedule["max_runtime"] != float64(3600) ||
+		schedule["min_runtime"] != float64(60) || record["grace_period_seconds"] != float64(600) {
+		t.Fatalf("schedule limits: %v (grace %v)", schedule, record["grace_period_seconds"])
+	}
+	got, err := c.GetService(ctx, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s, _ := got["schedule"].(map[string]any); s["timezone"] != "Europe/Berlin" {
+		t.Fatalf("GetService schedule: %v", got["schedule"])
+	}
+	_, err = c.RegisterService(ctx, medic.Service{HeartbeatName: name + "-bad", ServiceName: "nightly",
+		Schedule: &medic.Schedule{Cron: "0 3 * * *", Timezone: "Mars/Olympus"}})
+	var apiErr *medic.APIError
+	if !errors.As(err, &apiErr) || apiErr.StatusCode != 400 || !strings.Contains(apiErr.Message, "schedule.timezone") {
+		t.Fatalf("want a 400 naming schedule.timezone, got %v", err)
+	}
+}
+
 func TestUnknownHeartbeatIsAPIError(t *testing.T) {
 	needServer(t)
 	c, rec := recordingClient(openURL)
