@@ -77,6 +77,24 @@ class ClientTest < MedicTest
     assert_equal 400, error.status
   end
 
+  def test_register_service_with_a_cron_schedule
+    client = Medic::Client.new(base_url: open_url)
+    hb = unique_name
+    schedule = { cron: "0 3 * * *", timezone: "Europe/Berlin", grace: 600, start_margin: 300, max_runtime: 3600, min_runtime: 60 }
+    record = client.register_service(heartbeat_name: hb, service_name: "nightly", schedule: schedule)
+    assert_equal "cron", record["schedule"]["kind"]
+    assert_equal "at 03:00 every day, Europe/Berlin", record["schedule"]["description"]
+    assert_equal [300, 3600, 60], record["schedule"].values_at("start_margin", "max_runtime", "min_runtime")
+    assert_equal 600, record["grace_period_seconds"]
+    assert_equal "Europe/Berlin", client.get_service(hb)["schedule"]["timezone"]
+    error = assert_raises(Medic::APIError) do
+      client.register_service(heartbeat_name: unique_name, service_name: "nightly",
+                              schedule: { cron: "0 3 * * *", timezone: "Mars/Olympus" })
+    end
+    assert_equal 400, error.status
+    assert_includes error.message, "schedule.timezone"
+  end
+
   def test_server_down_retries_then_fails_clearly
     closed = "http://127.0.0.1:#{MedicTestServer.free_port}"
     client = Medic::Client.new(base_url: closed, retries: 3, backoff: 0.01)

@@ -86,10 +86,14 @@ module Medic
     end
 
     # Registers a service (registering it again is not an error); returns the record.
-    # Options: threshold, team, priority, runbook, grace_period_seconds, environment.
-    def register_service(heartbeat_name:, service_name:, alert_interval:, **options)
+    # Options: threshold, team, priority, runbook, grace_period_seconds, environment,
+    # schedule (a cron schedule, then alert_interval may be left out:
+    # { cron: "0 3 * * *", timezone: "Europe/Berlin", grace: 600, start_margin: 300,
+    #   max_runtime: 3600, min_runtime: 60 }, durations in seconds). The record
+    # carries the schedule under "schedule", with "kind", "description" and "next_slots".
+    def register_service(heartbeat_name:, service_name:, alert_interval: nil, **options)
       body = { heartbeat_name: heartbeat_name, service_name: service_name, alert_interval: alert_interval }
-      request(:post, "/service", body: body.merge(options.compact))
+      request(:post, "/service", body: body.merge(options).compact)
     end
 
     # One service record (flags active, muted, down are 0 or 1, as the original Medic
