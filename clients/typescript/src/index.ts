@@ -50,8 +50,8 @@ export interface HeartbeatQuery {
 export interface ServiceRegistration {
   heartbeat_name: string;
   service_name: string;
-  /** Minutes, >= 1. */
-  alert_interval: number;
+  /** Minutes, >= 1; required unless `schedule` is a cron schedule. */
+  alert_interval?: number;
   threshold?: number;
   team?: string;
   priority?: Priority;
@@ -59,13 +59,54 @@ export interface ServiceRegistration {
   grace_period_seconds?: number;
   /** Stored name becomes `<environment>-<heartbeat_name>`. */
   environment?: string;
+  schedule?: Schedule;
 }
+
+/**
+ * A cron schedule (docs/schedules.md): slots are the times `cron` names in `timezone`
+ * (default UTC). Durations are seconds.
+ */
+export interface Schedule {
+  /** `"cron"` is implied by `cron`; `"interval"` keeps `alert_interval`. */
+  kind?: "cron" | "interval";
+  /** 5 fields, or an alias such as `"@daily"`. */
+  cron?: string;
+  /** IANA name, e.g. `"Europe/Berlin"`. */
+  timezone?: string;
+  /** A success this late still meets its slot (stored as `grace_period_seconds`). */
+  grace?: number;
+  /** A run must have started by then, else "late to start". */
+  start_margin?: number;
+  /** A started run may take this long, else "running too long". */
+  max_runtime?: number;
+  /** A completed run must take at least this long, else "finished too fast". */
+  min_runtime?: number;
+}
+
+/** The schedule as replies show it. */
+export type ScheduleRecord =
+  | { kind: "interval"; alert_interval: number; threshold: number; grace_period_seconds: number }
+  | {
+      kind: "cron";
+      cron: string;
+      timezone: string;
+      /** In words: "at 03:00 every day, Europe/Berlin". */
+      description: string;
+      grace: number;
+      start_margin: number | null;
+      max_runtime: number | null;
+      min_runtime: number | null;
+      /** The next slots, as ISO times in UTC and in the schedule's zone. */
+      next_slots: { utc: string; local: string }[];
+    };
 
 /** A service as Medic stores it (the server may add fields). */
 export interface ServiceRecord {
   heartbeat_name: string;
   service_name: string;
   alert_interval: number;
+  /** Absent from servers older than cron schedules. */
+  schedule?: ScheduleRecord;
   [field: string]: unknown;
 }
 

@@ -86,6 +86,22 @@ describe("MedicClient against a real server", { skip: reason }, () => {
     await assert.rejects(client.getService(`${name}-missing`), (e) => e instanceof MedicError && e.status === 404);
   });
 
+  test("registerService with a cron schedule; the reply carries it", async () => {
+    const client = new MedicClient({ baseUrl: openUrl });
+    const name = uniqueName("cron");
+    const schedule = { cron: "0 3 * * *", timezone: "Europe/Berlin", grace: 600, start_margin: 300, max_runtime: 3600, min_runtime: 60 };
+    const record = await client.registerService({ heartbeat_name: name, service_name: "nightly", schedule });
+    assert.equal(record.schedule.kind, "cron");
+    assert.equal(record.schedule.description, "at 03:00 every day, Europe/Berlin");
+    assert.deepEqual([record.schedule.start_margin, record.schedule.max_runtime, record.schedule.min_runtime], [300, 3600, 60]);
+    assert.equal(record.grace_period_seconds, 600);
+    assert.equal((await client.getService(name)).schedule.timezone, "Europe/Berlin");
+    await assert.rejects(
+      client.registerService({ heartbeat_name: uniqueName("cron-bad"), service_name: "x", schedule: { cron: "0 3 * * *", timezone: "Mars/Olympus" } }),
+      (e) => e instanceof MedicError && e.status === 400 && JSON.stringify(e.body).includes("schedule.timezone"),
+    );
+  });
+
   test("unknown heartbeat rejects with MedicError 404, not retried", async () => {
     const rec = recordingFetch();
     const client = new MedicClient({ baseUrl: openUrl, fetch: rec.fetch, backoffMs: 1 });
