@@ -82,6 +82,8 @@ class Settings(BaseModel):
     # Security (see docs/security.md). `medic serve` defaults MEDIC_AUTH to required.
     auth: Literal["required", "disabled"] = Field("disabled", alias="MEDIC_AUTH")
     admin_api_key: SecretStr | None = Field(None, alias="MEDIC_ADMIN_API_KEY")
+    # Fernet key(s) encrypting the route targets' secrets (docs/routing.md), comma-separated.
+    secret_key: SecretStr | None = Field(None, alias="MEDIC_SECRET_KEY")
     anonymous_heartbeats: bool = Field(False, alias="MEDIC_ANONYMOUS_HEARTBEATS")
     auth_cache_seconds: float = Field(5, alias="MEDIC_AUTH_CACHE_SECONDS", ge=0, le=300)
     redis_url: str | None = Field(None, alias="REDIS_URL")
@@ -194,6 +196,15 @@ class Settings(BaseModel):
     def _strong_key(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and len(value.get_secret_value()) < 16:
             raise ValueError("must be at least 16 characters, e.g. python3 -c 'import secrets; print(secrets.token_urlsafe(32))'")
+        return value
+
+    @field_validator("secret_key")
+    @classmethod
+    def _secret_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and value.get_secret_value().strip():
+            from medic.secretbox import parse_keys
+
+            parse_keys(value.get_secret_value())
         return value
 
     @field_validator("redis_url")

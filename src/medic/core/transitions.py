@@ -46,6 +46,7 @@ class Candidate:
     cron: str | None = None  # a cron schedule (docs/schedules.md); None: interval
     timezone: str | None = None
     start_margin_seconds: int | None = None
+    labels: dict | None = None  # matched by routes (core.routing)
 
     def reason(self) -> OpenReason:
         """Why the service is unhealthy, in the words of its schedule."""

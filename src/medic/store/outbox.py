@@ -20,15 +20,18 @@ UNFINISHED = UNFINISHED_STATES
 
 
 def claim_due(
-    conn: Connection, now: datetime, lease: timedelta, limit: int, *, channel: str, early: bool = False
+    conn: Connection, now: datetime, lease: timedelta, limit: int, *, channel: str, early: bool = False,
+    default: bool = True, targets: bool = False,
 ) -> list[Claimed]:
-    """Claim at most ``limit`` due notifications of one channel for this worker.
+    """Claim at most ``limit`` due notifications of one channel for this worker:
+    rows of the default route (no ``target_id``) when ``default``, rows of route
+    targets when ``targets``.
 
     Rows of channels this worker is not configured for stay pending (and show in
     /health) until a worker that has the channel delivers them.
 
-    A notification waits while an earlier one for the same alert and channel is
-    unfinished, so a resolve never overtakes its trigger. With ``early``, pending
+    A notification waits while an earlier one for the same alert, channel and
+    target is unfinished, so a resolve never overtakes its trigger. With ``early``, pending
     rows still in their backoff count as due too (the probe that finds out whether
     a failing channel has recovered).
 
@@ -51,13 +54,17 @@ def claim_due(
     blocked = exists().where(
         earlier.c.alert_id == n.c.alert_id,
         earlier.c.channel == n.c.channel,
+        earlier.c.target_id.is_not_distinct_from(n.c.target_id),
         earlier.c.notification_id < n.c.notification_id,
         earlier.c.state.in_(UNFINISHED),
     )
+    if not (default or targets):
+        return []
+    whose = [] if default and targets else [n.c.target_id.is_(None) if default else n.c.target_id.is_not(None)]
     picked = dict(
         conn.execute(
             select(n.c.notification_id, n.c.state)
-            .where(n.c.channel == channel, due, ~blocked)
+            .where(n.c.channel == channel, *whose, due, ~blocked)
             .order_by(n.c.notification_id)
             .limit(limit)
             .with_for_update(skip_locked=True)
@@ -125,20 +132,30 @@ def release_backlog(conn: Connection, channel: str, now: datetime) -> int:
     ).rowcount
 
 
-def trigger_refs(conn: Connection, pairs: set[tuple[int, str]]) -> dict[tuple[int, str], str]:
-    """Provider references of delivered triggers (the Slack thread of an alert)."""
-    if not pairs:
+def trigger_refs(
+    conn: Connection, keys: set[tuple[int, str, int | None]]
+) -> dict[tuple[int, str, int | None], str]:
+    """Provider references of delivered triggers (the Slack thread of an alert),
+    keyed by (alert_id, channel, target_id)."""
+    if not keys:
         return {}
-    alert_ids = {alert_id for alert_id, _ in pairs}
+    alert_ids = {alert_id for alert_id, _, _ in keys}
     rows = conn.execute(
-        select(notifications.c.alert_id, notifications.c.channel, notifications.c.provider_ref).where(
+        select(
+            notifications.c.alert_id, notifications.c.channel, notifications.c.target_id, notifications.c.provider_ref
+        ).where(
             notifications.c.alert_id.in_(alert_ids),
             notifications.c.kind == NotificationKind.TRIGGER,
             notifications.c.state == DELIVERED,
             notifications.c.provider_ref.is_not(None),
         )
     )
-    return {(row.alert_id, row.channel): row.provider_ref for row in rows if (row.alert_id, row.channel) in pairs}
+    found = {}
+    for row in rows:
+        key = (row.alert_id, row.channel, row.target_id)
+        if key in keys:
+            found[key] = row.provider_ref
+    return found
 
 
 def _finish(conn: Connection, notification_id: int, claim: datetime, **values) -> bool:

@@ -104,6 +104,7 @@ services = Table(
     Column("last_success_at", UTCDateTime),
     Column("next_slot_at", UTCDateTime),
     Column("slot_check_at", Float),
+    Column("labels", JSON),  # {"key": "value"}, matched by routes (docs/routing.md)
 )
 Index("uq_services_heartbeat_name_lower", func.lower(services.c.heartbeat_name), unique=True)
 Index("ix_services_service_name", services.c.service_name)
@@ -143,6 +144,7 @@ alerts = Table(
     Column("created_date", UTCDateTime, nullable=False),
     Column("closed_date", UTCDateTime),
     Column("last_reminded_at", UTCDateTime),
+    Column("escalated_at", UTCDateTime),
 )
 # At most one open alert per service, whatever the workers do.
 Index(
@@ -220,9 +222,13 @@ notifications = Table(
     Column("provider_ref", String(255)),
     Column("created_at", UTCDateTime, nullable=False),
     Column("finished_at", UTCDateTime),
+    # The route target this row goes to (route_targets.target_id); null: the channel
+    # configured by environment variables (the default route).
+    Column("target_id", BigInteger),
 )
 Index("ix_notifications_state_next_attempt_at", notifications.c.state, notifications.c.next_attempt_at)
 Index("ix_notifications_alert_id_channel", notifications.c.alert_id, notifications.c.channel)
+Index("ix_notifications_target_id", notifications.c.target_id)
 
 # Small key/value bookkeeping shared by workers: last completed cycle, last cleanup day.
 worker_state = Table(
@@ -248,3 +254,39 @@ api_keys = Table(
     Column("last_used_at", UTCDateTime),
 )
 Index("uq_api_keys_public_id", api_keys.c.public_id, unique=True)
+
+# Routes (docs/routing.md): which targets a service's alerts go to. Deleted routes and
+# replaced targets are kept (deleted_at, retired_at) so an open alert's resolve still
+# reaches the targets its trigger went to.
+routes = Table(
+    "routes",
+    metadata,
+    Column("route_id", BigId, primary_key=True),
+    Column("name", String(255), nullable=False),
+    Column("match_team", String(255)),
+    Column("match_priority", String(2)),
+    Column("match_labels", JSON),
+    Column("escalate_after_minutes", Integer),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("deleted_at", UTCDateTime),
+)
+Index(
+    "uq_routes_name_live", routes.c.name, unique=True,
+    sqlite_where=routes.c.deleted_at.is_(None), postgresql_where=routes.c.deleted_at.is_(None),
+)
+
+route_targets = Table(
+    "route_targets",
+    metadata,
+    Column("target_id", BigId, primary_key=True),
+    Column("route_id", BigId, ForeignKey("routes.route_id"), nullable=False),
+    Column("role", String(16), nullable=False),  # "page" or "escalation"
+    Column("position", Integer, nullable=False),
+    Column("type", String(32), nullable=False),  # a ChannelName
+    Column("config", JSON, nullable=False),  # the type's fields; secrets as {"env": NAME} or "encrypted"
+    Column("secret", Text),  # Fernet token of the secret fields given as values
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("retired_at", UTCDateTime),
+)
+Index("ix_route_targets_route_id", route_targets.c.route_id)

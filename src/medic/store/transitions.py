@@ -14,7 +14,8 @@ from typing import Iterable, Sequence
 
 from sqlalchemy import ARRAY, BigInteger, Connection, and_, any_, false, insert, literal, or_, select, true, update
 
-from medic.core.model import NotificationKind, OutboxState
+from medic.core.model import NotificationKind, OutboxState, channel_receives
+from medic.core.routing import Route, destinations
 from medic.core.transitions import Candidate, alert_name, payload
 from medic.store.bulk import insert_rows
 from medic.store.tables import alerts, notifications, services
@@ -44,6 +45,7 @@ _CANDIDATE_COLUMNS = (
     services.c.cron,
     services.c.timezone,
     services.c.start_margin_seconds,
+    services.c.labels,
 )
 
 
@@ -114,8 +116,11 @@ def open_alerts(
     now: datetime,
     channels: Sequence[str],
     base_url: str | None,
+    routes: Sequence[Route] = (),
 ) -> list[int]:
-    """Mark services down, open their alerts, queue triggers. Returns alert ids opened."""
+    """Mark services down, open their alerts, queue triggers (to the targets of the
+    routes that match each service, else to ``channels``: core.routing). Returns
+    alert ids opened."""
     by_id = {c.service_id: (c, reason) for c, reason in decided}
     won = _compare_and_set(
         conn,
@@ -150,9 +155,33 @@ def open_alerts(
             NotificationKind.TRIGGER, c, alert_id=alert_id, dedup_key=row["external_reference_id"], name=row["alert_name"],
             reason=reason, opened_at=now, closed_at=None, now=now, base_url=base_url,
         )
-        outbox += [_notification(alert_id, channel, NotificationKind.TRIGGER, event, now) for channel in channels]
+        outbox += [
+            _notification(alert_id, channel, NotificationKind.TRIGGER, event, now, target_id)
+            for channel, target_id in destinations(routes, channels, c.team, c.priority, c.labels)
+        ]
     insert_rows(conn, notifications, outbox)
     return list(alert_ids)
+
+
+def owed(conn: Connection, alert_ids: Sequence[int], channels: Sequence[str]) -> dict[int, list[tuple[str, int | None]]]:
+    """Where an open alert's resolve and reminders go: every route target its trigger
+    went to (even if the route changed since), and the default route's current
+    ``channels`` if its trigger went there (or, opened before any channel or route
+    existed, nowhere)."""
+    triggered: dict[int, set[tuple[str, int | None]]] = {alert_id: set() for alert_id in alert_ids}
+    if alert_ids:
+        n = notifications
+        for chunk in _id_chunks(conn, list(alert_ids), n.c.alert_id):
+            for row in conn.execute(
+                select(n.c.alert_id, n.c.channel, n.c.target_id).distinct().where(chunk, n.c.kind == NotificationKind.TRIGGER)
+            ):
+                triggered[row.alert_id].add((row.channel, row.target_id))
+    found = {}
+    for alert_id, pairs in triggered.items():
+        targets = sorted((channel, target_id) for channel, target_id in pairs if target_id is not None)
+        default = not targets or any(target_id is None for _, target_id in pairs)
+        found[alert_id] = ([(channel, None) for channel in channels] if default else []) + targets
+    return found
 
 
 def close_alerts(
@@ -190,6 +219,7 @@ def close_alerts(
                 open_alerts_by_service[alert.service_id] = alert
     closed: list[int] = []
     outbox = []
+    where = owed(conn, [alert.alert_id for alert in open_alerts_by_service.values()], channels)
     for service_id in sorted(won):
         c, reason = by_id[service_id]
         alert = open_alerts_by_service.get(service_id)
@@ -200,7 +230,10 @@ def close_alerts(
             NotificationKind.RESOLVE, c, alert_id=alert.alert_id, dedup_key=alert.external_reference_id, name=alert.alert_name,
             reason=reason, opened_at=alert.created_date, closed_at=now, now=now, base_url=base_url,
         )
-        outbox += [_notification(alert.alert_id, channel, NotificationKind.RESOLVE, event, now) for channel in channels]
+        outbox += [
+            _notification(alert.alert_id, channel, NotificationKind.RESOLVE, event, now, target_id)
+            for channel, target_id in where[alert.alert_id]
+        ]
     insert_rows(conn, notifications, outbox)
     return closed
 
@@ -237,16 +270,23 @@ def remind(
             NotificationKind.REMINDER, c, alert_id=alert.alert_id, dedup_key=alert.external_reference_id, name=alert.alert_name,
             reason=reason, opened_at=alert.created_date, closed_at=None, now=now, base_url=base_url,
         )
-        outbox += [_notification(alert.alert_id, channel, NotificationKind.REMINDER, event, now) for channel in channels]
+        outbox += [
+            _notification(alert.alert_id, channel, NotificationKind.REMINDER, event, now, target_id)
+            for channel, target_id in owed(conn, [alert.alert_id], channels)[alert.alert_id]
+            if channel_receives(channel, NotificationKind.REMINDER)
+        ]
     if outbox:
         conn.execute(insert(notifications), outbox)
     return reminded
 
 
-def _notification(alert_id: int, channel: str, kind: NotificationKind, event: dict, now: datetime) -> dict:
+def _notification(
+    alert_id: int, channel: str, kind: NotificationKind, event: dict, now: datetime, target_id: int | None = None
+) -> dict:
     return {
         "alert_id": alert_id,
         "channel": channel,
+        "target_id": target_id,
         "kind": kind,
         "payload": event,
         "state": OutboxState.PENDING,

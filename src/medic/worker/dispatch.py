@@ -37,6 +37,8 @@ from medic.store.errors import DATABASE_ERROR, describe_db_error
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
+    from medic.worker.targets import TargetChannels
+
 log = logging.getLogger("medic.dispatch")
 
 SENDERS = 4
@@ -66,9 +68,10 @@ class ChannelDispatcher:
         self,
         engine: "Engine",
         name: str,
-        channel: Channel,
+        channel: Channel | None,
         clock: Clock,
         *,
+        targets: "TargetChannels | None" = None,
         send_timeout: float,
         senders: int = SENDERS,
         jitter: Callable[[], float] = random.random,
@@ -77,7 +80,8 @@ class ChannelDispatcher:
     ):
         self.engine = engine
         self.name = name
-        self.channel = channel
+        self.channel = channel  # the default route's (environment) channel, if configured
+        self.targets = targets  # the route targets of this channel type, if routes are delivered here
         self.clock = clock
         self.jitter = jitter
         self.senders = senders
@@ -102,7 +106,8 @@ class ChannelDispatcher:
                     attempted += len(rows)
                     for row in rows:
                         flight = _InFlight(row)
-                        inflight[self.pool.submit(self._deliver, flight, refs.get((row.alert_id, row.channel)))] = flight
+                        ref = refs.get((row.alert_id, row.channel, row.target_id))
+                        inflight[self.pool.submit(self._deliver, flight, ref)] = flight
                 if not inflight:
                     return attempted
                 done, _ = wait(inflight, timeout=extend_every, return_when=FIRST_COMPLETED)
@@ -119,12 +124,15 @@ class ChannelDispatcher:
 
     def _claim(self, limit: int) -> tuple[list, dict]:
         now = self.clock()
+        whose = {"default": self.channel is not None, "targets": self.targets is not None}
         with self.engine.begin() as conn:
-            rows = outbox.claim_due(conn, now, self.lease, limit, channel=self.name)
+            rows = outbox.claim_due(conn, now, self.lease, limit, channel=self.name, **whose)
             if not rows and self._probe_due(now):
                 self._next_probe = now + timedelta(seconds=PROBE_SECONDS)
-                rows = outbox.claim_due(conn, now, self.lease, 1, channel=self.name, early=True)
-            refs = outbox.trigger_refs(conn, {(r.alert_id, r.channel) for r in rows if r.kind != NotificationKind.TRIGGER})
+                rows = outbox.claim_due(conn, now, self.lease, 1, channel=self.name, early=True, **whose)
+            refs = outbox.trigger_refs(
+                conn, {(r.alert_id, r.channel, r.target_id) for r in rows if r.kind != NotificationKind.TRIGGER}
+            )
         for row in rows:
             if row.reclaimed:
                 self.metrics.notification_reclaims.labels(channel=row.channel).inc()
@@ -161,7 +169,8 @@ class ChannelDispatcher:
             reclaimed=bool(row.reclaimed or row.maybe_sent),
         )
         try:
-            result = self.channel.send(notification)
+            channel = self._channel_for(row)
+            result = channel if isinstance(channel, DeliveryResult) else channel.send(notification)
         except Exception as exc:  # a bug in a channel must not strand the row as "sending"
             log.exception("channel %s raised on notification %s", row.channel, row.notification_id)
             result = DeliveryResult(DeliveryOutcome.RETRY, error=f"internal error: {type(exc).__name__}")
@@ -192,6 +201,15 @@ class ChannelDispatcher:
                         "outbox database error while recording %s %s for alert %s (%s): %s; retrying while the claim holds",
                         row.channel, row.kind, row.alert_id, result.outcome, describe_db_error(exc),
                     )
+
+    def _channel_for(self, row) -> Channel | DeliveryResult:
+        if row.target_id is None:
+            if self.channel is None:  # not claimed without one; a stray row waits for a worker that has it
+                return DeliveryResult(DeliveryOutcome.RETRY, error=f"{self.name} is not configured on this worker")
+            return self.channel
+        if self.targets is None:
+            return DeliveryResult(DeliveryOutcome.RETRY, error="route targets are not delivered by this worker")
+        return self.targets.get(row.target_id)
 
     def _record(self, flight: _InFlight, result: DeliveryResult) -> None:
         row = flight.row

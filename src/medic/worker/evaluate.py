@@ -12,6 +12,7 @@ from medic.core.transitions import Action, auto_unmute_cutoff, decide
 from medic.core.model import NotificationKind, channel_receives
 from medic.store import schedules
 from medic.store import transitions as store
+from medic.store.routes import live_routes
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -54,7 +55,7 @@ def evaluate(engine: "Engine", settings: Settings, channels: Sequence[str], now:
         if to_close:
             result.closed = store.close_alerts(conn, to_close, now, channels, settings.base_url)
         if to_open:
-            result.opened = store.open_alerts(conn, to_open, now, channels, settings.base_url)
+            result.opened = store.open_alerts(conn, to_open, now, channels, settings.base_url, live_routes(conn))
         if to_remind:
             told = [channel for channel in channels if channel_receives(channel, NotificationKind.REMINDER)]
             result.reminded = store.remind(conn, to_remind, now, remind_before, told, settings.base_url)

@@ -17,13 +17,14 @@ from typing import TYPE_CHECKING, Mapping
 from medic.clock import Clock, utcnow
 from medic.config import Settings
 from medic.metrics import process_metrics
-from medic.notify import Channel, build_channels, close_channels
+from medic.notify import CHANNEL_NAMES, Channel, build_channels, close_channels
 from medic.store import worker_state as ws
 from medic.store.errors import DATABASE_ERROR, describe_db_error
 from medic.store.instrument import instrument
 from medic.worker.cleanup import run_cleanup
 from medic.worker.dispatch import ChannelDispatcher
 from medic.worker.evaluate import EvaluationResult, evaluate
+from medic.worker.targets import TargetChannels
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -54,9 +55,15 @@ class Worker:
         self.run_daily_cleanup = run_daily_cleanup
         self.metrics = process_metrics()
         instrument(engine, self.metrics.observe_query)
+        # One dispatcher per channel type: the default route's channel when configured,
+        # and the route targets of that type (docs/routing.md).
+        self.targets = TargetChannels(engine, settings)
         self.dispatchers = [
-            ChannelDispatcher(engine, name, channel, clock, send_timeout=settings.notify_timeout_seconds)
-            for name, channel in sorted(self.channels.items())
+            ChannelDispatcher(
+                engine, name, self.channels.get(name), clock,
+                targets=self.targets, send_timeout=settings.notify_timeout_seconds,
+            )
+            for name in sorted(set(CHANNEL_NAMES) | set(self.channels))
         ]
         self._wake = {d.name: threading.Event() for d in self.dispatchers}
         self._cleanup_thread: threading.Thread | None = None
@@ -167,3 +174,4 @@ class Worker:
         for dispatcher in self.dispatchers:
             dispatcher.close()
         close_channels(self.channels)
+        self.targets.close()
