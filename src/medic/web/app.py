@@ -24,6 +24,7 @@ from medic.web.fast_heartbeat import FastHeartbeat
 from medic.web.http_edge import canonical_paths
 from medic.web.routes import alerts, health, heartbeats, jobs, meta, services
 from medic.web.ui import install as install_dashboard
+from medic.web.routes import routing as route_config
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -82,6 +83,7 @@ def create_app(
     for module in (heartbeats, services, alerts, health, meta, jobs):
         app.register_blueprint(module.bp)
     install_dashboard(app)  # the web dashboard under /ui/
+    app.register_blueprint(route_config.bp)
 
     @app.before_request
     def _start_timer():

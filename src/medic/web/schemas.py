@@ -97,6 +97,10 @@ Runbook = Annotated[
     AfterValidator(_http_url),
     Field(json_schema_extra={"pattern": URL_PATTERN}),
 ]
+LabelKey = Annotated[str, StringConstraints(min_length=1, max_length=63, pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]*$")]
+LabelValue = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255), AfterValidator(_printable)]
+# Service labels, matched by routes (docs/routing.md).
+Labels = Annotated[dict[LabelKey, LabelValue], Field(max_length=20)]
 Minutes = Annotated[int, Field(strict=True, ge=1, le=525600, description="minutes")]
 Count = Annotated[int, Field(strict=True, ge=1, le=10000)]
 Seconds = Annotated[int, Field(strict=True, ge=0, le=31536000)]
@@ -195,6 +199,7 @@ class ServiceCreate(Strict):
     runbook: Runbook | None = None
     grace_period_seconds: Seconds = 0
     max_duration_seconds: Annotated[int, Field(strict=True, ge=1, le=31536000)] | None = None
+    labels: Labels | None = None
     environment: Annotated[
         str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
     ] | None = None
@@ -222,6 +227,7 @@ class ServiceUpdate(Strict):
     grace_period_seconds: Seconds = None
     max_duration_seconds: Annotated[int, Field(strict=True, ge=1, le=31536000)] | None = None
     schedule: ScheduleIn | None = None
+    labels: Labels | None = None  # replaces the service's labels; null or {} clears them
 
 
 class ServiceQuery(Strict):
@@ -280,6 +286,7 @@ class ServiceOut(BaseModel):
     date_muted: datetime | None
     last_heartbeat_at: datetime | None
     last_status: str | None
+    labels: dict[str, str] = {}
     state: one_of(ServiceState)
     # {"kind": "interval", ...} or {"kind": "cron", "cron", "timezone", "description", "next_slots", ...}
     schedule: dict[str, Any]

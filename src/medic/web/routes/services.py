@@ -169,7 +169,9 @@ def get_service(heartbeat_name: str):
 def update_service(heartbeat_name: str, body: ServiceUpdate):
     rt = runtime()
     changes = body.model_dump(exclude_unset=True, exclude={"schedule"})
-    nulls = [name for name, value in changes.items() if value is None and name not in ("runbook", "max_duration_seconds")]
+    if "labels" in changes:
+        changes["labels"] = changes["labels"] or None
+    nulls = [name for name, value in changes.items() if value is None and name not in ("runbook", "max_duration_seconds", "labels")]
     if nulls:
         raise ApiError(400, f"invalid body: {', '.join(nulls)}: may not be null")
     with rt.engine.begin() as conn:
