@@ -13,7 +13,8 @@ from sqlalchemy import create_engine, inspect, select, text
 from medic.store.engine import make_engine, normalise_url
 from medic.store.migrate import MIGRATIONS, current_revision, downgrade, upgrade
 from medic.store.tables import (
-    alerts, api_keys, heartbeat_events, job_runs, notifications, service_slots, services, worker_state,
+    alerts, api_keys, heartbeat_events, job_runs, notifications, route_targets, routes, service_slots, services,
+    worker_state,
 )
 from tests.support.databases import POSTGRES_URL
 
@@ -23,12 +24,15 @@ SCHEMA = "medic_migration_check"  # PostgreSQL: a schema of its own inside the t
 REVISIONS = sorted(path.name.split("_", 1)[0] for path in (MIGRATIONS / "versions").glob("[0-9]*.py"))
 # The tables each revision creates (and its downgrade drops); 0004 reshapes heartbeat_events.
 OWNS = {"0001": {"services", "heartbeat_events", "alerts", "notifications", "worker_state"},
-        "0002": {"job_runs"}, "0003": {"api_keys"}, "0004": set(), "0005": {"service_slots"}, "0006": set()}
+        "0002": {"job_runs"}, "0003": {"api_keys"}, "0004": set(), "0005": {"service_slots"}, "0006": set(),
+        "0007": {"routes", "route_targets"}}
 # The columns a revision adds to a table it does not own (its downgrade drops them).
 ADDS = {"0005": {"services": {"cron", "timezone", "start_margin_seconds", "min_runtime_seconds",
                               "last_success_at", "next_slot_at", "slot_check_at"}},
-        "0006": {"notifications": {"maybe_sent"}}}
-TABLES = (services, heartbeat_events, alerts, notifications, worker_state, job_runs, api_keys, service_slots)
+        "0006": {"notifications": {"maybe_sent"}},
+        "0007": {"services": {"labels"}, "notifications": {"target_id"}, "alerts": {"escalated_at"}}}
+TABLES = (services, heartbeat_events, alerts, notifications, worker_state, job_runs, api_keys, service_slots,
+          routes, route_targets)
 
 
 @pytest.fixture
@@ -86,6 +90,14 @@ def _seed(engine, revision: str) -> None:
                 last_success_at=T0, next_slot_at=T0 + timedelta(hours=14), slot_check_at=1.6e9))
             conn.execute(service_slots.insert(), [{"service_id": 1, "slot_at": T0 - timedelta(days=1),
                                                    "outcome": "missed", "recorded_at": T0}])
+        elif revision == "0007":
+            conn.execute(routes.insert(), [{"route_id": 1, "name": "db", "match_team": "db", "match_labels": {"env": "prod"},
+                                            "created_at": T0, "updated_at": T0}])
+            conn.execute(route_targets.insert(), [{"target_id": 1, "route_id": 1, "role": "page", "position": 0,
+                                                   "type": "slack", "config": {"channel": "CDB"}, "created_at": T0}])
+            conn.execute(services.update().where(services.c.service_id == 1).values(labels={"env": "prod"}))
+            conn.execute(notifications.update().where(notifications.c.notification_id == 2).values(target_id=1))
+            conn.execute(alerts.update().where(alerts.c.alert_id == 1).values(escalated_at=T0))
 
 
 def _rows(engine) -> dict[str, list[dict]]:

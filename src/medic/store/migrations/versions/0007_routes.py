@@ -7,15 +7,15 @@ never changed in place: editing a route retires its targets and adds new ones, s
 outbox row's ``target_id`` always names what its trigger went to. Services get
 ``labels``; alerts get ``escalated_at``.
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006"
-down_revision = "0005"
+revision = "0007"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
@@ -60,12 +60,11 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("alerts") as batch:
-        batch.drop_column("escalated_at")
-    with op.batch_alter_table("services") as batch:
-        batch.drop_column("labels")
+    # Plain DROP COLUMN (SQLite 3.35+): a batch copy of services would drop and
+    # recreate the table, and its ON DELETE CASCADE children with it.
+    op.execute("ALTER TABLE alerts DROP COLUMN escalated_at")
+    op.execute("ALTER TABLE services DROP COLUMN labels")
     op.drop_index("ix_notifications_target_id", "notifications")
-    with op.batch_alter_table("notifications") as batch:
-        batch.drop_column("target_id")
+    op.execute("ALTER TABLE notifications DROP COLUMN target_id")
     op.drop_table("route_targets")
     op.drop_table("routes")
