@@ -221,3 +221,34 @@ def test_an_environment_reference_is_read_at_send_time(api, medic, worker, clock
     medic.register("web-hb", team="web")
     go_down(medic, worker, clock, "web-hb")
     assert [key for key, *_ in pd_sent(pagerduty)] == ["from-the-environment"]
+
+
+def test_escalation_after_n_minutes_then_resolved_on_both(api, medic, worker, clock, pagerduty, slack):
+    add_route(api, "web", {"team": "web"}, pd("web-key"),
+              escalate_after_minutes=10, escalate_to=[slack_to("CBOSS")])
+    medic.register("web-hb", team="web")
+    go_down(medic, worker, clock, "web-hb")
+    assert slack.requests == []
+    clock.advance(minutes=9, seconds=50)
+    worker.run_once()
+    assert slack.requests == []  # not yet ten minutes
+    clock.advance(seconds=10)
+    worker.run_once()
+    assert slack_channels(slack) == ["CBOSS"]
+    clock.advance(minutes=15)
+    worker.run_once()
+    assert slack_channels(slack) == ["CBOSS"]  # once
+    recover(medic, worker, "web-hb")
+    assert [(key, action) for key, action, _ in pd_sent(pagerduty)] == [("web-key", "trigger"), ("web-key", "resolve")]
+    assert slack_channels(slack) == ["CBOSS", "CBOSS"]
+    assert "thread_ts" in slack.requests[1].data  # the recovery in the escalation's thread
+
+
+def test_a_muted_service_does_not_escalate(api, medic, worker, clock, slack):
+    add_route(api, "web", {"team": "web"}, pd("web-key"), escalate_after_minutes=5, escalate_to=[slack_to("CBOSS")])
+    medic.register("web-hb", team="web")
+    go_down(medic, worker, clock, "web-hb")
+    medic.update("web-hb", muted=True)
+    clock.advance(minutes=6)
+    worker.run_once()
+    assert slack.requests == []

@@ -12,6 +12,7 @@ from medic.core.transitions import Action, auto_unmute_cutoff, decide
 from medic.core.model import NotificationKind, channel_receives
 from medic.store import schedules
 from medic.store import transitions as store
+from medic.store.escalations import escalate
 from medic.store.routes import live_routes
 
 if TYPE_CHECKING:
@@ -28,6 +29,7 @@ class EvaluationResult:
     reminded: list[int] = field(default_factory=list)
     # Slots closed this cycle, by (team, outcome) (docs/schedules.md).
     slot_outcomes: dict[tuple[str, str], int] = field(default_factory=dict)
+    escalated: list[int] = field(default_factory=list)
 
 
 def evaluate(engine: "Engine", settings: Settings, channels: Sequence[str], now: datetime) -> EvaluationResult:
@@ -54,11 +56,13 @@ def evaluate(engine: "Engine", settings: Settings, channels: Sequence[str], now:
             bucket.append((candidate, decision.reason))
         if to_close:
             result.closed = store.close_alerts(conn, to_close, now, channels, settings.base_url)
+        routes = live_routes(conn)
         if to_open:
-            result.opened = store.open_alerts(conn, to_open, now, channels, settings.base_url, live_routes(conn))
+            result.opened = store.open_alerts(conn, to_open, now, channels, settings.base_url, routes)
         if to_remind:
             told = [channel for channel in channels if channel_receives(channel, NotificationKind.REMINDER)]
             result.reminded = store.remind(conn, to_remind, now, remind_before, told, settings.base_url)
+        result.escalated = escalate(conn, now, routes)
     if result.unmuted:
         log.info("auto-unmuted %d services", result.unmuted)
     if result.opened or result.closed:
