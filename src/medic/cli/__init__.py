@@ -6,6 +6,7 @@
 - ``keys``: `medic key create|list|revoke`
 - ``heartbeat`` and ``jobs``: `medic heartbeat` and `medic job`, HTTP clients of a
   Medic server for cron users, sharing ``http_client``
+- ``routes``: `medic route add|list|remove`, an HTTP client of the routes API
 
 ``common`` holds what the database commands share (settings, logging, the engine).
 Nothing here imports this package back, so there is no import cycle.
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import click
 
-from medic.cli import db, heartbeat, jobs, keys, server, worker
+from medic.cli import db, heartbeat, jobs, keys, routes, server, worker
 
 
 @click.group()
@@ -32,3 +33,4 @@ main.add_command(keys.key)
 main.add_command(worker.probe)
 main.add_command(heartbeat.heartbeat)  # HTTP client commands for cron users
 main.add_command(jobs.job)
+main.add_command(routes.route)

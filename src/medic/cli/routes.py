@@ -1,0 +1,164 @@
+"""`medic route add|list|remove`: manage routes (docs/routing.md) through the HTTP API.
+
+Like `medic job`, they reach a Medic server at MEDIC_BASE_URL with MEDIC_API_KEY
+(an admin key for add and remove) and never open the database, so the server's
+MEDIC_SECRET_KEY encrypts the secrets given.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import click
+
+DEFAULT_URL = "http://127.0.0.1:5000"
+KINDS = ("pagerduty", "pagerduty-env", "slack", "webhook", "email", "apprise", "apprise-env")
+MASK = "********"
+
+
+def _client(url: str, api_key: str | None):
+    import httpx
+
+    headers = {"Accept": "application/json"}
+    if api_key:
+        headers["Authorization"] = f"Bearer {api_key}"
+    return httpx.Client(base_url=url.rstrip("/"), headers=headers, timeout=10.0)
+
+
+def _call(url: str, api_key: str | None, method: str, path: str, body: Any = None) -> dict:
+    import httpx
+
+    try:
+        with _client(url, api_key) as client:
+            response = client.request(method, path, json=body)
+    except httpx.HTTPError as exc:
+        raise click.ClickException(f"cannot reach Medic at {url}: {type(exc).__name__}") from None
+    try:
+        data = response.json()
+    except ValueError:
+        data = {}
+    if response.status_code >= 400:
+        raise click.ClickException(f"{response.status_code}: {data.get('message') or response.reason_phrase}")
+    return data
+
+
+def _connection(func):
+    func = click.option("--api-key", envvar="MEDIC_API_KEY", show_envvar=True, default=None, help="Sent as a Bearer token.")(func)
+    func = click.option("--url", envvar="MEDIC_BASE_URL", show_envvar=True, default=DEFAULT_URL, show_default=True, help="Medic server.")(func)
+    return func
+
+
+def parse_target(text: str, webhook_secret: str | None = None) -> dict[str, Any]:
+    """TYPE=VALUE as a route target: pagerduty=KEY, pagerduty-env=VAR, slack=CHANNEL,
+    webhook=URL, email=ADDR[,ADDR...], apprise=URL, apprise-env=VAR."""
+    kind, sep, value = text.partition("=")
+    kind, value = kind.strip().lower(), value.strip()
+    if not sep or kind not in KINDS or not value:
+        raise click.BadParameter(f"{text!r}: expected TYPE=VALUE with TYPE one of {', '.join(KINDS)}")
+    if kind == "pagerduty":
+        return {"type": "pagerduty", "routing_key": value}
+    if kind == "pagerduty-env":
+        return {"type": "pagerduty", "routing_key": {"env": value}}
+    if kind == "slack":
+        return {"type": "slack", "channel": value}
+    if kind == "webhook":
+        return {"type": "webhook", "url": value, **({"secret": webhook_secret} if webhook_secret else {})}
+    if kind == "email":
+        return {"type": "email", "to": [part.strip() for part in value.split(",") if part.strip()]}
+    if kind == "apprise-env":
+        return {"type": "apprise", "url": {"env": value}}
+    return {"type": "apprise", "url": value}
+
+
+def describe_target(target: dict[str, Any]) -> str:
+    kind = target.get("type", "?")
+    shown = {k: v for k, v in target.items() if k not in ("id", "type")}
+    parts = []
+    for name, value in shown.items():
+        if isinstance(value, dict) and "env" in value:
+            value = f"${value['env']}"
+        elif isinstance(value, list):
+            value = ",".join(map(str, value))
+        parts.append(f"{name}={value}")
+    return f"{kind}({' '.join(parts)})"
+
+
+@click.group()
+def route() -> None:
+    """Routes: which targets a service's alerts go to (docs/routing.md)."""
+
+
+@route.command("add")
+@click.argument("name")
+@click.option("--team", default=None, help="Match services of this team.")
+@click.option("--priority", default=None, help="Match services of this priority (p1-p5).")
+@click.option("--label", "labels", multiple=True, metavar="KEY=VALUE", help="Match services with this label (repeatable).")
+@click.option("--target", "targets", multiple=True, required=True, metavar="TYPE=VALUE",
+              help="pagerduty=KEY, pagerduty-env=VAR, slack=CHANNEL, webhook=URL, email=ADDR[,ADDR], apprise=URL, "
+              "apprise-env=VAR (repeatable).")
+@click.option("--webhook-secret", default=None, help="Signing secret of the webhook targets.")
+@click.option("--escalate-after", type=click.IntRange(1, 10080), default=None, help="Minutes an alert stays open before escalating.")
+@click.option("--escalate-to", multiple=True, metavar="TYPE=VALUE", help="Escalation target (repeatable), as --target.")
+@_connection
+def route_add(name, team, priority, labels, targets, webhook_secret, escalate_after, escalate_to, url, api_key) -> None:
+    """Create the route NAME."""
+    match: dict[str, Any] = {}
+    if team:
+        match["team"] = team
+    if priority:
+        match["priority"] = priority
+    if labels:
+        match["labels"] = {}
+        for item in labels:
+            key, sep, value = item.partition("=")
+            if not sep or not key.strip() or not value.strip():
+                raise click.BadParameter(f"{item!r}: expected KEY=VALUE", param_hint="--label")
+            match["labels"][key.strip()] = value.strip()
+    body: dict[str, Any] = {"name": name, "match": match, "targets": [parse_target(t, webhook_secret) for t in targets]}
+    if escalate_after is not None or escalate_to:
+        body["escalate_after_minutes"] = escalate_after
+        body["escalate_to"] = [parse_target(t, webhook_secret) for t in escalate_to]
+    created = _call(url, api_key, "POST", "/v2/routes", body)["results"]
+    click.echo(f"route {created['id']} '{created['name']}' created: {', '.join(map(describe_target, created['targets']))}")
+
+
+@route.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print the API's JSON.")
+@_connection
+def route_list(as_json, url, api_key) -> None:
+    """List routes, most recent last (secrets masked)."""
+    found = _call(url, api_key, "GET", "/v2/routes")["results"]
+    if as_json:
+        json.dump(found, sys.stdout, indent=2)
+        click.echo()
+        return
+    if not found:
+        click.echo("no routes: every alert goes to the channels configured by environment variables")
+        return
+    for r in found:
+        m = r["match"]
+        criteria = [f"team={m['team']}"] if m.get("team") else []
+        criteria += [f"priority={m['priority']}"] if m.get("priority") else []
+        criteria += [f"{k}={v}" for k, v in sorted((m.get("labels") or {}).items())]
+        line = f"{r['id']}\t{r['name']}\t{' '.join(criteria) or '(every service)'}\t"
+        line += ", ".join(map(describe_target, r["targets"]))
+        if r.get("escalate_after_minutes"):
+            line += f"\tescalates after {r['escalate_after_minutes']} min to " + ", ".join(map(describe_target, r["escalate_to"]))
+        click.echo(line)
+
+
+@route.command("remove")
+@click.argument("route")
+@_connection
+def route_remove(route, url, api_key) -> None:
+    """Delete ROUTE (its id or name). Alerts already open still resolve on its targets."""
+    ident = route
+    if not route.isdigit():
+        found = [r for r in _call(url, api_key, "GET", "/v2/routes")["results"] if r["name"] == route]
+        if not found:
+            raise click.ClickException(f"no route is named '{route}'")
+        ident = str(found[0]["id"])
+    _call(url, api_key, "DELETE", f"/v2/routes/{ident}")
+    click.echo(f"route {ident} removed")
