@@ -252,3 +252,21 @@ def test_a_muted_service_does_not_escalate(api, medic, worker, clock, slack):
     clock.advance(minutes=6)
     worker.run_once()
     assert slack.requests == []
+
+
+def test_reminders_go_to_the_alerts_targets_except_pagerduty(api, medic, settings, engine, clock, pagerduty, slack, webhook):
+    from medic.worker.loop import Worker
+
+    reminding = settings.model_copy(update={"reminder_interval_minutes": 5})
+    worker = Worker(reminding, engine, clock=clock, run_daily_cleanup=False)
+    try:
+        add_route(api, "web", {"team": "web"}, pd("web-key"), slack_to("CWEB"))
+        medic.register("web-hb", team="web")
+        go_down(medic, worker, clock, "web-hb")
+        clock.advance(minutes=5)
+        worker.run_once()
+    finally:
+        worker.close()
+    assert [(key, action) for key, action, _ in pd_sent(pagerduty)] == [("web-key", "trigger")]
+    assert slack_channels(slack) == ["CWEB", "CWEB"]  # the trigger, then the reminder in its channel
+    assert webhook.requests == []  # the default route's channels get nothing of this alert
