@@ -163,21 +163,28 @@ def service_routes(service: str):
         row = services.resolve(conn, service)
         if row is None:
             raise ApiError(404, f"no service is registered as '{service}' (heartbeat_name or service_id)")
-        live = store.live_routes(conn)
-        fired = matching_routes(live, row.team, row.priority, row.labels)
-        described = {r["id"]: r for r in store.list_routes(conn)} if fired else {}
+        results = who_gets_paged(conn, row, rt.settings)
+    if results["default_route"]:
+        return reply(results, f"no route matches; {len(results['targets'])} default channel(s)")
+    return reply(results, f"{len(results['routes'])} route(s) match; {len(results['targets'])} target(s)")
+
+
+def who_gets_paged(conn, row, settings) -> dict[str, Any]:
+    """The targets a trigger for the service ``row`` would go to now, and why
+    (also shown on the dashboard's service page)."""
+    fired = matching_routes(store.live_routes(conn), row.team, row.priority, row.labels)
     service_info = {"heartbeat_name": row.heartbeat_name, "team": row.team, "priority": row.priority,
                     "labels": row.labels or {}}
     if not fired:
-        channels = [name for name, configured in channel_status(rt.settings).items() if configured]
-        results = {
+        channels = [name for name, configured in channel_status(settings).items() if configured]
+        return {
             "service": service_info,
             "default_route": True,
             "routes": [],
             "targets": [{"type": name, "route": "default", "why": "no route matches this service; "
                          "the channels configured by environment variables"} for name in channels],
         }
-        return reply(results, f"no route matches; {len(channels)} default channel(s)")
+    described = {r["id"]: r for r in store.list_routes(conn)}
     targets, seen = [], set()
     for route in fired:
         why = f"route '{route.name}' matches ({route.match.describe()})"
@@ -186,7 +193,7 @@ def service_routes(service: str):
                 continue
             seen.add(target["id"])
             targets.append({**target, "route_id": route.route_id, "route": route.name, "why": why})
-    results = {
+    return {
         "service": service_info,
         "default_route": False,
         "routes": [
@@ -197,4 +204,3 @@ def service_routes(service: str):
         ],
         "targets": targets,
     }
-    return reply(results, f"{len(fired)} route(s) match; {len(targets)} target(s)")

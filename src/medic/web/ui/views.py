@@ -24,6 +24,7 @@ from medic.store import services as service_store
 from medic.store.errors import DATABASE_UNAVAILABLE
 from medic.web.context import runtime
 from medic.web.envelope import ApiError
+from medic.web.routes.routing import who_gets_paged
 from medic.web.ui import forms, session as auth
 from medic.web.ui.forms import BadInput
 
@@ -235,6 +236,7 @@ def _service_context(name: str, range_name: str) -> dict:
         sent = q.deliveries(conn, [a.alert_id for a in alert_rows])
         runs = q.recent_runs(conn, row.service_id, 50)
         finished = job_store.finished_runs(conn, row.service_id, 100) if runs else []
+        paging = who_gets_paged(conn, row, rt.settings)  # docs/routing.md
     state = ServiceState.INACTIVE if not row.active else (
         ServiceState.MUTED if row.muted else ServiceState.DOWN if row.down else
         ServiceState.NEW if row.last_heartbeat_at is None else ServiceState.UP)
@@ -244,7 +246,7 @@ def _service_context(name: str, range_name: str) -> dict:
         beats=beats, alerts=alert_rows, alert_total=alert_total, deliveries=sent, runs=runs,
         stats=duration_stats(durations) if runs else None, durations=list(reversed(durations[:50])),
         errors={}, values={}, base_url=request.host_url.rstrip("/"),
-        auto_unmute_hours=rt.settings.auto_unmute_hours,
+        auto_unmute_hours=rt.settings.auto_unmute_hours, paging=paging,
     )
 
 
