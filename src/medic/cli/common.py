@@ -64,8 +64,6 @@ def stop_on_sigterm(stop: threading.Event | None = None) -> None:
 def redact(url: str) -> str:
     from sqlalchemy.engine import make_url
 
-    from medic.store.engine import normalise_url
+    from medic.store.engine import hosts_as_query
 
-    if "," in url.partition("://")[2].partition("/")[0]:  # libpq's multi-host form
-        url = normalise_url(url)
-    return make_url(url).render_as_string(hide_password=True)
+    return make_url(hosts_as_query(url)).render_as_string(hide_password=True)  # libpq's multi-host form too

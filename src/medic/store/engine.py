@@ -21,10 +21,10 @@ def normalise_url(url: str) -> str:
         if url.startswith(prefix):
             url = "postgresql+psycopg://" + url[len(prefix):]
             break
-    return _hosts_as_query(url) if url.startswith("postgresql+psycopg://") else url
+    return hosts_as_query(url) if url.startswith("postgresql+psycopg://") else url
 
 
-def _hosts_as_query(url: str) -> str:
+def hosts_as_query(url: str) -> str:
     """postgresql+psycopg://u@h1:p1,h2:p2/db?x=y -> postgresql+psycopg://u@/db?host=h1:p1&host=h2:p2&x=y
 
     libpq's multi-host authority is not one SQLAlchemy's URL parser reads (it takes
@@ -32,7 +32,7 @@ def _hosts_as_query(url: str) -> str:
     which tries them in order (with target_session_attrs, until one is the primary).
     """
     scheme, _, rest = url.partition("://")
-    authority, slash, tail = rest.partition("/")
+    authority, _, tail = rest.partition("/")
     userinfo, at, hosts = authority.rpartition("@")
     if "," not in hosts:
         return url
