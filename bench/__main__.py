@@ -3,7 +3,7 @@
 Full (`make bench`, ~22 minutes) writes bench/results/full/*.json and bench/RESULTS.md;
 quick (`make bench-quick`, ~2 minutes: shorter runs, smaller data) writes
 bench/results/quick/*.json and bench/RESULTS-quick.md. Parts: ingest, layouts, ceilings, profile,
-ingest-sqlite, cycle, cycle-sqlite, outage, recovery, cleanup, memory.
+ingest-sqlite, cycle, cycle-sqlite, outage, outage-routes, recovery, cleanup, memory.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from bench import (
     ceilings, cleanup_ingest, common, environment, ingest, layouts, memory, outage, profile, recovery, report, worker_cycle,
 )
 
-PARTS = ("ingest", "layouts", "ceilings", "profile", "ingest-sqlite", "cycle", "cycle-sqlite", "outage", "recovery", "cleanup", "memory")
+PARTS = ("ingest", "layouts", "ceilings", "profile", "ingest-sqlite", "cycle", "cycle-sqlite", "outage", "outage-routes", "recovery", "cleanup", "memory")
 
 FULL = {
     "ingest": lambda: ingest.postgres(runs=2, seconds=15),
@@ -26,6 +26,7 @@ FULL = {
     "cycle": lambda: worker_cycle.postgres([10_000, 100_000, 1_000_000], runs=2),
     "cycle-sqlite": lambda: worker_cycle.sqlite([10_000, 100_000], runs=2),
     "outage": lambda: outage.postgres(runs=2, deliver_runs=1),
+    "outage-routes": lambda: outage.postgres(runs=2, deliver_runs=1, routes=3),
     "recovery": lambda: recovery.runs(count=2, outage=120),
     "cleanup": lambda: cleanup_ingest.postgres(runs=2, per_day=100),
     "memory": lambda: memory.postgres(runs=2),
@@ -37,6 +38,7 @@ QUICK = {
     "cycle": lambda: worker_cycle.postgres([10_000], runs=2, budget=40_000),
     "cycle-sqlite": lambda: worker_cycle.sqlite([10_000], runs=2, budget=40_000),
     "outage": lambda: outage.postgres(runs=2, deliver_runs=0),
+    "outage-routes": lambda: outage.postgres(runs=1, deliver_runs=0, routes=3),
     "recovery": lambda: recovery.runs(count=1, outage=15),
     "cleanup": lambda: cleanup_ingest.postgres(runs=1, per_day=10, window_seconds=5),
 }

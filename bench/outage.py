@@ -6,6 +6,9 @@ everything (tests/fakes: real HTTP servers on 127.0.0.1). Timed: one evaluation,
 its start until all 10,000 are marked down with their alert and both outbox rows
 committed; then delivery of the 20,000 notifications until the outbox is empty.
 Checked in the database and at the stand-ins: nothing missing, nothing twice.
+With ROUTES > 0 the silent services are split over that many teams, each routed to a
+PagerDuty key and a Slack channel of its own (two targets per route), so every alert's
+two rows are route-target rows instead of the default route's.
 """
 
 from __future__ import annotations
@@ -35,8 +38,26 @@ def _counts(url: str) -> dict:
         }
 
 
-def postgres(*, runs: int, deliver_runs: int, silent: int = 10_000, total: int = 100_000) -> dict:
-    out: dict = {"silent": silent, "total_services": total, "runs": []}
+def _add_routes(url: str, routes: int, now: datetime, secret_key: str) -> None:
+    from medic.secretbox import SecretBox
+    from medic.store import routes as store_routes
+    from medic.store.engine import make_engine
+
+    with psycopg.connect(url) as conn:
+        conn.execute("UPDATE services SET team = 'team-' || (service_id %% %s)", (routes,))
+    engine = make_engine(url)
+    try:
+        with engine.begin() as conn:
+            for t in range(routes):
+                store_routes.create(conn, {"name": f"team-{t}", "match": {"team": f"team-{t}"}, "targets": [
+                    {"type": "pagerduty", "routing_key": f"routing-key-{t}"},
+                    {"type": "slack", "channel": f"CTEAM{t}"}]}, SecretBox(secret_key), now)
+    finally:
+        engine.dispose()
+
+
+def postgres(*, runs: int, deliver_runs: int, silent: int = 10_000, total: int = 100_000, routes: int = 0) -> dict:
+    out: dict = {"silent": silent, "total_services": total, "routes": routes, "runs": []}
     for run in range(runs):
         url = common.recreate_database(DB)
         try:
@@ -45,9 +66,15 @@ def postgres(*, runs: int, deliver_runs: int, silent: int = 10_000, total: int =
             seed.seed_services(url, silent, now, deadline_offset=-1)
             seed.seed_services(url, total - silent, now, first=silent)
             seed.claim_cleanup_today(url, now)
+            env: dict[str, str] = {}
+            if routes:
+                from cryptography.fernet import Fernet
+
+                env["MEDIC_SECRET_KEY"] = Fernet.generate_key().decode()
+                _add_routes(url, routes, now, env["MEDIC_SECRET_KEY"])
             with fake_pagerduty() as pagerduty, fake_slack() as slack:
                 deliver = run < deliver_runs
-                result = run_cycle(url, cycles=0, deliver=deliver, extra_env=provider_env(pagerduty, slack),
+                result = run_cycle(url, cycles=0, deliver=deliver, extra_env={**provider_env(pagerduty, slack), **env},
                                    evaluate_first=True)
                 received = {"pagerduty": len(pagerduty.requests), "slack": len(slack.requests)}
                 dedup = {r.json.get("dedup_key") for r in pagerduty.requests}

@@ -202,12 +202,15 @@ def _cycle(lines: list[str], summary: list, data: dict, backend: str) -> None:
 
 
 def _outage(lines: list[str], summary: list, data: dict) -> None:
-    lines += ["### Mass outage", ""]
+    routes = data.get("routes", 0)
+    lines += ["### Mass outage" + (f" with {routes} routes of two targets each" if routes else ""), ""]
     lines.append(
         f"{_fmt(data['silent'])} of {_fmt(data['total_services'])} services silent at once (deadline one second "
         "past), PagerDuty and Slack configured to local stand-ins (tests/fakes: real HTTP servers on 127.0.0.1 "
         "that accept everything). *Down* is one evaluation, from its start to the commit of every service marked "
         "down with its alert and its two outbox rows. Delivery: until the outbox is empty."
+        + (f" The services are split over {routes} teams, each routed to a PagerDuty key and a Slack channel of "
+           "its own, so every outbox row is a route target's." if routes else "")
     )
     lines += ["", "| run | down + alerts + outbox s | alerts opened | outbox rows | duplicate alerts | delivered | delivery s | worker peak RSS MiB |",
               "|---|---|---|---|---|---|---|---|"]
@@ -225,7 +228,7 @@ def _outage(lines: list[str], summary: list, data: dict) -> None:
     secs = [r["evaluate"]["seconds"] for r in data["runs"]]
     complete = all(r["counts"]["services_down"] == data["silent"] and r["counts"]["active_alerts"] == data["silent"]
                    and r["counts"]["notifications"] == 2 * data["silent"] for r in data["runs"])
-    summary.append((f"Mass outage: {_fmt(data['silent'])} down with alerts and outbox rows < 2 s",
+    summary.append((f"Mass outage{f' ({routes} routes)' if routes else ''}: {_fmt(data['silent'])} down with alerts and outbox rows < 2 s",
                     ", ".join(f"{s:.2f}" for s in secs) + f" s; complete: {'yes' if complete else 'NO'}",
                     _verdict(max(secs) < 2 and complete)))
 
@@ -490,6 +493,10 @@ def write(mode: str) -> Path:
     if outage:
         _outage(body, summary, outage)
         _measured_apart(body, outage, env)
+    outage_routes = load("outage-routes")
+    if outage_routes:
+        _outage(body, summary, outage_routes)
+        _measured_apart(body, outage_routes, env)
     recovery_data = load("recovery")
     if recovery_data:
         _recovery(body, summary, recovery_data)
