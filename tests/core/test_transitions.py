@@ -9,7 +9,7 @@ import pytest
 
 from medic.core.delivery import MAX_RETRY_SECONDS, retry_delay
 from medic.core.deadline import UNHEALTHY
-from medic.core.transitions import Action, Candidate, auto_unmute_cutoff, decide
+from medic.core.transitions import Action, Candidate, auto_unmute_cutoff, decide, mute_end, mute_expired, parse_mute_for
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
 HEALTHY = NOW.timestamp() + 60
@@ -77,3 +77,22 @@ def test_retry_after_wins_when_longer():
     assert retry_delay(1, 20, 0.5) == 20
     assert retry_delay(5, 1, 1.0) == 32.0  # backoff already longer
     assert retry_delay(1, 10**9, 0.0) == 3600  # a provider cannot park a page for days
+
+
+def test_mute_durations_and_ends():
+    assert [parse_mute_for(t) for t in ("30m", "2h", "1d")] == [timedelta(minutes=30), timedelta(hours=2), timedelta(days=1)]
+    for bad in ("", "2", "h", "0m", "1.5h", "2 h", "1w", "366d", "-1h"):
+        with pytest.raises(ValueError):
+            parse_mute_for(bad)
+    assert mute_end(NOW, 24) == NOW + timedelta(hours=24)
+    assert mute_end(NOW, 24, mute_for=timedelta(hours=2)) == NOW + timedelta(hours=2)
+    assert mute_end(NOW, 24, muted_until=NOW + timedelta(minutes=5)) == NOW + timedelta(minutes=5)
+
+
+def test_a_mute_expires_at_its_end_else_after_the_default():
+    until = NOW + timedelta(hours=2)
+    assert not mute_expired(NOW + timedelta(hours=1, minutes=59), 24, date_muted=NOW, muted_until=until)
+    assert mute_expired(until, 24, date_muted=NOW, muted_until=until)
+    # Muted before muted_until existed: AUTO_UNMUTE_HOURS after date_muted.
+    assert not mute_expired(NOW + timedelta(hours=23), 24, date_muted=NOW, muted_until=None)
+    assert mute_expired(NOW + timedelta(hours=24), 24, date_muted=NOW, muted_until=None)

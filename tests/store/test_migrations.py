@@ -25,12 +25,13 @@ REVISIONS = sorted(path.name.split("_", 1)[0] for path in (MIGRATIONS / "version
 # The tables each revision creates (and its downgrade drops); 0004 reshapes heartbeat_events.
 OWNS = {"0001": {"services", "heartbeat_events", "alerts", "notifications", "worker_state"},
         "0002": {"job_runs"}, "0003": {"api_keys"}, "0004": set(), "0005": {"service_slots"}, "0006": set(),
-        "0007": {"routes", "route_targets"}}
+        "0007": {"routes", "route_targets"}, "0008": set()}
 # The columns a revision adds to a table it does not own (its downgrade drops them).
 ADDS = {"0005": {"services": {"cron", "timezone", "start_margin_seconds", "min_runtime_seconds",
                               "last_success_at", "next_slot_at", "slot_check_at"}},
         "0006": {"notifications": {"maybe_sent"}},
-        "0007": {"services": {"labels"}, "notifications": {"target_id"}, "alerts": {"escalated_at"}}}
+        "0007": {"services": {"labels"}, "notifications": {"target_id"}, "alerts": {"escalated_at"}},
+        "0008": {"services": {"muted_until"}}}
 TABLES = (services, heartbeat_events, alerts, notifications, worker_state, job_runs, api_keys, service_slots,
           routes, route_targets)
 
@@ -98,6 +99,9 @@ def _seed(engine, revision: str) -> None:
             conn.execute(services.update().where(services.c.service_id == 1).values(labels={"env": "prod"}))
             conn.execute(notifications.update().where(notifications.c.notification_id == 2).values(target_id=1))
             conn.execute(alerts.update().where(alerts.c.alert_id == 1).values(escalated_at=T0))
+        elif revision == "0008":
+            conn.execute(services.update().where(services.c.service_id == 2).values(
+                muted_until=T0 + timedelta(hours=2)))
 
 
 def _rows(engine) -> dict[str, list[dict]]:

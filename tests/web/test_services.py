@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 
 def test_register_with_defaults(api):
     response = api.post("/service", json={"heartbeat_name": "svc-hb", "service_name": "svc", "alert_interval": 5})
@@ -116,3 +118,23 @@ def test_service_list_is_paged(api):
     assert [s["heartbeat_name"] for s in page] == ["s2", "s3"]
     assert len(api.get("/service").json()["results"]) == 5  # default page of 1000
     assert api.get("/service", params={"limit": 0}).status_code == 400
+
+
+@pytest.mark.parametrize("body, named", [
+    ({"mute_for": "2 hours"}, "mute_for"),
+    ({"mute_for": "0h"}, "mute_for"),
+    ({"mute_for": 120}, "mute_for"),
+    ({"mute_for": "366d"}, "mute_for"),
+    ({"muted_until": "2026-01-05T11:00:00Z"}, "muted_until"),  # the clock is at 12:00Z: in the past
+    ({"muted_until": "2026-01-05T13:00:00"}, "muted_until"),  # no offset
+    ({"muted_until": "soon"}, "muted_until"),
+    ({"muted_until": None}, "muted_until"),
+    ({"mute_for": "2h", "muted_until": "2026-01-05T13:00:00Z"}, "muted_until, mute_for"),
+    ({"muted": False, "mute_for": "2h"}, "mute_for"),
+])
+def test_bad_mute_durations_are_a_400_naming_the_field(api, body, named):
+    api.post("/service", json={"heartbeat_name": "svc-hb", "service_name": "svc", "alert_interval": 5})
+    response = api.post("/service/svc-hb", json=body)
+    assert response.status_code == 400, response.text
+    assert response.json()["message"].startswith(f"invalid body: {named}:"), response.json()["message"]
+    assert api.get("/service/svc-hb").json()["results"][0]["muted"] == 0

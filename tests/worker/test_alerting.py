@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from medic.worker.dispatch import lease_for
 from tests.fakes.providers import Response
 
@@ -137,6 +139,29 @@ def test_mute_lifts_itself_after_auto_unmute_hours(medic, worker, clock, pagerdu
     worker.run_once()
     assert medic.service()["muted"] == 0
     assert [a for a, _ in pd_events(pagerduty)] == ["trigger"]
+
+
+@pytest.mark.parametrize("how", [{"mute_for": "2h"}, {"muted": True, "muted_until": "2026-01-05T16:00:00+02:00"}])
+def test_timed_mute_lifts_at_its_end_and_pages_if_still_down(medic, worker, clock, pagerduty, how):
+    medic.register(alert_interval=1)
+    medic.beat()
+    muted = medic.update(**how)  # the clock starts at 12:00Z; 16:00+02:00 is two hours on
+    assert muted["muted"] == 1 and muted["muted_until"] == "2026-01-05T14:00:00Z"
+    clock.advance(hours=1, minutes=59)
+    worker.run_once()
+    assert pagerduty.requests == [] and medic.service()["muted"] == 1
+    clock.advance(minutes=2)
+    worker.run_once()
+    service = medic.service()
+    assert service["muted"] == 0 and service["muted_until"] is None
+    assert [a for a, _ in pd_events(pagerduty)] == ["trigger"]
+
+
+def test_a_mute_without_a_duration_shows_its_default_end(medic, clock):
+    medic.register(alert_interval=1)
+    assert medic.update(muted=True)["muted_until"] == "2026-01-06T12:00:00Z"  # AUTO_UNMUTE_HOURS, 24
+    assert medic.update(mute_for="30m")["muted_until"] == "2026-01-05T12:30:00Z"  # a new end for a muted service
+    assert medic.update(muted=False)["muted_until"] is None
 
 
 def test_deactivating_a_down_service_resolves_the_page(medic, worker, clock, pagerduty):

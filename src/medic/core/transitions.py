@@ -6,6 +6,7 @@ look at and applies the result with compare-and-set updates.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -83,8 +84,41 @@ def decide(c: Candidate, now: datetime, reminder_every: timedelta | None = None)
 
 
 def auto_unmute_cutoff(now: datetime, hours: float) -> datetime:
-    """Services muted at or before this time are unmuted (rule 6)."""
+    """Services muted at or before this time, with no muted_until, are unmuted (rule 6)."""
     return now - timedelta(hours=hours)
+
+
+# A mute's duration (docs/api.md, "Muting"): a whole number and a unit, m, h or d.
+MUTE_FOR_UNITS = {"m": 60, "h": 3600, "d": 86400}
+MUTE_FOR_PATTERN = re.compile(r"^([1-9][0-9]{0,5})([mhd])$")
+MUTE_FOR_MAX = timedelta(days=365)
+
+
+def parse_mute_for(text: str) -> timedelta:
+    """"30m", "2h" or "1d" as a timedelta; ValueError for anything else or over a year."""
+    found = MUTE_FOR_PATTERN.match(text.strip()) if isinstance(text, str) else None
+    if found is None:
+        raise ValueError('must be a whole number and a unit, m, h or d, like "30m", "2h" or "1d"')
+    duration = timedelta(seconds=int(found.group(1)) * MUTE_FOR_UNITS[found.group(2)])
+    if duration > MUTE_FOR_MAX:
+        raise ValueError("must be at most 365d")
+    return duration
+
+
+def mute_end(now: datetime, default_hours: float, *, muted_until: datetime | None = None,
+             mute_for: timedelta | None = None) -> datetime:
+    """When a mute made at ``now`` lifts: its end, its duration, else AUTO_UNMUTE_HOURS (rule 6)."""
+    if muted_until is not None:
+        return muted_until
+    return now + (mute_for if mute_for is not None else timedelta(hours=default_hours))
+
+
+def mute_expired(now: datetime, default_hours: float, *, date_muted: datetime | None,
+                 muted_until: datetime | None) -> bool:
+    """Whether a muted service is unmuted now (rule 6); store.unmute_expired is its SQL."""
+    if muted_until is not None:
+        return muted_until <= now
+    return date_muted is not None and date_muted <= auto_unmute_cutoff(now, default_hours)
 
 
 def alert_name(c: Candidate, reason: str) -> str:

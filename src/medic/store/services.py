@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from medic.core import deadline
 from medic.core.jobs import RunState
 from medic.core.model import GOOD_STATUSES
+from medic.core.transitions import mute_end
 from medic.store import schedules
 from medic.store.tables import heartbeat_events, job_runs, services
 
@@ -80,8 +81,13 @@ _DEADLINE_INPUTS = frozenset({"alert_interval", "threshold", "grace_period_secon
 _SCHEDULE_INPUTS = frozenset({"cron", "timezone"})
 
 
-def update_service(conn: Connection, row: Row, changes: dict[str, Any], now: datetime) -> Row:
-    """Apply a partial update; keeps date_muted and the deadline consistent."""
+def update_service(conn: Connection, row: Row, changes: dict[str, Any], now: datetime, *,
+                   auto_unmute_hours: float | None = None) -> Row:
+    """Apply a partial update; keeps date_muted, muted_until and the deadline consistent.
+
+    ``changes`` may hold muted_until (an end already resolved by core.transitions.mute_end);
+    a mute without one lifts ``auto_unmute_hours`` from now (None: left null, so the
+    worker lifts it AUTO_UNMUTE_HOURS after date_muted)."""
     # Write first: the row lock (PostgreSQL) or write lock (SQLite) keeps a
     # heartbeat from committing between the recount below and our write.
     conn.execute(update(services).where(services.c.service_id == row.service_id).values(date_modified=now))
@@ -89,6 +95,10 @@ def update_service(conn: Connection, row: Row, changes: dict[str, Any], now: dat
     values = dict(changes)
     if "muted" in values and values["muted"] != row.muted:
         values["date_muted"] = now if values["muted"] else None
+    if values.get("muted") is False:
+        values["muted_until"] = None
+    elif values.get("muted") and not row.muted and "muted_until" not in values and auto_unmute_hours:
+        values["muted_until"] = mute_end(now, auto_unmute_hours)
     reactivated = bool(values.get("active")) and not row.active
     merged = {**row._mapping, **values}
     became_cron = bool(merged.get("cron")) and not row.cron

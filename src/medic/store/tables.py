@@ -86,6 +86,9 @@ services = Table(
     Column("date_added", UTCDateTime, nullable=False),
     Column("date_modified", UTCDateTime, nullable=False),
     Column("date_muted", UTCDateTime),
+    # When the mute lifts itself (core/transitions.py, mute_end); null: not muted,
+    # or muted before this column existed (then AUTO_UNMUTE_HOURS after date_muted).
+    Column("muted_until", UTCDateTime),
     Column("last_heartbeat_at", UTCDateTime),
     Column("last_status", String(16)),
     # Unix seconds after which the service is unhealthy unless another heartbeat

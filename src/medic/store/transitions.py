@@ -50,10 +50,11 @@ _CANDIDATE_COLUMNS = (
 
 
 def unmute_expired(conn: Connection, cutoff: datetime, now: datetime) -> int:
+    """Unmute the services core.transitions.mute_expired calls expired."""
+    c = services.c
+    expired = or_(c.muted_until <= now, and_(c.muted_until.is_(None), c.date_muted <= cutoff))
     return conn.execute(
-        update(services)
-        .where(services.c.muted, services.c.date_muted <= cutoff)
-        .values(muted=False, date_muted=None, date_modified=now)
+        update(services).where(c.muted, expired).values(muted=False, date_muted=None, muted_until=None, date_modified=now)
     ).rowcount
 
 

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     AliasChoices,
+    AwareDatetime,
     AfterValidator,
     BaseModel,
     BeforeValidator,
@@ -19,6 +20,7 @@ from pydantic import (
     StringConstraints,
 )
 
+from medic.core.transitions import MUTE_FOR_PATTERN, parse_mute_for
 from medic.core.model import DEFAULT_PRIORITY, DEFAULT_TEAM, Priority, ServiceState, Status
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/@-]*$"
@@ -104,6 +106,19 @@ Labels = Annotated[dict[LabelKey, LabelValue], Field(max_length=20)]
 Minutes = Annotated[int, Field(strict=True, ge=1, le=525600, description="minutes")]
 Count = Annotated[int, Field(strict=True, ge=1, le=10000)]
 Seconds = Annotated[int, Field(strict=True, ge=0, le=31536000)]
+
+
+def _mute_for(value: str) -> str:
+    parse_mute_for(value)
+    return value
+
+
+MuteFor = Annotated[
+    str,
+    AfterValidator(_mute_for),
+    Field(description='mute for this long: a whole number and m, h or d ("30m", "2h", "1d"), at most 365d; '
+                      "implies muted", json_schema_extra={"pattern": MUTE_FOR_PATTERN.pattern}),
+]
 
 
 class Strict(BaseModel):
@@ -218,6 +233,9 @@ class ServiceUpdate(Strict):
 
     service_name: Text = None
     muted: Flag = None
+    muted_until: Annotated[AwareDatetime, Field(description="mute until then (ISO 8601 with an offset); "
+                                                "implies muted, must be in the future")] = None
+    mute_for: MuteFor = None
     active: Flag = None
     alert_interval: Minutes = None
     threshold: Count = None
@@ -284,6 +302,7 @@ class ServiceOut(BaseModel):
     date_added: datetime
     date_modified: datetime
     date_muted: datetime | None
+    muted_until: datetime | None = None  # when the mute lifts itself; null when not muted
     last_heartbeat_at: datetime | None
     last_status: str | None
     labels: dict[str, str] = {}

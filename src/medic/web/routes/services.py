@@ -7,7 +7,7 @@ from typing import Any, Mapping
 
 from flask import Blueprint
 
-from medic.core import schedule
+from medic.core import schedule, transitions
 from medic.core.health import window_fits_retention
 from medic.store import schedules as slot_store
 from medic.store import services as store
@@ -155,6 +155,23 @@ def get_service(heartbeat_name: str):
     return reply([service_out(row, now, ratios)])
 
 
+def _resolve_mute(changes: dict[str, Any], now: datetime) -> None:
+    """muted_until or mute_for in ``changes`` as a resolved muted_until, with muted set."""
+    given = [name for name in ("muted_until", "mute_for") if name in changes]
+    if not given:
+        return
+    if len(given) == 2:
+        raise ApiError(400, "invalid body: muted_until, mute_for: give one or the other, not both")
+    if changes.get("muted") is False:
+        raise ApiError(400, f"invalid body: {given[0]}: only with a mute, not with muted false")
+    mute_for = changes.pop("mute_for", None)
+    until = transitions.mute_end(now, 0, muted_until=changes.get("muted_until"),
+                                 mute_for=transitions.parse_mute_for(mute_for) if mute_for else None)
+    if until <= now:
+        raise ApiError(400, "invalid body: muted_until: must be in the future")
+    changes.update(muted=True, muted_until=until)
+
+
 @operation(
     bp, "/service/<heartbeat_name>", "POST",
     summary="Update a service (partial)",
@@ -164,7 +181,9 @@ def get_service(heartbeat_name: str):
     path_params=("heartbeat_name",),
     errors=(400, 404, 413, 503),
     description="Booleans accept true/false/0/1. Muting records date_muted; the mute lifts "
-    "itself after AUTO_UNMUTE_HOURS. Deactivating closes an open alert and resolves its page.",
+    "itself at `muted_until` (ISO 8601, in the future) or after `mute_for` (\"30m\", \"2h\", \"1d\"), "
+    "either of which implies muted, else after AUTO_UNMUTE_HOURS; the reply shows `muted_until`. "
+    "Deactivating closes an open alert and resolves its page.",
 )
 def update_service(heartbeat_name: str, body: ServiceUpdate):
     rt = runtime()
@@ -174,6 +193,7 @@ def update_service(heartbeat_name: str, body: ServiceUpdate):
     nulls = [name for name, value in changes.items() if value is None and name not in ("runbook", "max_duration_seconds", "labels")]
     if nulls:
         raise ApiError(400, f"invalid body: {', '.join(nulls)}: may not be null")
+    _resolve_mute(changes, rt.now())
     with rt.engine.begin() as conn:
         row = store.get_by_name(conn, heartbeat_name)
         if row is None:
@@ -187,7 +207,7 @@ def update_service(heartbeat_name: str, body: ServiceUpdate):
                     changes.get("alert_interval", row.alert_interval),
                     changes.get("grace_period_seconds", row.grace_period_seconds),
                 )
-            row = store.update_service(conn, row, changes, rt.now())
+            row = store.update_service(conn, row, changes, rt.now(), auto_unmute_hours=rt.settings.auto_unmute_hours)
     return reply(service_out(row, rt.now()), "service updated" if changes else "nothing to change")
 
 

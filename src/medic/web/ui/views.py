@@ -282,7 +282,7 @@ def edit(name: str):
                     f"the window (alert_interval plus grace_period_seconds) is longer than the "
                     f"{rt.settings.heartbeat_retention_days}-day heartbeat retention")
         if not errors and changes:
-            service_store.update_service(conn, row, changes, rt.now())
+            service_store.update_service(conn, row, changes, rt.now(), auto_unmute_hours=rt.settings.auto_unmute_hours)
     if errors:
         context = _service_context(name, "24h")
         context.update(errors=errors, values=request.form)
@@ -315,7 +315,7 @@ def act():
     done = 0
     with rt.engine.begin() as conn:
         for row in q.services_by_names(conn, names):
-            service_store.update_service(conn, row, changes, rt.now())
+            service_store.update_service(conn, row, changes, rt.now(), auto_unmute_hours=rt.settings.auto_unmute_hours)
             done += 1
     log.info("dashboard %s of %d service(s) by %s", action, done, auth.viewer().name)
     flash(f"{label}d {done} service{'s' if done != 1 else ''}.")
