@@ -128,9 +128,11 @@ def test_sign_in_filter_open_edit_with_an_error_and_mute(browser, fleet, make_ke
     assert fleet.service("bravo-hb")["alert_interval"] == 15
     page.get_by_role("button", name=re.compile(r"^Mute")).click()
     expect(page.get_by_role("heading", name="Mute 1 service?")).to_be_visible()
+    page.get_by_label("Mute for").select_option("4h")
     page.get_by_role("button", name="Yes, mute").click()
     expect(page.get_by_role("status")).to_contain_text("Muted 1 service.")
     expect(page.locator(".status-line .badge")).to_have_text("muted")
+    expect(page.locator(".mute-end")).to_contain_text("muted until")
     assert fleet.service("bravo-hb")["muted"] == 1
 
 

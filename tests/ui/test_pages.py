@@ -7,6 +7,7 @@ import html
 import re
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import event
@@ -143,6 +144,23 @@ def test_actions_ask_for_confirmation_then_apply(page, fleet):
     offsite = page.post("/ui/actions", data={"csrf_token": token, "action": "unmute", "confirm": "yes",
                                              "names": "alpha-hb", "back": "https://evil.example/"})
     assert offsite.headers["Location"] == "/ui/"  # never sent elsewhere
+
+
+def test_a_mute_with_a_duration_shows_its_end(page, fleet, clock):
+    fleet.register("alpha-hb")
+    token = csrf(page.get("/ui/").text)
+    ask = page.post("/ui/actions", data={"csrf_token": token, "action": "mute", "names": "alpha-hb"})
+    assert '<option value="4h">4 h</option>' in ask.text and "24 h (the default, AUTO_UNMUTE_HOURS)" in ask.text
+    bad = page.post("/ui/actions", data={"csrf_token": token, "action": "mute", "confirm": "yes",
+                                         "names": "alpha-hb", "mute_for": "3y"})
+    assert bad.status_code == 400 and "mute_for: must be one of 1h, 4h, 24h" in bad.text
+    done = page.post("/ui/actions", data={"csrf_token": token, "action": "mute", "confirm": "yes",
+                                          "names": "alpha-hb", "mute_for": "4h"})
+    assert done.status_code == 303
+    end = clock() + timedelta(hours=4)
+    assert fleet.service("alpha-hb")["muted_until"] == end.strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert f"muted until <time datetime=\"{end.isoformat()}\">{end:%Y-%m-%d %H:%M} UTC</time>" in \
+        page.get("/ui/service/alpha-hb").text
 
 
 def test_a_post_without_the_csrf_token_is_refused_and_changes_nothing(page, fleet):

@@ -18,6 +18,7 @@ from medic.auth.manage import KeyManagementError, create_key, list_keys, revoke_
 from medic.core.health import window_fits_retention
 from medic.core.jobs import RunState, duration_stats
 from medic.core.model import REASON_TEXT, OpenReason, Priority, ServiceState
+from medic.core.transitions import mute_end, parse_mute_for
 from medic.store import dashboard as q
 from medic.store import jobs as job_store
 from medic.store import services as service_store
@@ -45,6 +46,8 @@ ACTIONS = {
     "deactivate": ({"active": False}, "Deactivate", scopes.WRITE),
     "reactivate": ({"active": True}, "Reactivate", scopes.WRITE),
 }
+# The mute lengths offered on the confirmation page ("": AUTO_UNMUTE_HOURS), as mute_for.
+MUTE_CHOICES = ("", "1h", "4h", "24h")
 MAX_BULK = forms.MAX_PER_PAGE
 PUBLIC_ENDPOINTS = {"ui.login", "ui.static"}
 
@@ -298,6 +301,9 @@ def act():
         raise BadInput(f"action: must be one of {', '.join(ACTIONS)}")
     changes, label, scope = ACTIONS[action]
     _require(scope)
+    mute_for = request.form.get("mute_for", "") if action == "mute" else ""
+    if mute_for not in MUTE_CHOICES:
+        raise BadInput(f"mute_for: must be one of {', '.join(c for c in MUTE_CHOICES if c)}, or left empty")
     names = [n.strip() for n in request.form.getlist("names") if n.strip()]
     if not names:
         raise BadInput("Select at least one service first.")
@@ -311,7 +317,9 @@ def act():
         if not found:
             raise Refused(404, "None of the selected services exists any more.")
         return render_template("confirm.html", action=action, label=label, services=found, back=back,
-                               auto_unmute_hours=rt.settings.auto_unmute_hours)
+                               auto_unmute_hours=rt.settings.auto_unmute_hours, mute_choices=MUTE_CHOICES[1:])
+    if mute_for:
+        changes = {**changes, "muted_until": mute_end(rt.now(), 0, mute_for=parse_mute_for(mute_for))}
     done = 0
     with rt.engine.begin() as conn:
         for row in q.services_by_names(conn, names):
