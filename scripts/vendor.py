@@ -1,4 +1,4 @@
-"""Vendor the dashboard's front-end files from the npm registry at pinned versions.
+"""Vendor the dashboard's (and /docs') front-end files from the npm registry at pinned versions.
 
 `make vendor` runs this. Each package is fetched with `npm pack` (the registry's own
 client, which checks the tarball against the registry's integrity digest), the one
@@ -25,6 +25,9 @@ TEST_ASSETS = ROOT / "tests" / "ui" / "vendor"
 # (npm package, pinned version, file inside the tarball, destination)
 PINNED = [
     ("htmx.org", "2.0.8", "package/dist/htmx.min.js", STATIC / "htmx.min.js"),
+    # /docs: Swagger UI over /openapi.json
+    ("swagger-ui-dist", "5.35.0", "package/swagger-ui-bundle.js", STATIC / "swagger-ui-bundle.js"),
+    ("swagger-ui-dist", "5.35.0", "package/swagger-ui.css", STATIC / "swagger-ui.css"),
     # Accessibility checks in the browser tests only: never served by Medic.
     ("axe-core", "4.14.1", "package/axe.min.js", TEST_ASSETS / "axe.min.js"),
 ]

@@ -251,3 +251,37 @@ def test_no_serious_accessibility_violations_on_any_page(chromium, server, fleet
     found["confirm"] = serious_violations(page)
     context.close()
     assert {k: v for k, v in found.items() if v} == {}
+
+
+def test_api_docs_render_swagger_ui_without_another_host(browser, server):
+    hosts = set()
+    browser.on("request", lambda request: hosts.add(request.url.split("/")[2]))
+    browser.goto("/docs")
+    browser.wait_for_selector(".swagger-ui .opblock-summary-path")
+    paths = browser.locator(".swagger-ui .opblock-summary-path").all_inner_texts()
+    assert any(p.strip().startswith("/heartbeat") for p in paths)
+    assert hosts == {server.url.split("/")[2]}
+
+
+def test_live_refresh_stops_while_the_tab_is_hidden(browser, fleet, make_key):
+    fleet.register("alpha-hb")
+    page = browser
+    sign_in(page, make_key("read"))
+    polls: list[str] = []
+    page.on("request", lambda r: polls.append(r.url) if r.headers.get("hx-request") else None)
+    page.wait_for_timeout(1500)  # three poll periods of 0.5 s
+    assert polls, "the overview refreshes itself while visible"
+    page.evaluate("""() => {
+        Object.defineProperty(document, "hidden", {configurable: true, get: () => true});
+        document.dispatchEvent(new Event("visibilitychange"));
+    }""")
+    page.wait_for_timeout(600)  # a poll already in flight may still land
+    polls.clear()
+    page.wait_for_timeout(1500)
+    assert polls == []
+    page.evaluate("""() => {
+        Object.defineProperty(document, "hidden", {configurable: true, get: () => false});
+        document.dispatchEvent(new Event("visibilitychange"));
+    }""")
+    page.wait_for_timeout(1500)
+    assert polls, "refresh resumes once the tab is visible again"

@@ -105,3 +105,18 @@ def test_docs_page_lists_operations(api):
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/html")
     assert "/heartbeat" in response.text and "Register a service" in response.text
+
+
+def test_docs_page_loads_swagger_ui_from_medic_itself(api):
+    """Swagger UI over /openapi.json, vendored: every script and stylesheet /docs names
+    is served by this Medic, none from another host."""
+    import re
+
+    html = api.get("/docs").text
+    assets = re.findall(r'(?:src|href)="([^"]+)"', html)
+    assert any(a.endswith("swagger-ui-bundle.js") for a in assets) and any(a.endswith("swagger-ui.css") for a in assets)
+    for asset in assets:
+        assert "://" not in asset and not asset.startswith("//"), asset  # same host, relative or absolute
+        if asset.endswith((".js", ".css")):
+            assert api.get(asset).status_code == 200, asset
+    assert 'data-spec="/openapi.json"' in html
