@@ -39,10 +39,10 @@ from medic.notify.base import (
     APPRISE,
     DeliveryResult,
     Notification,
-    format_duration,
-    parse_time,
+    down_for,
     reason_text,
     safe_error,
+    service_words,
 )
 
 if TYPE_CHECKING:  # medic.config imports this module to check APPRISE_URL
@@ -106,44 +106,32 @@ NOTIFY_TYPES = {
 }
 
 
-def _what(payload: dict) -> str:
-    return f"heartbeat {payload.get('heartbeat_name') or '?'} of service {payload.get('service_name') or '?'}"
-
-
-def _down_for(payload: dict, until_key: str) -> str | None:
-    opened = parse_time(payload.get("opened_at"))
-    until = parse_time(payload.get(until_key)) or parse_time(payload.get("occurred_at"))
-    if opened is None or until is None:
-        return None
-    return format_duration((until - opened).total_seconds())
-
-
 def title_for(kind: str, payload: dict) -> str:
     priority = str(payload.get("priority") or "?").upper()
     if kind == NotificationKind.TRIGGER:
-        title = f"[Medic] DOWN ({priority}): {_what(payload)}"
+        title = f"[Medic] DOWN ({priority}): {service_words(payload)}"
     elif kind == NotificationKind.RESOLVE:
-        title = f"[Medic] RESOLVED: {_what(payload)}"
+        title = f"[Medic] RESOLVED: {service_words(payload)}"
     else:
-        title = f"[Medic] STILL DOWN ({priority}): {_what(payload)}"
+        title = f"[Medic] STILL DOWN ({priority}): {service_words(payload)}"
     return " ".join(title.split())[:250]
 
 
 def body_for(kind: str, payload: dict) -> str:
     if kind == NotificationKind.TRIGGER:
-        lines = [f"{_what(payload).capitalize()}: {reason_text(payload.get('reason'))}."]
+        lines = [f"{service_words(payload).capitalize()}: {reason_text(payload.get('reason'))}."]
         lines.append(f"Last heartbeat: {payload.get('last_heartbeat_at') or 'never'}")
     elif kind == NotificationKind.RESOLVE:
-        duration = _down_for(payload, "closed_at")
+        duration = down_for(payload, "closed_at")
         after = f" after {duration}" if duration else ""
         if payload.get("reason") == "deactivated":
             lines = [f"Service {payload.get('service_name') or '?'} was deactivated; its alert was closed{after}."]
         else:
-            lines = [f"Recovered{after}: {_what(payload)} is sending heartbeats again."]
+            lines = [f"Recovered{after}: {service_words(payload)} is sending heartbeats again."]
     else:
-        duration = _down_for(payload, "occurred_at")
+        duration = down_for(payload, "occurred_at")
         since = f" for {duration}" if duration else ""
-        lines = [f"Still down{since}: {_what(payload)} ({reason_text(payload.get('reason'))})."]
+        lines = [f"Still down{since}: {service_words(payload)} ({reason_text(payload.get('reason'))})."]
     if payload.get("team"):
         lines.append(f"Team: {payload['team']}")
     for label, url in (("Runbook", payload.get("runbook")), ("Open in Medic", payload.get("medic_url"))):

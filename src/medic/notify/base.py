@@ -174,3 +174,17 @@ def format_duration(seconds: float) -> str:
     if minutes:
         return f"{minutes}m"
     return f"{secs}s"
+
+
+def down_for(payload: Mapping[str, Any], until_key: str) -> str | None:
+    """How long the alert was open, from its payload ("2h 5m"); None when unknown."""
+    opened = parse_time(payload.get("opened_at"))
+    until = parse_time(payload.get(until_key)) or parse_time(payload.get("occurred_at"))
+    if opened is None or until is None:
+        return None
+    return format_duration((until - opened).total_seconds())
+
+
+def service_words(payload: Mapping[str, Any]) -> str:
+    """'heartbeat billing-hb of service billing', for channels that send plain text."""
+    return f"heartbeat {payload.get('heartbeat_name') or '?'} of service {payload.get('service_name') or '?'}"

@@ -47,11 +47,11 @@ from medic.notify.base import (
     EMAIL,
     DeliveryResult,
     Notification,
+    down_for,
     exception_error,
-    format_duration,
-    parse_time,
     reason_text,
     safe_error,
+    service_words,
 )
 
 if TYPE_CHECKING:  # medic.config imports this module to check SMTP_FROM and SMTP_TO
@@ -128,33 +128,21 @@ def subject_for(notification: Notification) -> str:
     return subject if notification.kind == NotificationKind.TRIGGER else f"Re: {subject}"
 
 
-def _down_for(payload: dict, until_key: str) -> str | None:
-    opened = parse_time(payload.get("opened_at"))
-    until = parse_time(payload.get(until_key)) or parse_time(payload.get("occurred_at"))
-    if opened is None or until is None:
-        return None
-    return format_duration((until - opened).total_seconds())
-
-
-def _what(payload: dict) -> str:
-    return f"heartbeat {payload.get('heartbeat_name') or '?'} of service {payload.get('service_name') or '?'}"
-
-
 def headline(kind: str, payload: dict) -> str:
     """The first line of the message: what happened."""
     if kind == NotificationKind.TRIGGER:
         priority = str(payload.get("priority") or "?").upper()
-        return _one_line(f"DOWN ({priority}): {_what(payload)}: {reason_text(payload.get('reason'))}")
+        return _one_line(f"DOWN ({priority}): {service_words(payload)}: {reason_text(payload.get('reason'))}")
     if kind == NotificationKind.RESOLVE:
-        duration = _down_for(payload, "closed_at")
+        duration = down_for(payload, "closed_at")
         after = f" after {duration}" if duration else ""
         if payload.get("reason") == "deactivated":
             return _one_line(f"RESOLVED: service {payload.get('service_name') or '?'} was deactivated; "
                              f"its alert was closed{after}")
-        return _one_line(f"RECOVERED{after}: {_what(payload)} is sending heartbeats again")
-    duration = _down_for(payload, "occurred_at")
+        return _one_line(f"RECOVERED{after}: {service_words(payload)} is sending heartbeats again")
+    duration = down_for(payload, "occurred_at")
     since = f" for {duration}" if duration else ""
-    return _one_line(f"STILL DOWN{since}: {_what(payload)} ({reason_text(payload.get('reason'))})")
+    return _one_line(f"STILL DOWN{since}: {service_words(payload)} ({reason_text(payload.get('reason'))})")
 
 
 def _details(kind: str, payload: dict) -> list[tuple[str, str]]:

@@ -36,11 +36,10 @@ from medic.notify.base import (
     DeliveryResult,
     Notification,
     classify_status,
+    down_for,
     exception_error,
-    format_duration,
     header_value,
     parse_retry_after,
-    parse_time,
     reason_text,
     safe_error,
 )
@@ -83,14 +82,6 @@ def _subject(payload: dict, capital: bool = False) -> str:
     heartbeat = _escape(payload.get("heartbeat_name") or "?")
     service = _escape(payload.get("service_name") or "?")
     return f"{'H' if capital else 'h'}eartbeat *{heartbeat}* of service *{service}*"
-
-
-def _down_for(payload: dict, until_key: str) -> str | None:
-    opened = parse_time(payload.get("opened_at"))
-    until = parse_time(payload.get(until_key)) or parse_time(payload.get("occurred_at"))
-    if opened is None or until is None:
-        return None
-    return format_duration((until - opened).total_seconds())
 
 
 def _links_block(payload: dict) -> dict | None:
@@ -139,7 +130,7 @@ def trigger_message(payload: dict) -> tuple[str, list[dict]]:
 
 
 def resolve_message(payload: dict) -> tuple[str, list[dict]]:
-    duration = _down_for(payload, "closed_at")
+    duration = down_for(payload, "closed_at")
     after = f" after {duration}" if duration else ""
     if payload.get("reason") == "deactivated":
         service = _escape(payload.get("service_name") or "?")
@@ -150,7 +141,7 @@ def resolve_message(payload: dict) -> tuple[str, list[dict]]:
 
 
 def reminder_message(payload: dict) -> tuple[str, list[dict]]:
-    duration = _down_for(payload, "occurred_at")
+    duration = down_for(payload, "occurred_at")
     since = f" for {duration}" if duration else ""
     text = f":hourglass: Still down{since}: {_subject(payload)} ({_escape(reason_text(payload.get('reason')))})."
     return _simple(text, payload)
