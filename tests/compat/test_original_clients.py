@@ -14,7 +14,6 @@ import httpx
 import pytest
 
 from medic.web import create_app
-from medic.worker.loop import Worker
 from tests.fakes.providers import provider_env
 from tests.support.server import LiveServer
 
@@ -22,13 +21,6 @@ from tests.support.server import LiveServer
 @pytest.fixture
 def settings_env(pagerduty, slack) -> dict[str, str]:
     return {**provider_env(pagerduty, slack), "NOTIFY_TIMEOUT_SECONDS": "2"}
-
-
-@pytest.fixture
-def worker(settings, engine, clock):
-    worker = Worker(settings, engine, clock=clock, run_daily_cleanup=False)
-    yield worker
-    worker.close()
 
 
 @pytest.fixture(params=["fast path", "flask route"])

@@ -4,20 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from medic.worker.loop import Worker
 from tests.fakes.providers import provider_env
 
 
 @pytest.fixture
 def settings_env(pagerduty, slack) -> dict[str, str]:
     return {**provider_env(pagerduty, slack), "NOTIFY_TIMEOUT_SECONDS": "2"}
-
-
-@pytest.fixture
-def worker(settings, engine, clock):
-    worker = Worker(settings, engine, clock=clock, run_daily_cleanup=False)
-    yield worker
-    worker.close()
 
 
 class Jobs:

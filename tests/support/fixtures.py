@@ -7,6 +7,7 @@ import pytest
 
 from medic.config import load_settings
 from medic.web import create_app
+from medic.worker.loop import Worker
 from tests.support.clock import FakeClock
 from tests.support.databases import BACKENDS, postgres_engine, sqlite_engine
 from tests.support.server import LiveServer
@@ -57,3 +58,11 @@ def server(app):
 def api(server):
     with httpx.Client(base_url=server.url, timeout=10) as client:
         yield client
+
+
+@pytest.fixture
+def worker(settings, engine, clock):
+    """The real worker, one step at a time on the test's clock (no daily cleanup)."""
+    worker = Worker(settings, engine, clock=clock, run_daily_cleanup=False)
+    yield worker
+    worker.close()
