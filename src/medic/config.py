@@ -100,10 +100,11 @@ class Settings(BaseModel):
             return value.upper() if value.lower() not in ("json", "text") else value.lower()
         return value
 
-    @field_validator("web_worker_class", mode="before")
+    @field_validator("web_worker_class", "auth", "smtp_tls", mode="before")
     @classmethod
-    def _lower_case(cls, value: object) -> object:
-        return value.lower() if isinstance(value, str) else value
+    def _choice(cls, value: object) -> object:
+        """Choices are read in any case, spaces around them ignored."""
+        return value.strip().lower() if isinstance(value, str) else value
 
     @field_validator("database_url")
     @classmethod
@@ -162,11 +163,6 @@ class Settings(BaseModel):
         parse_addresses(value)
         return value
 
-    @field_validator("smtp_tls", mode="before")
-    @classmethod
-    def _smtp_tls(cls, value: object) -> object:
-        return value.strip().lower() if isinstance(value, str) else value
-
     @field_validator("apprise_url")
     @classmethod
     def _apprise_url(cls, value: SecretStr | None) -> SecretStr | None:
@@ -185,11 +181,6 @@ class Settings(BaseModel):
             if normalise_origin(item) is None:
                 raise ValueError(f"{item!r} is not an origin such as https://dashboard.example.com")
         return value
-
-    @field_validator("auth", mode="before")
-    @classmethod
-    def _lower(cls, value: object) -> object:
-        return value.strip().lower() if isinstance(value, str) else value
 
     @field_validator("admin_api_key")
     @classmethod
