@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test venv bench bench-quick soak soak-quick cluster-up cluster-down cluster-test clean vendor demo
+.PHONY: run test venv bench bench-quick soak soak-quick cluster-up cluster-down cluster-test cluster-regions clean vendor demo
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ required"'
@@ -49,6 +49,9 @@ cluster-down:
 
 cluster-test: $(STAMP)  # about 5 minutes: starts a cluster, crashes, switches over and partitions it, stops it
 	$(BIN)/python -m bench.failover
+
+cluster-regions: $(STAMP)  # about 4 minutes: two regions 30 ms apart on its own cluster (docs/clustering.md)
+	$(BIN)/python -m bench.regions
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

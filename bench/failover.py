@@ -9,7 +9,7 @@ first 201 for a heartbeat sent after it, the replies meanwhile, and heartbeats a
 201 against rows stored per service (lost: a 201 without its row; must be 0).
 
     make cluster-test          # starts the cluster, runs both scenarios, stops it
-    python -m bench.failover [--clients 16] [--reuse]   # --reuse: a cluster already up
+    python -m bench.failover [--clients 16] [--reuse] [--only no_standby ...]   # --reuse: a cluster already up
 
 Results: bench/results/full/failover.json and the "Failover" section of bench/RESULTS.md.
 """
@@ -386,10 +386,46 @@ def replica_scenario(*, url: str, read_url: str, port: int, clients: int, first:
     return result
 
 
+def no_standby_scenario(*, url: str, port: int, clients: int, first: int, hold: float = 15) -> dict:
+    """Both standbys crash under load: in strict synchronous mode the primary acknowledges
+    nothing (a 201 is on two nodes or not at all) until one of them is back."""
+    seed.seed_services(url, clients * SERVICES_PER_CLIENT, datetime.now(timezone.utc), first=first)
+    leader = cluster("leader")
+    standbys = [n for n in ("1", "2", "3") if n != leader]
+    with Load(port, clients, first) as load:
+        time.sleep(5)
+        fault_at = time.time()
+        for node in standbys:
+            cluster("crash", node)
+        time.sleep(hold)
+        restart_at = time.time()
+        cluster("start", standbys[0])  # waits until it replicates again
+        _until(lambda: any(s == 201 and sent > restart_at for sent, _, s, _ in list(load.replies)), 120)
+        time.sleep(5)
+    held = [s for sent, answered, s, _ in load.replies if sent > fault_at + 1 and answered < restart_at]
+    back = sorted(answered for sent, answered, s, _ in load.replies if s == 201 and sent > restart_at)
+    ok = Counter(name for _, _, s, name in load.replies if s == 201)
+    stored = _stored(url, first, clients * SERVICES_PER_CLIENT)
+    result = {
+        "scenario": "no_standby",
+        "old_leader": f"node{leader}", "new_leader": f"node{cluster('leader')}",
+        "held_seconds": hold,
+        "acknowledged_with_no_standby": sum(1 for s in held if s == 201),
+        "statuses_with_no_standby": dict(Counter(str(s) for s in held)),
+        "seconds_from_standby_start_to_first_201": round(back[0] - restart_at, 2) if back else None,
+        "answered_201": sum(ok.values()), "stored_rows": sum(stored.values()),
+        "lost": sum(max(0, ok[name] - stored[name]) for name in ok),
+    }
+    common.log(f"failover no_standby: {result}")
+    cluster("start", standbys[1])
+    return result
+
+
 SCENARIOS = ("crash", "switchover", "partition")
+ALL_SCENARIOS = (*SCENARIOS, "replica", "workers", "no_standby")
 
 
-def run(*, clients: int = 16, reuse: bool = False) -> dict:
+def run(*, clients: int = 16, reuse: bool = False, only: set[str] | None = None) -> dict:
     if not reuse:
         cluster("up")  # refuses when a cluster is already there; then nothing is torn down
     try:
@@ -406,16 +442,25 @@ def run(*, clients: int = 16, reuse: bool = False) -> dict:
         read_url = url.replace("target_session_attrs=read-write", "target_session_attrs=standby")
         server = common.start_medic_serve(url, name="medic-serve-cluster", LOG_LEVEL="WARNING",
                                           MEDIC_DATABASE_READ_URL=read_url)
+        wanted = lambda kind: only is None or kind in only  # noqa: E731
         with common.running(server):
             runs = []
             for i, kind in enumerate(SCENARIOS):
-                runs.append(scenario(kind, url=url, port=server.port, clients=clients,
-                                     first=i * clients * SERVICES_PER_CLIENT))
-                time.sleep(5)  # let the cluster settle (sync standby assigned) before the next fault
-            runs.append(replica_scenario(url=url, read_url=read_url, port=server.port, clients=clients,
-                                         first=len(SCENARIOS) * clients * SERVICES_PER_CLIENT + 200))
-            time.sleep(5)
-            runs.append(workers_scenario(url=url, port=server.port, first=(len(SCENARIOS) + 1) * clients * SERVICES_PER_CLIENT + 200))
+                if wanted(kind):
+                    runs.append(scenario(kind, url=url, port=server.port, clients=clients,
+                                         first=i * clients * SERVICES_PER_CLIENT))
+                    time.sleep(5)  # let the cluster settle (sync standby assigned) before the next fault
+            if wanted("replica"):
+                runs.append(replica_scenario(url=url, read_url=read_url, port=server.port, clients=clients,
+                                             first=len(SCENARIOS) * clients * SERVICES_PER_CLIENT + 200))
+                time.sleep(5)
+            if wanted("workers"):
+                runs.append(workers_scenario(url=url, port=server.port,
+                                             first=(len(SCENARIOS) + 1) * clients * SERVICES_PER_CLIENT + 200))
+                time.sleep(5)
+            if wanted("no_standby"):
+                runs.append(no_standby_scenario(url=url, port=server.port, clients=clients,
+                                                first=(len(SCENARIOS) + 1) * clients * SERVICES_PER_CLIENT + 300))
         return {"clients": clients, "runs": runs, "cluster": "deploy/cluster/cluster.sh (3 nodes, synchronous_mode_strict, ttl 10 s, loop_wait 2 s)"}
     finally:
         if not reuse:
@@ -426,9 +471,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--reuse", action="store_true", help="use a cluster already started with cluster.sh up")
+    parser.add_argument("--only", nargs="+", choices=ALL_SCENARIOS,
+                        help="run these scenarios; the others' results already saved are kept")
     args = parser.parse_args()
     env = environment.describe()
-    result = run(clients=args.clients, reuse=args.reuse)
+    result = run(clients=args.clients, reuse=args.reuse, only=set(args.only) if args.only else None)
+    if args.only and (saved := common.load("full/failover")):
+        kept = [r for r in saved["runs"] if r["scenario"] not in args.only]
+        result["runs"] = sorted(kept + result["runs"], key=lambda r: ALL_SCENARIOS.index(r["scenario"]))
     result["environment"] = env
     result["finished_at"] = time.strftime("%Y-%m-%d %H:%M:%S %Z")
     common.save("full/failover", result)

@@ -290,6 +290,14 @@ def _failover(lines: list[str], summary: list, data: dict) -> None:
                 f"{r['slack_repeated_posts']} repeated | {r['incidents'] - min(r['pagerduty_triggers_distinct'], r['pagerduty_resolves_distinct'])} | - | "
                 f"{r['alerts_opened']} alerts for {r['services_with_an_alert']} services; last trigger "
                 f"{r['seconds_from_crash_to_last_trigger']} s after the crash |")
+        elif kind == "no_standby":
+            held = ", ".join(f"{n} x {s}" for s, n in sorted(r["statuses_with_no_standby"].items())) or "no reply (requests waited)"
+            lines.append(
+                f"| both standbys crashed | {r['held_seconds']:g} held + "
+                f"{r['seconds_from_standby_start_to_first_201']} after one was back | with no standby: {held} "
+                f"({r['acknowledged_with_no_standby']} acknowledged) | {r['lost']} | - | strict synchronous mode: "
+                f"writes wait for a standby; first 201 {r['seconds_from_standby_start_to_first_201']} s after "
+                f"`cluster.sh start` of one returned |")
     lines.append("")
     lost = sum(r.get("lost", 0) for r in data["runs"])
     summary.append(("Failover: no acknowledged heartbeat lost, every incident paged once",
@@ -452,6 +460,36 @@ def _commands(lines: list[str], mode: str, ingest: dict | None) -> None:
     ]
 
 
+def _regions(lines: list[str], summary: list, data: dict) -> None:
+    lines += ["### Two regions: a delayed link, workers in both, region A lost", ""]
+    lat, workers, lost = data["latency"], data["workers"], data["region_a_lost"]
+    lines.append(
+        f"`python -m bench.regions` (bench/regions.py): nodes 1 and 2 in region A, node 3 in region B, "
+        f"{data['delay_ms_each_way']:g} ms each way between them (a {data['round_trip_ms']:g} ms round trip); node 2 "
+        f"tagged nosync so the synchronous standby is {', '.join(data['synchronous_standby']) or 'none'} across the link; "
+        f"a `medic serve` per region, {data['clients_per_region']} client threads on each. See docs/clustering.md."
+    )
+    lines += ["", "| measure | region A | region B |", "|---|---|---|"]
+    a, b = lat["region_a_client"], lat["region_b_client"]
+    lines.append(f"| heartbeat p50 / p99 (ms) | {a['p50_ms']} / {a['p99_ms']} | {b['p50_ms']} / {b['p99_ms']} |")
+    lines.append(f"| heartbeats stored per second | {a['per_second']} | {b['per_second']} |")
+    lines.append(f"| worker mean cycle (ms) | {workers['mean_cycle_ms_region_a']} | {workers['mean_cycle_ms_region_b']} |")
+    lines += ["", f"Two workers, one per region, {workers['incidents']} incidents: {workers['alerts_opened']} alerts, "
+              f"{workers['pagerduty_triggers_distinct']} PagerDuty triggers, {workers['pagerduty_repeated_sends']} repeated. "
+              f"Region A lost ({lost['old_leader']} and node 2 killed, region A's web stopped): {lost['new_leader']} "
+              f"promoted after {lost['seconds_to_node3_promoted']} s but, alone in strict synchronous mode, it acknowledged "
+              f"{lost['region_b_201s_before_relax']} heartbeats in the {lost['held_seconds']:g} s before an operator ran "
+              f"`cluster.sh relax` (replies meanwhile: "
+              + ", ".join(f"{n} x {s}" for s, n in sorted(lost["region_b_statuses_before_relax"].items()))
+              + f"); first 201 {lost['seconds_from_relax_to_first_201']} s after the relax; "
+              f"{lost['answered_201']} heartbeats answered 201, {lost['stored_rows']} stored, lost {lost['lost']}.", ""]
+    summary.append(("Two regions: region A lost, no acknowledged heartbeat lost, each incident paged once",
+                    f"lost {lost['lost']}; {lost['region_b_201s_before_relax']} acknowledged on one node; "
+                    f"{workers['pagerduty_repeated_sends']} repeated pages",
+                    _verdict(lost["lost"] == 0 and lost["region_b_201s_before_relax"] == 0 and workers["pagerduty_repeated_sends"] == 0
+                             and workers["pagerduty_triggers_distinct"] == workers["incidents"])))
+
+
 def _measured_apart(lines: list[str], data: dict, main_env: dict) -> None:
     env = data.get("environment")
     if env and main_env and env.get("medic_commit") != main_env.get("medic_commit"):
@@ -505,6 +543,10 @@ def write(mode: str) -> Path:
     if failover:
         _failover(body, summary, failover)
         _measured_apart(body, failover, env)
+    regions = load("regions")
+    if regions:
+        _regions(body, summary, regions)
+        _measured_apart(body, regions, env)
     cleanup = load("cleanup")
     if cleanup:
         _cleanup(body, summary, cleanup)

@@ -11,13 +11,17 @@
 #   deploy/cluster/cluster.sh start N   start node N again (it rejoins through pg_rewind)
 #   deploy/cluster/cluster.sh switchover  planned switchover to the synchronous standby
 #   deploy/cluster/cluster.sh partition N / heal N   cut node N off the network (its process lives)
+#   deploy/cluster/cluster.sh relax     synchronous mode off: a primary left alone takes writes again
+#                                       (turning only synchronous_mode_strict off leaves it waiting in Patroni 3.0)
 #
 # Needs Debian's patroni, etcd-server and postgresql-15 (`apt-get install patroni etcd-server`).
 # Ports: etcd 23790/23800, PostgreSQL 54321-54323, Patroni REST 18008-18010. Every node is
 # reached by the others and by Medic only through proxies of its own (tcpproxy.py:
 # PostgreSQL 54331-54333, REST 18018-18020, and its own way to etcd 23791-23793), so
 # dropping the packets on those ports is a network partition of that node, and
-# MEDIC_CLUSTER_DELAY_MS=N puts it N ms away each way. Data under
+# MEDIC_CLUSTER_DELAY_MS=N puts it N ms away each way (only the nodes listed in
+# MEDIC_CLUSTER_DELAY_NODES, default all: "1 2" puts nodes 1 and 2 in a remote region).
+# MEDIC_CLUSTER_NOSYNC="2" tags node 2 nosync (never the synchronous standby). Data under
 # $MEDIC_CLUSTER_DIR (default /tmp/medic-cluster). Timings are test-friendly (ttl 10 s,
 # loop_wait 2 s); Patroni's defaults (30/10/10) make a failover about 25 s instead of 10.
 # Local connections are trusted: this is a test cluster on 127.0.0.1, not a deployment.
@@ -107,19 +111,26 @@ postgresql:
     unix_socket_directories: $d
 watchdog:
   mode: "off"
-tags: {nofailover: false, noloadbalance: false, clonefrom: false, nosync: false}
+tags: {nofailover: false, noloadbalance: false, clonefrom: false, nosync: $(nosync "$i")}
 EOF
     chmod 600 "$d/patroni.yml"
     owner "$d"
 }
 
+nosync() { case " ${MEDIC_CLUSTER_NOSYNC:-} " in *" $1 "*) echo true ;; *) echo false ;; esac; }
+
+delay_of() {  # the one-way delay in ms of node N's proxies ("" for none)
+    case " ${MEDIC_CLUSTER_DELAY_NODES:-${NODES[*]}} " in *" $1 "*) echo "${MEDIC_CLUSTER_DELAY_MS:-}" ;; esac
+}
+
 start_proxies() {  # start_proxies N: the node's three ways in and out
-    local i=$1 d="$DIR/proxy$1"
+    local i=$1 d="$DIR/proxy$1" delay
+    delay=$(delay_of "$i")
     mkdir -p "$d"
     for pair in "$(pg_proxy "$i"):$(pg_port "$i"):pg" "$(rest_proxy "$i"):$(rest_port "$i"):rest" \
                 "$(etcd_proxy "$i"):$ETCD_CLIENT:etcd"; do
         IFS=: read -r listen target name <<< "$pair"
-        nohup $PROXY "$listen" "$target" ${MEDIC_CLUSTER_DELAY_MS:+--delay-ms "$MEDIC_CLUSTER_DELAY_MS"} \
+        nohup $PROXY "$listen" "$target" ${delay:+--delay-ms "$delay"} \
             --pidfile "$d/$name.pid" > "$d/$name.log" 2>&1 &
     done
     wait_for 10 test -s "$d/pg.pid" -a -s "$d/rest.pid" -a -s "$d/etcd.pid"
@@ -248,7 +259,8 @@ case "${1:-}" in
     crash) cmd_crash "$2" ;;
     start) start_node "$2"; wait_for 90 is_replica "$2" ;;
     switchover) cmd_switchover ;;
+    relax) patronictl -c "$DIR/node$(leader)/patroni.yml" edit-config --force -q -s synchronous_mode=false medic ;;
     partition) partition "$2" ;;
     heal) heal "$2" ;;
-    *) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+    *) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac
