@@ -490,6 +490,26 @@ def _regions(lines: list[str], summary: list, data: dict) -> None:
                              and workers["pagerduty_triggers_distinct"] == workers["incidents"])))
 
 
+def _cron_share(lines: list[str], summary: list, data: dict) -> None:
+    lines += ["### Ingest with cron services", ""]
+    lines.append(
+        f"`python -m bench.cron_share` (bench/cron_share.py): `medic serve` on two PostgreSQL databases of 1,000 "
+        f"services, one all interval, one with {data['share']:.0%} on cron schedules in five zones; wrk at "
+        f"{data['connections']} connections, {data['seconds']} s per run, runs interleaved. CPU: web processes and "
+        "their PostgreSQL backends, per stored heartbeat."
+    )
+    lines += ["", "| run | interval: stored/s, p99 | cron share: stored/s, p99 | stored ratio | CPU ms/heartbeat (interval / cron) |",
+              "|---|---|---|---|---|"]
+    for n, (i, c) in enumerate(zip(data["runs"]["interval"], data["runs"]["cron"]), 1):
+        lines.append(f"| {n} | {i['stored_per_s']:.0f}, {i['p99_us'] / 1000:.1f} ms | {c['stored_per_s']:.0f}, "
+                     f"{c['p99_us'] / 1000:.1f} ms | {data['stored_ratio_per_run'][n - 1]:.2f} | "
+                     f"{data['cpu_ms_per_stored']['interval'][n - 1]:.3f} / {data['cpu_ms_per_stored']['cron'][n - 1]:.3f} |")
+    lines.append("")
+    summary.append((f"Cron services ({data['share']:.0%} of the fleet) do not dent ingest",
+                    f"CPU per heartbeat x{data['cpu_ratio_median']:.2f} (median of runs)",
+                    _verdict(data["cpu_ratio_median"] < 1.25)))
+
+
 def _measured_apart(lines: list[str], data: dict, main_env: dict) -> None:
     env = data.get("environment")
     if env and main_env and env.get("medic_commit") != main_env.get("medic_commit"):
@@ -543,6 +563,10 @@ def write(mode: str) -> Path:
     if failover:
         _failover(body, summary, failover)
         _measured_apart(body, failover, env)
+    cron_share = load("cron-share")
+    if cron_share:
+        _cron_share(body, summary, cron_share)
+        _measured_apart(body, cron_share, env)
     regions = load("regions")
     if regions:
         _regions(body, summary, regions)

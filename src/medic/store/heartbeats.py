@@ -337,19 +337,23 @@ def successes(results: Sequence[Stored | str | Exception]) -> set[int]:
 
 
 def _set_recounted_deadlines(
-    conn: Connection, recount: dict[int, Mapping], successes: set[int] = frozenset(), now: datetime | None = None
+    conn: Connection, service_ids: Iterable[int], successes: set[int] = frozenset(), now: datetime | None = None,
+    *, lock: bool = False,
 ) -> None:
-    deadlines = []
-    for service_id, row in recount.items():
-        if row["cron"] is not None:
-            # Cron services: the success is recorded and the deadline computed in Python
-            # (core/deadline.py); the batch statement left their deadline as it was.
-            row = service_queries.get_by_id(conn, service_id)._mapping
-            if service_id in successes and now is not None:
-                schedules.record_success(conn, row, now)
-                row = {**row, "last_success_at": now}
-        deadlines.append((service_id, service_queries.compute_deadline(conn, dict(row))))
-    service_queries.set_deadlines(conn, deadlines)
+    """Recount the services' deadlines from their whole rows, read in one statement with
+    their newest heartbeat's status (under row locks when ``lock``), and record the
+    successes of the cron services among them (docs/schedules.md): a few statements
+    per batch, not per service."""
+    query = service_queries.rows_with_newest_status(service_ids)
+    if lock:
+        query = query.with_for_update(of=services)
+    rows = [dict(row) for row in conn.execute(query).mappings()]
+    if now is not None:
+        met = [row for row in rows if row["cron"] is not None and row["service_id"] in successes]
+        schedules.record_successes(conn, met, now)
+        for row in met:
+            row["last_success_at"] = now
+    service_queries.set_deadlines(conn, [(row["service_id"], service_queries.compute_deadline(conn, row)) for row in rows])
 
 
 def recount_locked(
@@ -364,13 +368,7 @@ def recount_locked(
     statement: a change to the service committed in between (threshold, interval) is
     counted with, never overwritten.
     """
-    locked = conn.execute(
-        select(*_RETURNED)
-        .where(services.c.service_id.in_(sorted(service_ids)))
-        .order_by(services.c.service_id)
-        .with_for_update()
-    ).mappings().all()
-    _set_recounted_deadlines(conn, {row["service_id"]: row for row in locked}, successes, now)
+    _set_recounted_deadlines(conn, service_ids, successes, now, lock=True)
 
 
 def list_recent(

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from functools import lru_cache
 
@@ -53,6 +53,20 @@ def _insert_ignore(conn: Connection, rows: list[dict]) -> int:
     return len(conn.execute(statement, rows[0] if len(rows) == 1 else rows).all())
 
 
+def _insert_ignore_returning(conn: Connection, rows: list[dict]) -> set[tuple[int, datetime]]:
+    """Insert slot rows, skipping those already there; the (service_id, slot_at) inserted."""
+    if not rows:
+        return set()
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    statement = (
+        dialect.insert(service_slots)
+        .on_conflict_do_nothing(index_elements=["service_id", "slot_at"])
+        .returning(service_slots.c.service_id, service_slots.c.slot_at)
+    )
+    found = conn.execute(statement, rows[0] if len(rows) == 1 else rows).all()
+    return {(service_id, _utc(slot_at)) for service_id, slot_at in found}
+
+
 def record_outcome(
     conn: Connection, service: Mapping[str, Any], signal_at: datetime, outcome: SlotOutcome | None
 ) -> datetime | None:
@@ -84,8 +98,37 @@ def record_outcome(
 def record_success(conn: Connection, service: Mapping[str, Any], at: datetime, *, too_long: bool = False) -> None:
     """A success of a cron service: its newest success time, and its slot met (or
     ``too_long``: a run that finished, but after its max_runtime)."""
-    conn.execute(update(services).where(services.c.service_id == service["service_id"]).values(last_success_at=at))
-    record_outcome(conn, service, at, SlotOutcome.TOO_LONG if too_long else None)
+    record_successes(conn, [service], at, outcome=SlotOutcome.TOO_LONG if too_long else None)
+
+
+def record_successes(conn: Connection, rows: Sequence[Mapping[str, Any]], at: datetime, *,
+                     outcome: SlotOutcome | None = None) -> None:
+    """record_success for a batch of cron services, in three statements whatever their
+    number: a heartbeat batch brings many services, and most of their slots are
+    already met (a service that beats often meets one slot many times)."""
+    if not rows:
+        return
+    ids = [row["service_id"] for row in rows]
+    conn.execute(update(services).where(services.c.service_id.in_(ids)).values(last_success_at=at))
+    slots = []
+    for row in rows:
+        cron = cron_of(row)
+        slot = None if cron is None else schedule.slot_met_by(cron, at, row["grace_period_seconds"])
+        if slot is not None:
+            slots.append({"service_id": row["service_id"], "slot_at": slot,
+                          "outcome": (outcome or schedule.met_outcome(slot, at)).value, "signal_at": at, "recorded_at": at})
+    inserted = _insert_ignore_returning(conn, slots)
+    # A success replaces an earlier failure of the same slot.
+    replaced = [{"sid": r["service_id"], "slot": r["slot_at"], "outcome": r["outcome"], "at": at}
+                for r in slots if (r["service_id"], _utc(r["slot_at"])) not in inserted and SlotOutcome(r["outcome"]) in MET_OUTCOMES]
+    if replaced:
+        conn.execute(
+            update(service_slots)
+            .where(service_slots.c.service_id == bindparam("sid"), service_slots.c.slot_at == bindparam("slot"),
+                   service_slots.c.outcome.in_([SlotOutcome.FAILED.value, SlotOutcome.TOO_FAST.value]))
+            .values(outcome=bindparam("outcome"), signal_at=bindparam("at")),
+            replaced,
+        )
 
 
 @lru_cache(maxsize=65536)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Iterable, Mapping
 
-from sqlalchemy import Connection, Row, func, insert, select, update
+from sqlalchemy import Connection, Row, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from medic.core import deadline
@@ -137,20 +137,42 @@ def compute_deadline(
     conn: Connection, service: Mapping[str, Any], *, fresh_window_from: datetime | None = None
 ) -> float:
     """The service's deadline from its settings (``service``, a row with any changes
-    applied) and its newest signals as stored (index range scans)."""
+    applied) and its newest signals as stored (index range scans). A row that carries
+    ``newest_status`` (rows_with_newest_status) saves reading it again."""
     return deadline.next_due(settings_of(service), newest_signals(conn, service, fresh_window_from=fresh_window_from))
+
+
+def newest_status_of_service():
+    """The status of the service's newest heartbeat, as a column of a services query."""
+    return (
+        select(heartbeat_events.c.status)
+        .where(heartbeat_events.c.service_id == services.c.service_id)
+        .order_by(heartbeat_events.c.time.desc(), heartbeat_events.c.heartbeat_id.desc())  # ties: a batch shares one time
+        .limit(1)
+        .scalar_subquery()
+        .label("newest_status")
+    )
+
+
+def rows_with_newest_status(service_ids: Iterable[int]):
+    """Whole service rows with their newest heartbeat's status: one statement for a batch."""
+    return (select(services, newest_status_of_service())
+            .where(services.c.service_id.in_(sorted(service_ids))).order_by(services.c.service_id))
 
 
 def newest_signals(
     conn: Connection, service: Mapping[str, Any], *, fresh_window_from: datetime | None = None
 ) -> deadline.Signals:
     service_id = service["service_id"]
-    newest = conn.execute(
-        select(heartbeat_events.c.status)
-        .where(heartbeat_events.c.service_id == service_id)
-        .order_by(heartbeat_events.c.time.desc(), heartbeat_events.c.heartbeat_id.desc())  # ties: a batch shares one time
-        .limit(1)
-    ).scalar()
+    if "newest_status" in service:
+        newest = service["newest_status"]
+    else:
+        newest = conn.execute(
+            select(heartbeat_events.c.status)
+            .where(heartbeat_events.c.service_id == service_id)
+            .order_by(heartbeat_events.c.time.desc(), heartbeat_events.c.heartbeat_id.desc())
+            .limit(1)
+        ).scalar()
     # The open run matters only to a service with a run limit.
     has_limit = service.get("max_duration_seconds") is not None
     cron = bool(service.get("cron"))
@@ -185,5 +207,7 @@ def oldest_open_run_start(conn: Connection, service_id: int) -> datetime | None:
 
 
 def set_deadlines(conn: Connection, deadlines: Iterable[tuple[int, float]]) -> None:
-    for service_id, due in deadlines:
-        conn.execute(update(services).where(services.c.service_id == service_id).values(deadline=due))
+    rows = [{"sid": service_id, "due": due} for service_id, due in deadlines]
+    if rows:  # one executemany, whatever the number
+        conn.execute(update(services).where(services.c.service_id == bindparam("sid"))
+                     .values(deadline=bindparam("due")), rows)
