@@ -174,3 +174,24 @@ def test_job_command_passes_sigterm_to_the_command_and_reports_its_exit(jobs, ap
         proc.kill()
     [run] = runs(api)
     assert run["state"] == "failed" and run["message"] == "exit 7: stopping"
+
+
+def test_stderr_pump_thread_never_takes_the_forwarded_signals():
+    # A SIGTERM handed by the kernel to the pump thread would never wake the main
+    # thread's wait(), and the command would not be told to stop (seen under load).
+    import signal
+    from collections import deque
+
+    from medic.cli.jobs import FORWARDED, _start_pump
+
+    read_end, write_end = os.pipe()
+    stream = os.fdopen(read_end, "rb")
+    pump = _start_pump(stream, deque())
+    try:
+        with open(f"/proc/self/task/{pump.native_id}/status") as status:
+            blocked = int(next(line for line in status if line.startswith("SigBlk:")).split()[1], 16)
+        assert all(blocked & (1 << (signum - 1)) for signum in FORWARDED)
+        assert signal.SIGTERM not in signal.pthread_sigmask(signal.SIG_BLOCK, [])  # the main thread's mask is back
+    finally:
+        os.close(write_end)
+        pump.join(timeout=5)

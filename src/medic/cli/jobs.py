@@ -76,8 +76,7 @@ def _run(command: list[str]) -> tuple[int, list[str]]:
             return 127, [f"command not found: {command[0]}"]
         except OSError as exc:  # not executable, and the like
             return 126, [f"cannot run {command[0]}: {exc.strerror or exc}"]
-        pump = threading.Thread(target=_pump_stderr, args=(proc.stderr, tail), daemon=True)
-        pump.start()
+        pump = _start_pump(proc.stderr, tail)
         child.started(proc)
         code = proc.wait()
     finally:
@@ -85,6 +84,24 @@ def _run(command: list[str]) -> tuple[int, list[str]]:
     pump.join(timeout=5)
     # A command killed by signal N exits 128 + N, as a shell reports it.
     return (128 - code if code < 0 else code), list(tail)
+
+
+FORWARDED = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
+
+
+def _start_pump(stream, tail: deque) -> threading.Thread:
+    """The thread copying the command's stderr, with the forwarded signals blocked in
+    it: the kernel hands a process signal to any thread that does not block it, and one
+    landing here would leave the main thread asleep in wait() with the handler never
+    run, so a SIGTERM would not reach the command. A thread inherits the mask of the
+    thread that starts it."""
+    pump = threading.Thread(target=_pump_stderr, args=(stream, tail), daemon=True)
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, FORWARDED)
+    try:
+        pump.start()
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+    return pump
 
 
 def _pump_stderr(stream, tail: deque) -> None:
