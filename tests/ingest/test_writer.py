@@ -175,6 +175,22 @@ def test_threshold_services_get_their_deadline_counted_in_a_batch(engine, clock,
     assert row.deadline == pytest.approx(clock().timestamp() + 5 * 60)
 
 
+def test_cron_services_beating_in_one_batch_are_each_stored_and_met(engine, clock, batch):
+    # Most heartbeats to a cron service meet a slot already met: the batch records
+    # them together (one statement for many services), which must not fail the batch.
+    names = [f"cron-{i}" for i in range(3)]
+    for name in names:
+        register(engine, clock, name, cron="*/5 * * * *", timezone="Europe/Berlin", grace_period_seconds=300)
+    with engine.begin() as conn:  # each slot met once already
+        store.record(conn, [store.Beat(name, "UP") for name in names], clock())
+    first = batch.hold_writer(store.Beat(names[0], "UP"))
+    futures = batch.queue([store.Beat(name, "UP") for name in names])
+    batch.gated.release()
+    for future in [first, *futures]:
+        assert isinstance(future.result(timeout=10), store.Stored)
+    assert len(stored_rows(engine)) == 2 * len(names) + 1
+
+
 def test_a_heartbeat_that_breaks_the_batch_fails_alone(engine, clock, batch):
     register(engine, clock, "a-hb")
     register(engine, clock, "b-hb")

@@ -8,7 +8,7 @@ from typing import Any, Mapping, Sequence
 
 from functools import lru_cache
 
-from sqlalchemy import Connection, Row, bindparam, func, select, tuple_, update
+from sqlalchemy import Connection, Row, bindparam, func, or_, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from medic.core import schedule
@@ -125,7 +125,9 @@ def record_successes(conn: Connection, rows: Sequence[Mapping[str, Any]], at: da
         conn.execute(
             update(service_slots)
             .where(service_slots.c.service_id == bindparam("sid"), service_slots.c.slot_at == bindparam("slot"),
-                   service_slots.c.outcome.in_([SlotOutcome.FAILED.value, SlotOutcome.TOO_FAST.value]))
+                   # or_, not in_: an expanding IN cannot run as executemany
+                   or_(service_slots.c.outcome == SlotOutcome.FAILED.value,
+                       service_slots.c.outcome == SlotOutcome.TOO_FAST.value))
             .values(outcome=bindparam("outcome"), signal_at=bindparam("at")),
             replaced,
         )
