@@ -69,7 +69,7 @@ KNOWN_ENV = {
     "SMTP_HOST", "SMTP_PORT", "SMTP_TLS", "SMTP_USER", "SMTP_PASSWORD", "SMTP_FROM", "SMTP_TO", "APPRISE_URL",
     "MEDIC_BASE_URL", "LOG_LEVEL", "LOG_FORMAT", "MEDIC_AUTH", "MEDIC_ADMIN_API_KEY",
     "MEDIC_ANONYMOUS_HEARTBEATS", "REDIS_URL", "PROMETHEUS_MULTIPROC_DIR",
-    "WORKER_LIVENESS_FILE",
+    "WORKER_LIVENESS_FILE", "MEDIC_SECRET_KEY",
 }
 SECRET_KEYS = {"PG_PASS", "SLACK_API_TOKEN", "PAGERDUTY_ROUTING_KEY", "MEDIC_ADMIN_API_KEY"}
 
@@ -366,6 +366,18 @@ def test_secret_template() -> None:
     assert secret["kind"] == "Secret" and secret["metadata"]["name"] == "medic-secrets"
     assert set(secret["stringData"]) == SECRET_KEYS
     assert all(v == "CHANGE-ME" for v in secret["stringData"].values()), "template must hold placeholders only"
+
+
+def test_route_secret_key_reaches_web_and_worker() -> None:
+    # Route secrets encrypted by a web process are decrypted by the worker: both must
+    # get the same MEDIC_SECRET_KEY, from the shared environment (compose) or Secret (k8s).
+    doc = yaml.safe_load(COMPOSE.read_text())
+    for name in ("web", "worker"):
+        assert doc["services"][name]["environment"]["MEDIC_SECRET_KEY"] == "${MEDIC_SECRET_KEY:-}"
+    template = (K8S / "secret.example.yaml").read_text()
+    assert "MEDIC_SECRET_KEY" in template and "Fernet.generate_key()" in template
+    for kind, name in (("Deployment", "medic-web"), ("Deployment", "medic-worker")):
+        assert {"secretRef": {"name": "medic-secrets"}} in only_container(by_kind_name(kind, name))["envFrom"]
 
 
 @pytest.mark.parametrize("kind_name", [("Deployment", "medic-web"), ("Deployment", "medic-worker"),
