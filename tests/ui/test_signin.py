@@ -103,6 +103,10 @@ def test_a_read_key_sees_everything_and_no_buttons(page, make_key, fleet):
     assert refused.status_code == 403 and "needs a key with the &#39;write&#39; scope" in refused.text
     assert page.post("/ui/service/alpha-hb/edit", data={"csrf_token": token, "team": "x"}).status_code == 403
     assert fleet.service("alpha-hb")["muted"] == 0
+    routes_page = page.get("/ui/routes")  # routes are listed, not managed
+    assert routes_page.status_code == 200 and "Add a route" not in routes_page.text
+    added = page.post("/ui/routes", data={"csrf_token": token, "name": "r", "targets": "slack=C1"})
+    assert added.status_code == 403 and "needs a key with the &#39;admin&#39; scope" in added.text
 
 
 def test_a_write_key_mutes_and_edits_but_manages_no_keys(page, make_key, fleet):

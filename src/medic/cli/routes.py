@@ -13,8 +13,9 @@ from typing import Any
 
 import click
 
+from medic.core.route_text import describe_target, parse_labels, parse_target
+
 DEFAULT_URL = "http://127.0.0.1:5000"
-KINDS = ("pagerduty", "pagerduty-env", "slack", "webhook", "email", "apprise", "apprise-env")
 MASK = "********"
 
 
@@ -50,39 +51,11 @@ def _connection(func):
     return func
 
 
-def parse_target(text: str, webhook_secret: str | None = None) -> dict[str, Any]:
-    """TYPE=VALUE as a route target: pagerduty=KEY, pagerduty-env=VAR, slack=CHANNEL,
-    webhook=URL, email=ADDR[,ADDR...], apprise=URL, apprise-env=VAR."""
-    kind, sep, value = text.partition("=")
-    kind, value = kind.strip().lower(), value.strip()
-    if not sep or kind not in KINDS or not value:
-        raise click.BadParameter(f"{text!r}: expected TYPE=VALUE with TYPE one of {', '.join(KINDS)}")
-    if kind == "pagerduty":
-        return {"type": "pagerduty", "routing_key": value}
-    if kind == "pagerduty-env":
-        return {"type": "pagerduty", "routing_key": {"env": value}}
-    if kind == "slack":
-        return {"type": "slack", "channel": value}
-    if kind == "webhook":
-        return {"type": "webhook", "url": value, **({"secret": webhook_secret} if webhook_secret else {})}
-    if kind == "email":
-        return {"type": "email", "to": [part.strip() for part in value.split(",") if part.strip()]}
-    if kind == "apprise-env":
-        return {"type": "apprise", "url": {"env": value}}
-    return {"type": "apprise", "url": value}
-
-
-def describe_target(target: dict[str, Any]) -> str:
-    kind = target.get("type", "?")
-    shown = {k: v for k, v in target.items() if k not in ("id", "type")}
-    parts = []
-    for name, value in shown.items():
-        if isinstance(value, dict) and "env" in value:
-            value = f"${value['env']}"
-        elif isinstance(value, list):
-            value = ",".join(map(str, value))
-        parts.append(f"{name}={value}")
-    return f"{kind}({' '.join(parts)})"
+def _targets(texts, webhook_secret: str | None, option: str) -> list[dict[str, Any]]:
+    try:
+        return [parse_target(t, webhook_secret) for t in texts]
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint=option) from None
 
 
 @click.group()
@@ -110,16 +83,14 @@ def route_add(name, team, priority, labels, targets, webhook_secret, escalate_af
     if priority:
         match["priority"] = priority
     if labels:
-        match["labels"] = {}
-        for item in labels:
-            key, sep, value = item.partition("=")
-            if not sep or not key.strip() or not value.strip():
-                raise click.BadParameter(f"{item!r}: expected KEY=VALUE", param_hint="--label")
-            match["labels"][key.strip()] = value.strip()
-    body: dict[str, Any] = {"name": name, "match": match, "targets": [parse_target(t, webhook_secret) for t in targets]}
+        try:
+            match["labels"] = parse_labels(labels)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--label") from None
+    body: dict[str, Any] = {"name": name, "match": match, "targets": _targets(targets, webhook_secret, "--target")}
     if escalate_after is not None or escalate_to:
         body["escalate_after_minutes"] = escalate_after
-        body["escalate_to"] = [parse_target(t, webhook_secret) for t in escalate_to]
+        body["escalate_to"] = _targets(escalate_to, webhook_secret, "--escalate-to")
     created = _call(url, api_key, "POST", "/v2/routes", body)["results"]
     click.echo(f"route {created['id']} '{created['name']}' created: {', '.join(map(describe_target, created['targets']))}")
 

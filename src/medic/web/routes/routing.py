@@ -57,6 +57,12 @@ def _route_id(route_id: str) -> int:
     "targets; the most specific matching routes win (docs/routing.md). Secrets are never returned.",
 )
 def create_route(body: RouteCreate):
+    return reply(add_route(body), "route created", 201)
+
+
+def add_route(body: RouteCreate) -> dict[str, Any]:
+    """Store a new route and answer it as the API shows it (the API's and the
+    dashboard's way in); refusals are ApiErrors."""
     rt = runtime()
     spec = body.model_dump(exclude_none=True)
     box = _box()
@@ -64,10 +70,9 @@ def create_route(body: RouteCreate):
     try:
         with rt.engine.begin() as conn:
             route_id = store.create(conn, spec, box, rt.now())
-            route = store.get(conn, route_id)
+            return store.get(conn, route_id)
     except store.DuplicateName:
         raise ApiError(409, f"name: a route named '{body.name}' already exists") from None
-    return reply(route, "route created", 201)
 
 
 @operation(bp, "/v2/routes", "GET", summary="List routes", tag="routes", errors=(503,))
@@ -140,12 +145,16 @@ def update_route(route_id: str, body: RouteUpdate):
     description="New alerts stop matching it at once; alerts already open still resolve on its targets.",
 )
 def delete_route(route_id: str):
+    remove_route(route_id)
+    return reply({"id": int(route_id)}, "route deleted")
+
+
+def remove_route(route_id: str) -> None:
     rt = runtime()
     with rt.engine.begin() as conn:
         done = store.delete(conn, _route_id(route_id), rt.now())
     if not done:
         raise ApiError(404, f"no route has id '{route_id}'")
-    return reply({"id": int(route_id)}, "route deleted")
 
 
 @operation(

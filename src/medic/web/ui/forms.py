@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from medic.core.model import OpenReason, Priority, ServiceState
+from medic.core.route_text import may_show, parse_labels, parse_target
 from medic.web.schemas import ServiceUpdate
 
 PER_PAGE = 50
@@ -108,3 +109,43 @@ def service_changes(form, current: Any) -> tuple[dict[str, Any], dict[str, str]]
             problems.setdefault(field, err["msg"])
         return {}, problems
     return parsed.model_dump(exclude_unset=True), {}
+
+
+def _lines(form, name: str, *, commas: bool = False) -> list[str]:
+    text = form.get(name, "")
+    if commas:  # not for targets: email=a@x,b@x holds commas
+        text = text.replace(",", "\n")
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def route_body(form) -> dict[str, Any]:
+    """The route form as a POST /v2/routes body: targets one TYPE=VALUE per line, as
+    `medic route add --target` takes them; labels KEY=VALUE, by line or comma. The
+    API's schema judges the rest."""
+    secret = form.get("webhook_secret", "").strip() or None
+    try:
+        match: dict[str, Any] = {}
+        for name in ("team", "priority"):
+            if form.get(name, "").strip():
+                match[name] = form[name].strip()
+        labels = _lines(form, "labels", commas=True)
+        if labels:
+            match["labels"] = parse_labels(labels)
+        body: dict[str, Any] = {"name": form.get("name", "").strip(), "match": match,
+                                "targets": [parse_target(t, secret) for t in _lines(form, "targets")]}
+        escalate_to = [parse_target(t, secret) for t in _lines(form, "escalate_to")]
+    except ValueError as exc:
+        raise BadInput(str(exc)) from None
+    minutes = form.get("escalate_after_minutes", "").strip()
+    if minutes or escalate_to:
+        body["escalate_after_minutes"] = int(minutes) if minutes.isdigit() else minutes or None
+        body["escalate_to"] = escalate_to
+    return body
+
+
+def route_form_echo(form) -> dict[str, str]:
+    """The route form to fill in again after a refusal, without its secrets."""
+    echo = {name: form.get(name, "") for name in ("name", "team", "priority", "labels", "escalate_after_minutes")}
+    for name in ("targets", "escalate_to"):
+        echo[name] = "\n".join(line for line in _lines(form, name) if may_show(line))
+    return echo

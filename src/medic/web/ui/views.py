@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from urllib.parse import urlencode
 
 from markupsafe import Markup, escape
+from pydantic import ValidationError
 from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
 from flask_wtf.csrf import CSRFError, generate_csrf, validate_csrf
 from werkzeug.exceptions import HTTPException
@@ -25,7 +26,11 @@ from medic.store import services as service_store
 from medic.store.errors import DATABASE_UNAVAILABLE
 from medic.web.context import runtime
 from medic.web.envelope import ApiError
-from medic.web.routes.routing import who_gets_paged
+from medic.core.route_text import describe_target
+from medic.store import routes as route_store
+from medic.web.api import validation_error
+from medic.web.route_schemas import RouteCreate
+from medic.web.routes.routing import add_route, remove_route, who_gets_paged
 from medic.web.ui import forms, session as auth
 from medic.web.ui.forms import BadInput
 
@@ -424,7 +429,11 @@ def revoke_api_key(public_id: str):
     _require(scopes.ADMIN)
     rt = runtime()
     if request.form.get("confirm") != "yes":
-        return render_template("confirm_revoke.html", public_id=public_id)
+        return render_template(
+            "confirm_one.html", question=f"Revoke key {public_id}?", button="Yes, revoke",
+            consequence="Everything using this key is refused from now on (within MEDIC_AUTH_CACHE_SECONDS), "
+                        "and its dashboard sessions end.",
+            action=url_for("ui.revoke_api_key", public_id=public_id), back=url_for("ui.keys"))
     try:
         row = revoke_key(rt.engine, public_id, rt.now())
     except KeyManagementError as exc:
@@ -432,6 +441,57 @@ def revoke_api_key(public_id: str):
     log.info("dashboard revoked key %s by %s", row.public_id, auth.viewer().name)
     flash(f"Key {row.public_id} ({row.name}) revoked.")
     return redirect(url_for("ui.keys"), 303)
+
+
+# --- routes ---------------------------------------------------------------------
+
+
+def _routes_page(error: str | None = None, form=None, status: int = 200):
+    with runtime().engine.connect() as conn:
+        found = route_store.list_routes(conn)
+    return render_template("routes.html", routes=found, error=error,
+                           form=forms.route_form_echo(form) if form else {},
+                           describe_target=describe_target), status
+
+
+@bp.route("/routes")
+def routes():
+    return _routes_page()
+
+
+@bp.route("/routes", methods=["POST"])
+def create_route():
+    _require(scopes.ADMIN)
+    try:
+        body = RouteCreate.model_validate(forms.route_body(request.form))
+        created = add_route(body)
+    except BadInput as exc:
+        return _routes_page(error=str(exc), form=request.form, status=400)
+    except ValidationError as exc:
+        return _routes_page(error=validation_error(exc, "route").message, form=request.form, status=400)
+    except ApiError as exc:
+        return _routes_page(error=exc.message, form=request.form, status=exc.status)
+    log.info("dashboard created route %s (%s) by %s", created["id"], created["name"], auth.viewer().name)
+    flash(f"Route {created['name']} created.")
+    return redirect(url_for("ui.routes"), 303)
+
+
+@bp.route("/routes/<route_id>/delete", methods=["POST"])
+def delete_route(route_id: str):
+    _require(scopes.ADMIN)
+    if request.form.get("confirm") != "yes":
+        return render_template(
+            "confirm_one.html", question=f"Delete route {route_id[:20]}?", button="Yes, delete",
+            consequence="New alerts stop matching it at once; alerts already open still resolve on the "
+                        "targets their trigger went to.",
+            action=url_for("ui.delete_route", route_id=route_id), back=url_for("ui.routes"))
+    try:
+        remove_route(route_id)
+    except ApiError as exc:
+        return _routes_page(error=exc.message, status=exc.status)
+    log.info("dashboard deleted route %s by %s", route_id[:20], auth.viewer().name)
+    flash(f"Route {route_id} deleted.")
+    return redirect(url_for("ui.routes"), 303)
 
 
 # --- template filters -----------------------------------------------------------
