@@ -498,16 +498,19 @@ def _cron_share(lines: list[str], summary: list, data: dict) -> None:
         f"{data['connections']} connections, {data['seconds']} s per run, runs interleaved. CPU: web processes and "
         "their PostgreSQL backends, per stored heartbeat."
     )
-    lines += ["", "| run | interval: stored/s, p99 | cron share: stored/s, p99 | stored ratio | CPU ms/heartbeat (interval / cron) |",
-              "|---|---|---|---|---|"]
+    lines += ["", "| run | interval: stored/s, p99 | cron share: stored/s, p99 | stored ratio | CPU ms/heartbeat (interval / cron) | errors (interval / cron) |",
+              "|---|---|---|---|---|---|"]
+    errors = 0
     for n, (i, c) in enumerate(zip(data["runs"]["interval"], data["runs"]["cron"]), 1):
+        errors += i["errors"] + c["errors"]
         lines.append(f"| {n} | {i['stored_per_s']:.0f}, {i['p99_us'] / 1000:.1f} ms | {c['stored_per_s']:.0f}, "
                      f"{c['p99_us'] / 1000:.1f} ms | {data['stored_ratio_per_run'][n - 1]:.2f} | "
-                     f"{data['cpu_ms_per_stored']['interval'][n - 1]:.3f} / {data['cpu_ms_per_stored']['cron'][n - 1]:.3f} |")
+                     f"{data['cpu_ms_per_stored']['interval'][n - 1]:.3f} / {data['cpu_ms_per_stored']['cron'][n - 1]:.3f} | "
+                     f"{i['errors']} / {c['errors']} |")
     lines.append("")
     summary.append((f"Cron services ({data['share']:.0%} of the fleet) do not dent ingest",
-                    f"CPU per heartbeat x{data['cpu_ratio_median']:.2f} (median of runs)",
-                    _verdict(data["cpu_ratio_median"] < 1.25)))
+                    f"CPU per heartbeat x{data['cpu_ratio_median']:.2f} (median of runs); {errors} errors",
+                    _verdict(data["cpu_ratio_median"] < 1.25 and errors == 0)))
 
 
 def _measured_apart(lines: list[str], data: dict, main_env: dict) -> None:
