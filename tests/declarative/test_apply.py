@@ -170,6 +170,9 @@ def test_without_prune_others_are_left_alone_with_prune_deactivated_and_removed(
     assert "old" not in routes(api)
     code, out = medic(server, "apply", "-f", path, "--prune")
     assert "no changes" in out
+    code, out = medic(server, "apply", "-f", write(tmp_path, "# nothing yet\n", "empty.yaml"), "--prune")
+    assert code == 1 and "--prune would deactivate or remove everything" in out
+    assert services(api)["billing-hb"]["active"] == 1
 
 
 def test_a_service_in_the_file_is_active(server, api, tmp_path):

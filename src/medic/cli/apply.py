@@ -38,6 +38,10 @@ def apply(paths, dry_run, prune, url, api_key, timeout, retries) -> None:
         for problem in exc.problems:
             click.echo(f"medic apply: {problem}", err=True)
         raise click.ClickException(f"nothing applied: {len(exc.problems)} problem(s) in the configuration")
+    if prune and not (document.services or document.routes or document.maintenance):
+        # An empty file (or a wrong one) must not switch a whole fleet off.
+        raise click.ClickException("nothing applied: the files define no services, routes or maintenance windows, "
+                                   "and --prune would deactivate or remove everything")
     with client(url, api_key, timeout) as session:
         call = _caller(session, retries)
         try:
