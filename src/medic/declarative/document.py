@@ -76,7 +76,9 @@ class Apprise(AppriseTarget):
     url: FileSecret  # Apprise URLs carry their service's credentials
 
 
-Target = Annotated[Union[PagerDuty, Slack, Webhook, Email, Apprise], Field(discriminator="type")]
+TARGET_KINDS = (PagerDuty, Slack, Webhook, Email, Apprise)
+TARGET_TYPES = frozenset(kind.model_fields["type"].annotation.__args__[0] for kind in TARGET_KINDS)
+Target = Annotated[Union[TARGET_KINDS], Field(discriminator="type")]
 Targets = Annotated[list[Target], Field(min_length=1, max_length=20)]
 
 

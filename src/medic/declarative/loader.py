@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from medic.declarative.document import Document
+from medic.declarative.document import TARGET_TYPES, Document
 
 SUFFIXES = (".yaml", ".yml")
 
@@ -39,7 +39,7 @@ class Invalid(Exception):
 
 @dataclass
 class _Source:
-    """Where each merged entry came from: (section, index) -> (file, line map of that entry)."""
+    """Where one entry of the merged document was written, and the line of each of its parts."""
 
     file: str
     index: int  # the entry's position in its file's section
@@ -174,7 +174,7 @@ def _locate(error: dict, sources: dict[tuple, _Source], top: list) -> Problem:
 
 def _is_member(part: Any) -> bool:
     return isinstance(part, str) and (part[:1].isupper() or part.startswith("function-")
-                                      or part in ("pagerduty", "slack", "webhook", "email", "apprise"))
+                                      or part in TARGET_TYPES)
 
 
 def _where(section: str, source: _Source, inner: tuple) -> str:
