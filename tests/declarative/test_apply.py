@@ -197,6 +197,7 @@ def test_invalid_entries_name_file_and_line_and_nothing_is_applied(server, api, 
           - heartbeat_name: worse-hb
             service_name: worse
             priority: p9
+            labels: {env: prod, tier: 1}
             schedule: {interval: 5}
         routes:
           - name: leaky
@@ -209,9 +210,10 @@ def test_invalid_entries_name_file_and_line_and_nothing_is_applied(server, api, 
     err = result.output
     assert f"{bad}:8: services[1] 'broken-hb' schedule.cron:" in err
     assert f"{bad}:11: services[2] 'worse-hb' priority:" in err
-    assert f"{bad}:17: routes[0] 'leaky' targets.0.routing_key: a secret is never written in the file" in err
-    assert "a-secret-in-version-control" not in err.replace("routing_key: a secret", "")
-    assert "nothing applied: 3 problem(s)" in err
+    assert f"{bad}:12: services[2] 'worse-hb' labels.tier: Input should be a valid string (YAML read 1: quote it)" in err
+    assert f"{bad}:18: routes[0] 'leaky' targets.0.routing_key: a secret is never written in the file" in err
+    assert "a-secret-in-version-control" not in err
+    assert "nothing applied: 4 problem(s)" in err
     assert services(api) == {} and routes(api) == {}
 
 

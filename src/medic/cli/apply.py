@@ -29,7 +29,10 @@ def _caller(session, retries: int):
 @click.option("--prune", is_flag=True, help="Deactivate services and remove routes and maintenance windows the files leave out.")
 @connection_options
 def apply(paths, dry_run, prune, url, api_key, timeout, retries) -> None:
-    """Make Medic match the files: create, update and (with --prune) deactivate or remove."""
+    """Make Medic match the files: create, update and (with --prune) deactivate or remove.
+
+    The files are validated whole first: any problem, and nothing is applied. Reads are
+    retried (--retries); a change is sent once."""
     from medic.declarative import loader, plan as planning, remote
 
     try:

@@ -156,6 +156,8 @@ def load(paths: list[str | Path]) -> Document:
 def _locate(error: dict, sources: dict[tuple, _Source], top: list) -> Problem:
     loc = tuple(error["loc"])
     message = error["msg"].removeprefix("Value error, ")
+    if error["type"] == "string_type" and isinstance(error.get("input"), (bool, int, float)):
+        message += f" (YAML read {error['input']!r}: quote it)"  # on, yes, no and bare numbers are not strings in YAML
     if len(loc) >= 2 and (loc[0], loc[1]) in sources:
         source = sources[(loc[0], loc[1])]
         inner: tuple = ()
