@@ -7,6 +7,8 @@
 - ``heartbeat`` and ``jobs``: `medic heartbeat` and `medic job`, HTTP clients of a
   Medic server for cron users, sharing ``http_client``
 - ``routes``: `medic route add|list|remove`, an HTTP client of the routes API
+- ``apply``: `medic apply`, `medic export` and `medic schema`, configuration as code
+  over the HTTP API (the model, plan and HTTP source/sink live in ``medic.declarative``)
 
 ``common`` holds what the database commands share (settings, logging, the engine).
 Nothing here imports this package back, so there is no import cycle.
@@ -16,7 +18,7 @@ from __future__ import annotations
 
 import click
 
-from medic.cli import db, heartbeat, jobs, keys, routes, server, worker
+from medic.cli import apply, db, heartbeat, jobs, keys, routes, server, worker
 
 
 @click.group()
@@ -34,3 +36,6 @@ main.add_command(worker.probe)
 main.add_command(heartbeat.heartbeat)  # HTTP client commands for cron users
 main.add_command(jobs.job)
 main.add_command(routes.route)
+main.add_command(apply.apply)  # configuration as code
+main.add_command(apply.export)
+main.add_command(apply.schema)

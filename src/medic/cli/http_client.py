@@ -1,4 +1,4 @@
-"""The small HTTP client `medic heartbeat` and `medic job` share.
+"""The small HTTP client `medic heartbeat`, `medic job` and `medic apply` share.
 
 They reach a Medic server at MEDIC_BASE_URL with MEDIC_API_KEY and never open
 the database, so they run on any machine that can reach the server.
@@ -15,7 +15,12 @@ DEFAULT_URL = "http://127.0.0.1:5000"
 
 
 class Unsent(Exception):
-    """A request Medic did not accept (after retries); the message says why."""
+    """A request Medic did not accept (after retries); the message says why, ``status``
+    is the HTTP status of the last reply (None when Medic could not be reached)."""
+
+    def __init__(self, problem: str, status: int | None = None):
+        super().__init__(problem)
+        self.status = status
 
 
 def client(url: str, api_key: str | None, timeout: float):
@@ -31,15 +36,21 @@ def client(url: str, api_key: str | None, timeout: float):
 
 def post(session, path: str, body: dict[str, Any], retries: int) -> dict[str, Any]:
     """POST with retries on connection errors, 5xx and 429; the decoded reply or Unsent."""
+    return request(session, "POST", path, body, retries)
+
+
+def request(session, method: str, path: str, body: Any = None, retries: int = 0) -> dict[str, Any]:
+    """One call with retries on connection errors, 5xx and 429; the decoded reply or Unsent."""
     import httpx
 
+    status = None
     for attempt in range(retries + 1):
         if attempt:
             time.sleep(min(0.5 * 2 ** (attempt - 1), 5.0))
         try:
-            response = session.post(path, json=body)
+            response = session.request(method, path, json=body)
         except httpx.HTTPError as exc:
-            problem = f"cannot reach Medic at {session.base_url}: {str(exc) or type(exc).__name__}"
+            problem, status = f"cannot reach Medic at {session.base_url}: {str(exc) or type(exc).__name__}", None
             continue
         try:
             reply = response.json()
@@ -48,10 +59,10 @@ def post(session, path: str, body: dict[str, Any], retries: int) -> dict[str, An
         message = reply.get("message") if isinstance(reply, dict) else None
         if response.is_success:
             return reply if isinstance(reply, dict) else {}
-        problem = f"HTTP {response.status_code}: {message or response.reason_phrase}"
+        problem, status = f"HTTP {response.status_code}: {message or response.reason_phrase}", response.status_code
         if response.status_code != 429 and response.status_code < 500:
             break  # the request itself is wrong: retrying cannot help
-    raise Unsent(problem)
+    raise Unsent(problem, status)
 
 
 def connection_options(func):
