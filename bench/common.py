@@ -193,13 +193,17 @@ def start_baseline(database_url: str, name: str = "baseline", settings: list[str
 WRK_LINE = re.compile(r"^BENCH_JSON (\{.*\})$", re.M)
 
 
-def wrk(url: str, *, connections: int, seconds: int, services: int = 1000, threads: int = 2) -> dict:
-    """One wrk run posting heartbeats; returns the JSON summary printed by heartbeat.lua."""
+def wrk(url: str, *, connections: int, seconds: int, services: int = 1000, threads: int = 2,
+        keys_file: Path | None = None, close: bool = False) -> dict:
+    """One wrk run posting heartbeats; returns the JSON summary printed by heartbeat.lua.
+    ``keys_file``: API keys sent in turn; ``close``: a new connection per request."""
     argv = [
         "wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s",
         "-s", str(BENCH / "heartbeat.lua"), url,
     ]
-    env = {**os.environ, "BENCH_SERVICES": str(services)}
+    env = {**os.environ, "BENCH_SERVICES": str(services), "BENCH_CLOSE": "1" if close else "0"}
+    if keys_file is not None:
+        env["BENCH_KEYS_FILE"] = str(keys_file)
     out = subprocess.run(argv, env=env, capture_output=True, text=True, check=True).stdout
     match = WRK_LINE.search(out)
     if not match:

@@ -10,15 +10,30 @@ function setup(thread)
   thread:set("id", #threads)
 end
 
+-- BENCH_KEYS_FILE: API keys, one per line, sent in turn as Bearer tokens.
+-- BENCH_CLOSE=1: a new connection per request (Connection: close), as curl from cron.
+local keys = {}
+local keys_file = os.getenv("BENCH_KEYS_FILE")
+if keys_file then
+  for line in io.lines(keys_file) do
+    if #line > 0 then table.insert(keys, "Bearer " .. line) end
+  end
+end
+local close = os.getenv("BENCH_CLOSE") == "1"
+
 function init(args)
   counter = (id or 1) * 7919
   wrk.method = "POST"
   wrk.headers["Content-Type"] = "application/json"
+  if close then wrk.headers["Connection"] = "close" end
 end
 
 function request()
   counter = counter + 1
   local body = '{"heartbeat_name":"' .. prefix .. (counter % services) .. '","status":"UP"}'
+  if #keys > 0 then
+    wrk.headers["Authorization"] = keys[(counter % #keys) + 1]
+  end
   return wrk.format(nil, "/heartbeat", nil, body)
 end
 

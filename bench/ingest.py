@@ -21,10 +21,11 @@ MEDIC_DB = "medic_bench"
 BASELINE_DB = "medic_bench_baseline"
 
 
-def _measure(server: common.Server, count_rows, *, connections: int, seconds: int, database: str | None) -> dict:
+def _measure(server: common.Server, count_rows, *, connections: int, seconds: int, database: str | None,
+             **wrk_options) -> dict:
     before = count_rows()
     with common.CpuMeter(server, database) as cpu:
-        result = common.wrk(server.url, connections=connections, seconds=seconds, services=SERVICES)
+        result = common.wrk(server.url, connections=connections, seconds=seconds, services=SERVICES, **wrk_options)
         time.sleep(0.5)  # let the last in-flight requests finish before counting
     stored = count_rows() - before
     result.update(

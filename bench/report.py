@@ -513,6 +513,43 @@ def _cron_share(lines: list[str], summary: list, data: dict) -> None:
                     _verdict(data["cpu_ratio_median"] < 1.25 and errors == 0)))
 
 
+def _production(lines: list[str], summary: list, data: dict) -> None:
+    lines += ["### Ingest as in production: API keys, no keep-alive, idle connections", ""]
+    lines.append(
+        f"`python -m bench.production` (bench/production.py): `medic serve` on PostgreSQL, 1,000 services, wrk at "
+        f"{data['connections']} connections, {data['seconds']} s per run, runs interleaved. **Keys**: "
+        f"MEDIC_AUTH=required with {data['keys']} keys scoped `heartbeat`, sent in turn, against authentication "
+        "disabled. **No keep-alive**: `Connection: close` on every request (as `curl` from cron), Medic against the "
+        "baseline; wrk counts the server's close after each answer as a read error, so only non-2xx answers "
+        "(`err_status`) and timeouts count as errors there. Rate limiting is off in both."
+    )
+    auth, close = data["auth"], data["no_keepalive"]
+    lines += ["", "| run | auth disabled: stored/s, p99 | 100 keys: stored/s, p99 | ratio | CPU ms/heartbeat (off / keys) |",
+              "|---|---|---|---|---|"]
+    cpu = lambda r: sum(r["cpu_ms_per_stored"].values())  # noqa: E731
+    for n, (a, b) in enumerate(zip(auth["disabled"], auth["required"]), 1):
+        lines.append(f"| {n} | {a['stored_per_s']:.0f}, {a['p99_us'] / 1000:.1f} ms | {b['stored_per_s']:.0f}, "
+                     f"{b['p99_us'] / 1000:.1f} ms | {auth['stored_ratio_per_run'][n - 1]:.2f} | {cpu(a):.3f} / {cpu(b):.3f} |")
+    lines += ["", "| run | baseline, no keep-alive: stored/s, p99 | Medic, no keep-alive: stored/s, p99 | ratio | non-2xx (baseline / Medic) |",
+              "|---|---|---|---|---|"]
+    bad = lambda r: r["err_status"] + r["err_timeout"] + r["err_connect"]  # noqa: E731
+    for n, (b, m) in enumerate(zip(close["baseline"], close["medic"]), 1):
+        lines.append(f"| {n} | {b['stored_per_s']:.0f}, {b['p99_us'] / 1000:.1f} ms | {m['stored_per_s']:.0f}, "
+                     f"{m['p99_us'] / 1000:.1f} ms | {close['stored_ratio_per_run'][n - 1]:.2f} | {bad(b)} / {bad(m)} |")
+    idle = data["idle"]
+    lines += ["", f"Idle: {idle['answered_201']} of {idle['connections']} keep-alive connections answered and held open "
+              f"on {idle['web_processes']} web processes; peak RSS of the largest {idle['web_peak_rss_mib_before']:.0f} MiB "
+              f"before, {idle['web_peak_rss_mib_with_idle']:.0f} MiB with them open; a heartbeat on a new connection "
+              f"meanwhile took {idle['fresh_heartbeat_ms']:.0f} ms.", ""]
+    summary.append((f"Ingest with {data['keys']} API keys within 10% of authentication disabled",
+                    f"{auth['median_ratio']:.2f}x (median of runs)", _verdict(auth["median_ratio"] >= 0.9)))
+    summary.append(("No keep-alive: stored/s against the baseline, same run (no target)",
+                    f"{close['median_ratio']:.2f}x (median of runs)", "-"))
+    summary.append((f"Web process < 256 MiB with {idle['connections']:,} idle keep-alive connections",
+                    f"{idle['web_peak_rss_mib_with_idle']:.0f} MiB; {idle['answered_201']} answered",
+                    _verdict(idle["web_peak_rss_mib_with_idle"] < 256 and idle["answered_201"] == idle["connections"])))
+
+
 def _measured_apart(lines: list[str], data: dict, main_env: dict) -> None:
     env = data.get("environment")
     if env and main_env and env.get("medic_commit") != main_env.get("medic_commit"):
@@ -570,6 +607,10 @@ def write(mode: str) -> Path:
     if cron_share:
         _cron_share(body, summary, cron_share)
         _measured_apart(body, cron_share, env)
+    production = load("production")
+    if production:
+        _production(body, summary, production)
+        _measured_apart(body, production, env)
     regions = load("regions")
     if regions:
         _regions(body, summary, regions)

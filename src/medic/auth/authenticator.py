@@ -27,6 +27,7 @@ log = logging.getLogger("medic.auth")
 # last_used_at is bookkeeping, not an audit log: at most one write per key per minute.
 LAST_USED_GRANULARITY = timedelta(minutes=1)
 CACHE_MAX_ENTRIES = 10_000
+REFRESH_BATCH = 500  # keys read in one refresh query
 HOW = "send it as 'Authorization: Bearer <key>' or 'X-API-Key: <key>'"
 
 
@@ -92,7 +93,9 @@ class Authenticator:
         admin = settings.admin_api_key
         self._admin_key = admin.get_secret_value() if admin is not None else None
         self._cache: dict[str, _Entry] = {}
+        self._touched: dict[int, datetime] = {}  # key id -> when used, since the last refresh
         self._lock = threading.Lock()
+        self._refresh_lock = threading.Lock()
 
     def principal_for(self, scope: str, presented: str | None, what: str) -> Principal:
         """Who presents `presented` to an operation needing `scope` (`what`: "METHOD /path")."""
@@ -112,7 +115,7 @@ class Authenticator:
             raise Unauthenticated("invalid API key", invalid=True)
         public_id, secret = parsed
         now = self.clock()
-        entry, fresh = self._lookup(public_id, now)
+        entry = self._lookup(public_id, now)
         if entry is None or not keys.verify(secret, entry.secret_hash):
             raise Unauthenticated("invalid API key", invalid=True)
         # Only a caller holding the secret learns why a real key is refused.
@@ -120,41 +123,72 @@ class Authenticator:
             raise Unauthenticated(f"API key {public_id} has been revoked", invalid=True)
         if entry.expires_at is not None and entry.expires_at <= now:
             raise Unauthenticated(f"API key {public_id} expired at {entry.expires_at.isoformat()}", invalid=True)
-        if fresh and (entry.last_used_at is None or now - entry.last_used_at >= LAST_USED_GRANULARITY):
+        if entry.last_used_at is None or now - entry.last_used_at >= LAST_USED_GRANULARITY:
             self._touch(entry, now)
         return Principal("key", entry.scopes, public_id=public_id, name=entry.name)
 
-    def _lookup(self, public_id: str, now: datetime) -> tuple[_Entry | None, bool]:
+    def _lookup(self, public_id: str, now: datetime) -> _Entry | None:
         entry = self._cache.get(public_id)
         if entry is not None and now - entry.fetched_at < self.ttl:
-            return entry, False
-        with self.engine.connect() as conn:
-            row = store.get_by_public_id(conn, public_id)
-        if row is None:
-            self._cache.pop(public_id, None)
-            return None, True
-        entry = _Entry(
-            key_id=row.key_id,
-            public_id=row.public_id,
-            name=row.name,
-            secret_hash=row.secret_hash,
-            scopes=scopes.effective(row.scopes.split()),
-            expires_at=row.expires_at,
-            revoked_at=row.revoked_at,
-            last_used_at=row.last_used_at,
-            fetched_at=now,
-        )
-        if self.ttl:
-            with self._lock:
-                if len(self._cache) >= CACHE_MAX_ENTRIES:
-                    self._cache.clear()
-                self._cache[public_id] = entry
-        return entry, True
+            return entry
+        with self._refresh_lock:  # one refresh at a time: the others then find it done
+            entry = self._cache.get(public_id)
+            if entry is not None and now - entry.fetched_at < self.ttl:
+                return entry
+            return self._refresh(public_id, now).get(public_id)
 
-    def _touch(self, entry: _Entry, now: datetime) -> None:
+    def _refresh(self, public_id: str, now: datetime) -> dict[str, _Entry]:
+        """Read ``public_id`` and every cached key past half its time in one query, so
+        a fleet's keys cost one read per half MEDIC_AUTH_CACHE_SECONDS, not one each;
+        the last uses noted meanwhile are written in the same transaction."""
+        ids = {public_id}
+        if self.ttl:
+            ids.update(pid for pid, e in list(self._cache.items()) if now - e.fetched_at >= self.ttl / 2)
+        ids = sorted(ids)[:REFRESH_BATCH]
+        with self._lock:
+            touched, self._touched = self._touched, {}
         try:
             with self.engine.begin() as conn:
-                store.touch(conn, entry.key_id, now)
-            entry.last_used_at = now
+                if touched:
+                    store.touch(conn, touched)
+                rows = {row.public_id: row for row in store.get_by_public_ids(conn, ids)}
+        except Exception:
+            with self._lock:
+                self._touched = {**touched, **self._touched}  # written with the next refresh
+            raise
+        fetched = {}
+        for pid in ids:
+            row = rows.get(pid)
+            if row is None:
+                self._cache.pop(pid, None)
+                continue
+            entry = fetched[pid] = _Entry(
+                key_id=row.key_id,
+                public_id=row.public_id,
+                name=row.name,
+                secret_hash=row.secret_hash,
+                scopes=scopes.effective(row.scopes.split()),
+                expires_at=row.expires_at,
+                revoked_at=row.revoked_at,
+                last_used_at=row.last_used_at,
+                fetched_at=now,
+            )
+            if self.ttl:
+                with self._lock:
+                    if len(self._cache) >= CACHE_MAX_ENTRIES and pid not in self._cache:
+                        self._cache.clear()
+                    self._cache[pid] = entry
+        return fetched
+
+    def _touch(self, entry: _Entry, now: datetime) -> None:
+        """Note the key's use; written with the next refresh (at once without the cache)."""
+        entry.last_used_at = now
+        if self.ttl:
+            with self._lock:
+                self._touched[entry.key_id] = now
+            return
+        try:
+            with self.engine.begin() as conn:
+                store.touch(conn, {entry.key_id: now})
         except Exception as exc:  # bookkeeping must never fail a request
             log.warning("could not record last use of key %s: %s", entry.public_id, type(exc).__name__)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Iterable
 
-from sqlalchemy import Connection, Row, insert, or_, select, update
+from sqlalchemy import Connection, Row, bindparam, insert, or_, select, update
 
 from medic.store.tables import api_keys
 
@@ -63,5 +63,13 @@ def revoke(conn: Connection, key_id: int, now: datetime) -> None:
     )
 
 
-def touch(conn: Connection, key_id: int, now: datetime) -> None:
-    conn.execute(update(api_keys).where(api_keys.c.key_id == key_id).values(last_used_at=now))
+def get_by_public_ids(conn: Connection, public_ids: list[str]) -> list[Row]:
+    return list(conn.execute(select(api_keys).where(api_keys.c.public_id.in_(public_ids))))
+
+
+def touch(conn: Connection, used: dict[int, datetime]) -> None:
+    """Record when each key (by key_id) was last used, in one statement."""
+    conn.execute(
+        update(api_keys).where(api_keys.c.key_id == bindparam("kid")).values(last_used_at=bindparam("at")),
+        [{"kid": key_id, "at": at} for key_id, at in sorted(used.items())],
+    )
