@@ -1,8 +1,8 @@
 """The stored deadline equals core/deadline.py's ``next_due`` on every write path.
 
-The heartbeat batch computes the deadline in SQL for speed (one CASE for SQLite's
-statement-by-statement path, one in PostgreSQL's batch statement, which the
-group-commit writer also runs in autocommit); these cases hold that SQL, the
+The heartbeat batch computes the deadline in SQL for speed (one SET clause in SQLite's
+and PostgreSQL's batch statements, the latter also run by the group-commit writer in
+autocommit); these cases hold that SQL, the
 recounts and the other write paths equal to the one function, on both databases.
 The expected value is computed here from what the test sent, not read back.
 """
@@ -131,8 +131,8 @@ def test_the_fast_path_is_taken_only_where_it_agrees(engine, clock):
     service_id, expected = _arrange(engine, clock, 1, "none")
     assert not deadline.needs_recount(expected.settings.threshold, expected.settings.max_duration_seconds)
     with engine.begin() as conn:
-        rows = conn.execute(hb._TOUCH, {"name_lower": "svc", "status": "UP", "at": clock(),
-                                        "at_epoch": clock().timestamp()}).all()
+        _, params = hb._batch_params([hb.Beat("svc", "UP")], clock())
+        rows = conn.execute(hb._sqlite_batch(1), {**params, "n0": "svc", "s0": "UP"}).all()
     expected.heartbeat(clock(), "UP")
     assert len(rows) == 1
     assert _stored(engine, service_id).deadline == pytest.approx(expected.due())

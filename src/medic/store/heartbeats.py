@@ -9,26 +9,21 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import datetime
 from typing import Iterable, Iterator, Mapping, Sequence
 
 from sqlalchemy import (
     BigInteger,
-    and_,
     Connection,
-    Integer,
     Row,
     String,
     bindparam,
-    case,
     column,
     func,
     insert,
-    literal,
-    or_,
     select,
     text,
-    update,
 )
 from sqlalchemy.dialects.postgresql import psycopg as postgresql_psycopg
 from sqlalchemy.exc import DBAPIError
@@ -80,44 +75,25 @@ _RETURNED = (
 )
 
 
-def _touch_service():
-    """One statement that finds an active service by name and moves its deadline.
 
-    Folding the lookup into the UPDATE keeps ingest at two statements per
-    heartbeat; RETURNING hands back what the reply and the insert need. The
-    CASEs are core/deadline.py's rule for the cases it can settle without the
-    history (tests/store/test_deadline_sql.py holds them equal to it); the others
-    keep their deadline here and are recounted by the caller (``needs_recount``).
-    """
-    status = bindparam("status")
-    down = status == literal(Status.DOWN.value)
-    failed = services.c.last_status == literal(JOB_FAILED)
-    return (
-        update(services)
-        .where(func.lower(services.c.heartbeat_name) == bindparam("name_lower"), services.c.active)
-        .values(
-            last_heartbeat_at=bindparam("at"),
-            # deadline.status_after_heartbeat: a job's state survives a plain heartbeat.
-            last_status=case(
-                (failed, services.c.last_status),
-                (and_(services.c.last_status == literal(JOB_RUNNING), ~down), services.c.last_status),
-                else_=status,
-            ),
-            deadline=case(
-                (or_(down, failed), literal(deadline.UNHEALTHY)),
-                (
-                    or_(services.c.threshold > 1, services.c.max_duration_seconds.is_not(None),
-                        services.c.cron.is_not(None)),
-                    services.c.deadline,
-                ),
-                else_=bindparam("at_epoch") + services.c.alert_interval * 60 + services.c.grace_period_seconds,
-            ),
-        )
-        .returning(*_RETURNED)
-    )
+def _batch_set(source: str) -> str:
+    """The SET clause of both batch statements, ``source`` naming the rows that hold each
+    service's batch status. The CASEs are core/deadline.py's rule for the cases it can
+    settle without the history (tests/store/test_deadline_sql.py holds them equal to
+    it); the others keep their deadline and are recounted by the caller
+    (``needs_recount``)."""
+    return f"""SET last_heartbeat_at = :at,
+            last_status = CASE WHEN services.last_status = :failed THEN services.last_status
+                               WHEN services.last_status = :running AND {source}.status <> :down
+                                   THEN services.last_status
+                               ELSE {source}.status END,
+            deadline = CASE WHEN {source}.status = :down OR services.last_status = :failed THEN :unhealthy
+                            WHEN services.threshold > 1 OR services.max_duration_seconds IS NOT NULL
+                                OR services.cron IS NOT NULL
+                                THEN services.deadline  -- recounted by the caller
+                            ELSE :at_epoch + services.alert_interval * 60 + services.grace_period_seconds END
+"""
 
-
-_TOUCH = _touch_service()  # built once: building it costs more than running it on SQLite
 
 # PostgreSQL: a whole batch in one statement and one round trip, whatever its size
 # (arrays keep the text constant, so psycopg prepares it once per connection; the
@@ -127,10 +103,8 @@ _TOUCH = _touch_service()  # built once: building it costs more than running it 
 # - A name sent twice moves its service once, with its last status (deduplicated by
 #   the caller): the same end state as applying the beats one by one. Every beat still
 #   gets its own row, inserted in submission order.
-# - The CASEs are the same as _touch_service's (core/deadline.py's rule where no history
-#   is needed; tests/store/test_deadline_sql.py holds both equal to it).
 _STORE_BATCH_PG = text(
-    """
+    f"""
     WITH locked AS MATERIALIZED (
         SELECT s.service_id, v.name_lower, v.status
         FROM unnest(CAST(:names AS text[]), CAST(:last_statuses AS text[])) AS v(name_lower, status)
@@ -140,17 +114,7 @@ _STORE_BATCH_PG = text(
         FOR UPDATE OF s
     ), touched AS (
         UPDATE services
-        SET last_heartbeat_at = :at,
-            last_status = CASE WHEN services.last_status = :failed THEN services.last_status
-                               WHEN services.last_status = :running AND locked.status <> :down
-                                   THEN services.last_status
-                               ELSE locked.status END,
-            deadline = CASE WHEN locked.status = :down OR services.last_status = :failed THEN :unhealthy
-                            WHEN services.threshold > 1 OR services.max_duration_seconds IS NOT NULL
-                                OR services.cron IS NOT NULL
-                                THEN services.deadline  -- recounted by the caller
-                            ELSE :at_epoch + services.alert_interval * 60 + services.grace_period_seconds END
-        FROM locked
+        {_batch_set("locked")}        FROM locked
         WHERE services.service_id = locked.service_id
         RETURNING locked.name_lower, services.service_id, services.heartbeat_name, services.service_name,
             services.team, services.priority, services.threshold, services.alert_interval,
@@ -213,20 +177,51 @@ def _store_postgresql(conn: Connection, beats: Sequence[Beat], now: datetime) ->
     return _pair(names, conn.execute(_STORE_BATCH_PG, params).mappings())
 
 
-def _store_each(conn: Connection, beats: Sequence[Beat], now: datetime) -> dict[int, tuple[int, Mapping]]:
-    # SQLite: one writer and no round trips, so statement by statement, in order.
-    params = {"at": now, "at_epoch": now.timestamp()}
-    matched: list[tuple[int, Row]] = []
-    for index, beat in enumerate(beats):
-        row = conn.execute(_TOUCH, {**params, "name_lower": beat.heartbeat_name.lower(), "status": beat.status}).first()
-        if row is not None:
-            matched.append((index, row))
+@lru_cache(maxsize=256)
+def _sqlite_batch(size: int):
+    """SQLite: a batch's services moved in one UPDATE, not one statement per heartbeat
+    (a statement costs the writer thread far more in Python than in SQLite, and each
+    one hands the GIL back to the request threads; bench/RESULTS.md)."""
+    rows = ", ".join(f"(:n{i}, :s{i})" for i in range(size))
+    returned = ", ".join(f"services.{c.name}" for c in _RETURNED)
+    return text(
+        f"""
+        WITH batch(name_lower, status) AS (VALUES {rows})
+        UPDATE services
+        {_batch_set("batch")}
+        FROM batch
+        WHERE lower(services.heartbeat_name) = batch.name_lower AND services.active
+        RETURNING {returned}
+        """
+    ).bindparams(bindparam("at", type_=services.c.last_heartbeat_at.type)).columns(*_RETURNED)
+
+
+@lru_cache(maxsize=256)
+def _sqlite_insert(size: int):
+    """The batch's heartbeat rows in one INSERT. SQLite hands out rowids in VALUES order,
+    so the ids, sorted, pair with the rows as sent, whatever order RETURNING lists them
+    in (SQLAlchemy's own batch insert would send one statement per row here)."""
+    rows = ", ".join(f"(:id{i}, :at, :s{i})" for i in range(size))
+    return text(f"INSERT INTO heartbeat_events (service_id, time, status) VALUES {rows} RETURNING heartbeat_id") \
+        .bindparams(bindparam("at", type_=heartbeat_events.c.time.type))
+
+
+def _store_sqlite(conn: Connection, beats: Sequence[Beat], now: datetime) -> dict[int, tuple[int, Mapping]]:
+    # One writer and no round trips: the batch UPDATE (a name sent twice moves its service
+    # once, with its last status, as on PostgreSQL), then the heartbeats' rows in order.
+    names, params = _batch_params(beats, now)
+    last = dict(zip(params["names"], params["last_statuses"]))
+    values = {key: params[key] for key in ("at", "at_epoch", "down", "failed", "running", "unhealthy")}
+    for i, (name, status) in enumerate(last.items()):
+        values[f"n{i}"], values[f"s{i}"] = name, status
+    touched = {row.heartbeat_name.lower(): row for row in conn.execute(_sqlite_batch(len(last)), values)}
+    matched = [(index, touched[name]) for index, name in enumerate(names) if name in touched]
     if not matched:
         return {}
-    ids = conn.execute(
-        insert(heartbeat_events).returning(heartbeat_events.c.heartbeat_id, sort_by_parameter_order=True),
-        [{"service_id": row.service_id, "time": now, "status": beats[index].status} for index, row in matched],
-    ).scalars().all()
+    rows = {"at": now}
+    for i, (index, row) in enumerate(matched):
+        rows[f"id{i}"], rows[f"s{i}"] = row.service_id, beats[index].status
+    ids = sorted(conn.execute(_sqlite_insert(len(matched)), rows).scalars())
     return {index: (heartbeat_id, row._mapping) for (index, row), heartbeat_id in zip(matched, ids)}
 
 
@@ -246,7 +241,7 @@ def record(conn: Connection, beats: Sequence[Beat], now: datetime) -> list[Store
     """
     if not beats:
         return []
-    store = _store_postgresql if conn.dialect.name == "postgresql" else _store_each
+    store = _store_postgresql if conn.dialect.name == "postgresql" else _store_sqlite
     results, recount = outcomes(conn, beats, store(conn, beats, now), now)
     if recount:
         _set_recounted_deadlines(conn, recount, successes(results), now)
