@@ -201,6 +201,7 @@ class SlotOut(BaseModel):
     local: datetime | None
     outcome: str
     signal_at: datetime | None
+    maintenance_id: int | None = None  # the maintenance window the slot fell in
 
 
 class ServiceCreate(Strict):

@@ -263,7 +263,7 @@ def list_slots(heartbeat_name: str, query: SlotsQuery):
     cron = slot_store.cron_of(row._mapping)
     out = [
         SlotOut(slot_at=r.slot_at, local=r.slot_at.astimezone(cron.zone) if cron else None, outcome=r.outcome,
-                signal_at=r.signal_at).model_dump(mode="json")
+                signal_at=r.signal_at, maintenance_id=r.maintenance_id).model_dump(mode="json")
         for r in rows
     ]
     return reply(out, f"{len(out)} slots")
