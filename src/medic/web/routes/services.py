@@ -16,7 +16,7 @@ from medic.web.context import runtime
 from medic.web.envelope import ApiError, reply
 from medic.web.schemas import (
     ScheduleIn, SchedulePreviewIn, SchedulePreviewOut, ServiceCreate, ServiceOut, ServiceQuery, ServiceUpdate,
-    SlotOut, SlotsQuery,
+    SlotOut, SlotsQuery, parse_label_filter,
 )
 from medic.web.serialize import service_out, slot_times
 
@@ -125,7 +125,8 @@ def list_services(query: ServiceQuery):
     rt = runtime()
     with rt.reads.connect() as conn:
         rows = store.list_services(
-            conn, service_name=query.service_name, active=query.active, limit=query.limit, offset=query.offset
+            conn, service_name=query.service_name, active=query.active, limit=query.limit, offset=query.offset,
+            labels=parse_label_filter(query.label) if query.label else None,
         )
     now = rt.now()
     return reply([service_out(row, now) for row in rows], f"{len(rows)} services")
