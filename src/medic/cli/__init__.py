@@ -7,6 +7,7 @@
 - ``heartbeat`` and ``jobs``: `medic heartbeat` and `medic job`, HTTP clients of a
   Medic server for cron users, sharing ``http_client``
 - ``routes``: `medic route add|list|remove`, an HTTP client of the routes API
+- ``maintenance``: `medic maintenance add|list|end`, an HTTP client of the maintenance API
 
 ``common`` holds what the database commands share (settings, logging, the engine).
 Nothing here imports this package back, so there is no import cycle.
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 import click
 
-from medic.cli import db, heartbeat, jobs, keys, routes, server, worker
+from medic.cli import db, heartbeat, jobs, keys, maintenance, routes, server, worker
 
 
 @click.group()
@@ -34,3 +35,4 @@ main.add_command(worker.probe)
 main.add_command(heartbeat.heartbeat)  # HTTP client commands for cron users
 main.add_command(jobs.job)
 main.add_command(routes.route)
+main.add_command(maintenance.maintenance)
