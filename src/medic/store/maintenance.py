@@ -42,6 +42,12 @@ def windows_since(conn: Connection, since: datetime) -> list[Window]:
     return [window_of(row) for row in conn.execute(select(maintenance_windows).where(_not_over_by(since)))]
 
 
+def in_force(conn: Connection, now: datetime) -> list[tuple[Window, datetime]]:
+    """The windows in force at ``now`` with the end of their occurrence, ending soonest first."""
+    found = [(window, span[1]) for window in windows_since(conn, now) if (span := window.span_at(now))]
+    return sorted(found, key=lambda pair: (pair[1], pair[0].window_id))
+
+
 def create(conn: Connection, spec: Mapping[str, Any], now: datetime) -> int:
     values = {name: spec.get(name) for name in _SPEC_COLUMNS}
     return conn.execute(
