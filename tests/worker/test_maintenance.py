@@ -160,3 +160,14 @@ def test_slots_in_a_window_are_recorded_with_it(medic, api, worker, clock):
         ("2026-01-06T12:30:00Z", "missed", None),
     ]
     assert medic.service("nightly")["on_time_ratio_7d"] == 0.0  # only the slot outside the window counts
+
+
+def test_moving_a_service_out_of_the_team_in_maintenance_releases_it(medic, api, worker, clock, pagerduty):
+    medic.register("db-hb", alert_interval=1, team="db")
+    open_window(api, team="db", end="2026-01-05T18:00:00Z")
+    clock.advance(minutes=5)
+    worker.run_once()
+    assert pagerduty.requests == []
+    medic.update("db-hb", team="platform")
+    worker.run_once()
+    assert pd_actions(pagerduty) == ["trigger"]
