@@ -171,3 +171,19 @@ def test_moving_a_service_out_of_the_team_in_maintenance_releases_it(medic, api,
     medic.update("db-hb", team="platform")
     worker.run_once()
     assert pd_actions(pagerduty) == ["trigger"]
+
+
+def test_cleanup_deletes_windows_over_for_longer_than_retention(medic, api, clock, engine, settings):
+    from medic.worker.cleanup import run_cleanup
+
+    medic.register("db-hb", alert_interval=1)
+    one_off = open_window(api, services=["db-hb"], end="2026-01-05T13:00:00Z")
+    ended = open_window(api, team="db", cron="0 2 * * 0", duration_minutes=60)
+    recurring = open_window(api, team="db", cron="0 3 * * 0", duration_minutes=60)
+    assert api.delete(f"/v2/maintenance/{ended['id']}").status_code == 200
+    clock.advance(days=settings.heartbeat_retention_days, minutes=59)
+    assert run_cleanup(engine, settings, clock=clock)["maintenance_windows"] == 1  # ended at 12:00
+    clock.advance(minutes=2)
+    assert run_cleanup(engine, settings, clock=clock)["maintenance_windows"] == 1  # over at 13:00
+    assert api.get(f"/v2/maintenance/{one_off['id']}").status_code == 404
+    assert api.get(f"/v2/maintenance/{recurring['id']}").status_code == 200  # never over
