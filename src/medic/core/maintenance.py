@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Iterable, Mapping
 
 from medic.core import schedule
@@ -74,18 +75,8 @@ class Window:
             if self.start is None or self.end is None or not (self.start <= t < self.end):
                 return None
             return self.start, self._cut(self.end)
-        # The first occurrence starting after t - duration is in force at t if it started by t.
-        first = schedule.next_slot(self.cron, t - self.duration)
-        if first is None or first > t:
-            return None
-        end = first + self.duration
-        slot = first
-        for _ in range(_MAX_CHAINED):
-            slot = schedule.next_slot(self.cron, slot)
-            if slot is None or slot > end:
-                break
-            end = slot + self.duration
-        return first, self._cut(end)
+        span = _occurrence(self.cron, self.duration, t)
+        return None if span is None else (span[0], self._cut(span[1]))
 
     def next_start(self, after: datetime) -> datetime | None:
         """The start of the first occurrence after ``after``; None when there is none."""
@@ -104,6 +95,22 @@ class Window:
 
     def _cut(self, end: datetime) -> datetime:
         return min(end, self.ended_at) if self.ended_at is not None else end
+
+
+@lru_cache(maxsize=16384)
+def _occurrence(cron: schedule.Cron, duration: timedelta, t: datetime) -> tuple[datetime, datetime] | None:
+    # Cached: a cycle asks about one ``now`` for many services, and a fleet's slots share times.
+    # The first occurrence starting after t - duration is in force at t if it started by t.
+    first = schedule.next_slot(cron, t - duration)
+    if first is None or first > t:
+        return None
+    end, slot = first + duration, first
+    for _ in range(_MAX_CHAINED):
+        slot = schedule.next_slot(cron, slot)
+        if slot is None or slot > end:
+            break
+        end = slot + duration
+    return first, end
 
 
 def window_at(windows: Iterable[Window], service_id: int, team: str, labels: Mapping[str, str] | None,
