@@ -112,3 +112,11 @@ def test_scope_needs_exactly_one_kind():
     with pytest.raises(MaintenanceError, match="not services and team") as caught:
         check_scope(services=["a"], team="db", labels=None)
     assert caught.value.field == "team"
+
+
+def test_a_recurring_window_ended_early_has_no_more_occurrences():
+    window = sundays_berlin(ended_at=at(2026, 1, 4, 2))
+    assert window.span_at(at(2026, 1, 4, 1, 30)) == (at(2026, 1, 4, 1), at(2026, 1, 4, 2))  # cut at the end
+    assert window.span_at(at(2026, 1, 11, 1, 30)) is None
+    assert window.next_start(at(2026, 1, 5)) is None and window.is_over(at(2026, 1, 4, 2))
+    assert not sundays_berlin().is_over(at(2030, 1, 1))
