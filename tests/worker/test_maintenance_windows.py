@@ -187,3 +187,17 @@ def test_cleanup_deletes_windows_over_for_longer_than_retention(medic, api, cloc
     assert run_cleanup(engine, settings, clock=clock)["maintenance_windows"] == 1  # over at 13:00
     assert api.get(f"/v2/maintenance/{one_off['id']}").status_code == 404
     assert api.get(f"/v2/maintenance/{recurring['id']}").status_code == 200  # never over
+
+
+def test_two_workers_page_once_when_a_window_ends(medic, api, make_worker, clock, pagerduty):
+    first, second = make_worker(), make_worker()
+    medic.register("db-hb", alert_interval=1)
+    open_window(api, services=["db-hb"], end="2026-01-05T13:00:00Z")
+    clock.advance(minutes=5)
+    first.run_once()
+    second.run_once()
+    clock.set(datetime(2026, 1, 5, 13, 0, tzinfo=UTC))
+    first.run_once()
+    second.run_once()
+    first.run_once()
+    assert pd_actions(pagerduty) == ["trigger"]
