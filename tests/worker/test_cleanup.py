@@ -30,7 +30,8 @@ def test_cleanup_deletes_only_rows_older_than_retention(medic, worker, clock, en
 
     clock.advance(days=1, minutes=1)
     deleted = run_cleanup(engine, settings, clock=clock, batch_size=3)  # several batches
-    assert deleted == {"heartbeat_events": 8, "notifications": 6, "job_runs": 0, "service_slots": 0}
+    assert deleted == {"heartbeat_events": 8, "notifications": 6, "job_runs": 0, "service_slots": 0,
+                       "maintenance_windows": 0}
     assert count(engine, heartbeat_events) == 3
     assert count(engine, notifications) == 0
     assert medic.service()["last_status"] == "UP"

@@ -1,4 +1,5 @@
-"""The small HTTP client `medic heartbeat`, `medic job` and `medic apply` share.
+"""The small HTTP client `medic heartbeat`, `medic job`, `medic route`, `medic maintenance`
+and `medic apply` share.
 
 They reach a Medic server at MEDIC_BASE_URL with MEDIC_API_KEY and never open
 the database, so they run on any machine that can reach the server.
@@ -72,6 +73,34 @@ def connection_options(func):
         help="Extra attempts on connection errors, 5xx and 429.",
     )(func)
     func = click.option("--timeout", type=click.FloatRange(min=0.1), default=10.0, show_default=True, help="Seconds per request.")(func)
+    func = click.option("--api-key", envvar="MEDIC_API_KEY", show_envvar=True, default=None, help="Sent as a Bearer token.")(func)
+    func = click.option("--url", envvar="MEDIC_BASE_URL", show_envvar=True, default=DEFAULT_URL, show_default=True, help="Medic server.")(func)
+    return func
+
+
+def call(url: str, api_key: str | None, method: str, path: str, body: Any = None) -> dict:
+    """One request to the management API (no retries: a person is waiting); the decoded
+    reply, or a ClickException with the status and the server's message."""
+    import httpx
+
+    try:
+        with client(url, api_key, 10.0) as session:
+            response = session.request(method, path, json=body)
+    except httpx.HTTPError as exc:
+        raise click.ClickException(f"cannot reach Medic at {url}: {type(exc).__name__}") from None
+    try:
+        data = response.json()
+    except ValueError:
+        data = {}
+    if not isinstance(data, dict):
+        data = {}
+    if response.status_code >= 400:
+        raise click.ClickException(f"{response.status_code}: {data.get('message') or response.reason_phrase}")
+    return data
+
+
+def api_options(func):
+    """--url and --api-key, as the management commands take them."""
     func = click.option("--api-key", envvar="MEDIC_API_KEY", show_envvar=True, default=None, help="Sent as a Bearer token.")(func)
     func = click.option("--url", envvar="MEDIC_BASE_URL", show_envvar=True, default=DEFAULT_URL, show_default=True, help="Medic server.")(func)
     return func

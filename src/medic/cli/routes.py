@@ -13,42 +13,10 @@ from typing import Any
 
 import click
 
+from medic.cli.http_client import api_options, call
 from medic.core.route_text import describe_target, parse_labels, parse_target
 
-DEFAULT_URL = "http://127.0.0.1:5000"
 MASK = "********"
-
-
-def _client(url: str, api_key: str | None):
-    import httpx
-
-    headers = {"Accept": "application/json"}
-    if api_key:
-        headers["Authorization"] = f"Bearer {api_key}"
-    return httpx.Client(base_url=url.rstrip("/"), headers=headers, timeout=10.0)
-
-
-def _call(url: str, api_key: str | None, method: str, path: str, body: Any = None) -> dict:
-    import httpx
-
-    try:
-        with _client(url, api_key) as client:
-            response = client.request(method, path, json=body)
-    except httpx.HTTPError as exc:
-        raise click.ClickException(f"cannot reach Medic at {url}: {type(exc).__name__}") from None
-    try:
-        data = response.json()
-    except ValueError:
-        data = {}
-    if response.status_code >= 400:
-        raise click.ClickException(f"{response.status_code}: {data.get('message') or response.reason_phrase}")
-    return data
-
-
-def _connection(func):
-    func = click.option("--api-key", envvar="MEDIC_API_KEY", show_envvar=True, default=None, help="Sent as a Bearer token.")(func)
-    func = click.option("--url", envvar="MEDIC_BASE_URL", show_envvar=True, default=DEFAULT_URL, show_default=True, help="Medic server.")(func)
-    return func
 
 
 def _targets(texts, webhook_secret: str | None, option: str) -> list[dict[str, Any]]:
@@ -74,7 +42,7 @@ def route() -> None:
 @click.option("--webhook-secret", default=None, help="Signing secret of the webhook targets.")
 @click.option("--escalate-after", type=click.IntRange(1, 10080), default=None, help="Minutes an alert stays open before escalating.")
 @click.option("--escalate-to", multiple=True, metavar="TYPE=VALUE", help="Escalation target (repeatable), as --target.")
-@_connection
+@api_options
 def route_add(name, team, priority, labels, targets, webhook_secret, escalate_after, escalate_to, url, api_key) -> None:
     """Create the route NAME."""
     match: dict[str, Any] = {}
@@ -91,16 +59,16 @@ def route_add(name, team, priority, labels, targets, webhook_secret, escalate_af
     if escalate_after is not None or escalate_to:
         body["escalate_after_minutes"] = escalate_after
         body["escalate_to"] = _targets(escalate_to, webhook_secret, "--escalate-to")
-    created = _call(url, api_key, "POST", "/v2/routes", body)["results"]
+    created = call(url, api_key, "POST", "/v2/routes", body)["results"]
     click.echo(f"route {created['id']} '{created['name']}' created: {', '.join(map(describe_target, created['targets']))}")
 
 
 @route.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print the API's JSON.")
-@_connection
+@api_options
 def route_list(as_json, url, api_key) -> None:
     """List routes, most recent last (secrets masked)."""
-    found = _call(url, api_key, "GET", "/v2/routes")["results"]
+    found = call(url, api_key, "GET", "/v2/routes")["results"]
     if as_json:
         json.dump(found, sys.stdout, indent=2)
         click.echo()
@@ -122,14 +90,14 @@ def route_list(as_json, url, api_key) -> None:
 
 @route.command("remove")
 @click.argument("route")
-@_connection
+@api_options
 def route_remove(route, url, api_key) -> None:
     """Delete ROUTE (its id or name). Alerts already open still resolve on its targets."""
     ident = route
     if not route.isdigit():
-        found = [r for r in _call(url, api_key, "GET", "/v2/routes")["results"] if r["name"] == route]
+        found = [r for r in call(url, api_key, "GET", "/v2/routes")["results"] if r["name"] == route]
         if not found:
             raise click.ClickException(f"no route is named '{route}'")
         ident = str(found[0]["id"])
-    _call(url, api_key, "DELETE", f"/v2/routes/{ident}")
+    call(url, api_key, "DELETE", f"/v2/routes/{ident}")
     click.echo(f"route {ident} removed")

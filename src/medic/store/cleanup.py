@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Connection, delete, select, tuple_
+from sqlalchemy import Connection, and_, delete, or_, select, tuple_
 
 from medic.core.model import FINISHED_STATES
-from medic.store.tables import alerts, heartbeat_events, job_runs, notifications, service_slots
+from medic.store.tables import alerts, heartbeat_events, job_runs, maintenance_windows, notifications, service_slots
 
 
 
@@ -60,3 +60,16 @@ def delete_job_runs_batch(conn: Connection, cutoff: datetime, batch_size: int) -
         .scalar_subquery()
     )
     return conn.execute(delete(job_runs).where(job_runs.c.job_run_id.in_(doomed))).rowcount
+
+
+def delete_maintenance_windows_batch(conn: Connection, cutoff: datetime, batch_size: int) -> int:
+    """Maintenance windows over before ``cutoff`` (docs/maintenance.md): ended early, or
+    one-off and past their end. The slots that named them are gone by then too."""
+    w = maintenance_windows.c
+    doomed = (
+        select(w.window_id)
+        .where(or_(w.ended_at < cutoff, and_(w.cron.is_(None), w.ends_at < cutoff)))
+        .limit(batch_size)
+        .scalar_subquery()
+    )
+    return conn.execute(delete(maintenance_windows).where(w.window_id.in_(doomed))).rowcount

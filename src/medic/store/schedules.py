@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 from functools import lru_cache
 
@@ -12,6 +12,7 @@ from sqlalchemy import Connection, Row, bindparam, func, or_, select, tuple_, up
 from sqlalchemy.dialects import postgresql, sqlite
 
 from medic.core import schedule
+from medic.core.maintenance import Window, window_at
 from medic.core.schedule import MET_OUTCOMES, SlotOutcome
 from medic.store.tables import service_slots, services
 
@@ -139,7 +140,7 @@ def _slot_after(expression: str, zone: str, slot: datetime) -> datetime | None:
     return schedule.next_slot(schedule.Cron(expression, zone), slot)
 
 
-def sweep(conn: Connection, now: datetime) -> dict[tuple[str, str], int]:
+def sweep(conn: Connection, now: datetime, windows: Iterable[Window] = ()) -> dict[tuple[str, str], int]:
     """Give every slot that closed by ``now`` without a signal the outcome ``missed``
     and move each service's cursor on. Returns how many slots closed, by (team,
     outcome): each slot is counted once, by the worker whose cursor move won.
@@ -149,12 +150,15 @@ def sweep(conn: Connection, now: datetime) -> dict[tuple[str, str], int]:
     (SKIP LOCKED: a second worker takes others); elsewhere each cursor moves by
     compare-and-set. Either way no slot is judged twice (the primary key would
     refuse it too). Muted and deactivated services' slots are recorded as well;
-    whether anyone is paged is the alert's business.
+    whether anyone is paged is the alert's business. A slot whose time fell in a
+    maintenance window of ``windows`` is recorded with that window's id, whatever
+    its outcome.
     """
+    windows = list(windows)
     postgres = conn.dialect.name == "postgresql"
     query = (
         select(services.c.service_id, services.c.cron, services.c.timezone, services.c.grace_period_seconds,
-               services.c.next_slot_at, services.c.slot_check_at, services.c.team)
+               services.c.next_slot_at, services.c.slot_check_at, services.c.team, services.c.labels)
         .where(services.c.slot_check_at <= now.timestamp(), services.c.cron.is_not(None))
         .order_by(services.c.slot_check_at)
         .limit(SERVICES_PER_SWEEP)
@@ -187,6 +191,13 @@ def sweep(conn: Connection, now: datetime) -> dict[tuple[str, str], int]:
         won = [plan for plan in plans if conn.execute(move, plan[2]).rowcount]
     team_of = {service.service_id: service.team for service, _, _ in won}
     pairs = [(service.service_id, at) for service, closed, _ in won for at in closed]
+    noted: dict[tuple[int, datetime], int] = {}
+    if windows:
+        for service, closed, _ in won:
+            for at in closed:
+                found = window_at(windows, service.service_id, service.team, service.labels, at)
+                if found is not None:
+                    noted[(service.service_id, at)] = found[0].window_id
     inserted: set[tuple[int, datetime]] = set()
     dialect = postgresql if postgres else sqlite
     statement = (
@@ -196,13 +207,21 @@ def sweep(conn: Connection, now: datetime) -> dict[tuple[str, str], int]:
     )
     for chunk in _chunks(pairs):
         rows = [{"service_id": sid, "slot_at": at, "outcome": SlotOutcome.MISSED.value, "signal_at": None,
-                 "recorded_at": now} for sid, at in chunk]
+                 "recorded_at": now, "maintenance_id": noted.get((sid, at))} for sid, at in chunk]
         inserted.update((sid, _utc(at)) for sid, at in conn.execute(statement, rows).all())
     closed_by: dict[tuple[str, str], int] = {}
     for sid, _ in inserted:
         key = (team_of[sid], SlotOutcome.MISSED.value)
         closed_by[key] = closed_by.get(key, 0) + 1
     decided = [(sid, at) for sid, at in pairs if (sid, _utc(at)) not in inserted]
+    in_window = [{"sid": sid, "slot": at, "wid": noted[(sid, at)]} for sid, at in decided if (sid, at) in noted]
+    if in_window:  # slots a signal decided, noted now they closed
+        conn.execute(
+            update(service_slots)
+            .where(service_slots.c.service_id == bindparam("sid"), service_slots.c.slot_at == bindparam("slot"))
+            .values(maintenance_id=bindparam("wid")),
+            in_window,
+        )
     for chunk in _chunks(decided):  # slots a signal gave their outcome: counted now they closed
         for sid, outcome in conn.execute(
             select(service_slots.c.service_id, service_slots.c.outcome)
@@ -223,7 +242,8 @@ def _chunks(items: list, size: int = 400):
 
 def list_slots(conn: Connection, service_id: int, start: datetime, end: datetime, limit: int) -> list[Row]:
     return list(conn.execute(
-        select(service_slots.c.slot_at, service_slots.c.outcome, service_slots.c.signal_at)
+        select(service_slots.c.slot_at, service_slots.c.outcome, service_slots.c.signal_at,
+               service_slots.c.maintenance_id)
         .where(service_slots.c.service_id == service_id, service_slots.c.slot_at >= start,
                service_slots.c.slot_at < end)
         .order_by(service_slots.c.slot_at)
@@ -232,10 +252,12 @@ def list_slots(conn: Connection, service_id: int, start: datetime, end: datetime
 
 
 def on_time_ratio(conn: Connection, service_id: int, now: datetime, days: int) -> float | None:
-    """The share of slots of the last ``days`` (and any met early) that were on time; None without slots."""
+    """The share of slots of the last ``days`` (and any met early) that were on time; None without slots.
+    Slots in a maintenance window are left out: a planned outage is no lateness."""
     counts = dict(conn.execute(
         select(service_slots.c.outcome, func.count())
-        .where(service_slots.c.service_id == service_id, service_slots.c.slot_at >= now - timedelta(days=days))
+        .where(service_slots.c.service_id == service_id, service_slots.c.slot_at >= now - timedelta(days=days),
+               service_slots.c.maintenance_id.is_(None))
         .group_by(service_slots.c.outcome)
     ).all())
     total = sum(counts.values())

@@ -35,8 +35,11 @@ def list_services(
     active: bool | None = None,
     limit: int = 1000,
     offset: int = 0,
+    labels: Mapping[str, str] | None = None,
 ) -> list[Row]:
     query = select(services).order_by(services.c.service_id).limit(limit).offset(offset)
+    for key, value in (labels or {}).items():  # every label must match, as in a route
+        query = query.where(services.c.labels[key].as_string() == value)
     if service_name is not None:
         query = query.where(services.c.service_name == service_name)
     if active is not None:
@@ -100,6 +103,9 @@ def update_service(conn: Connection, row: Row, changes: dict[str, Any], now: dat
     elif values.get("muted") and not row.muted and "muted_until" not in values and auto_unmute_hours:
         values["muted_until"] = mute_end(now, auto_unmute_hours)
     reactivated = bool(values.get("active")) and not row.active
+    if values.keys() & {"team", "labels"}:
+        # A maintenance window's scope may no longer hold it: judged again next cycle.
+        values.update(suppressed_until=None, maintenance_id=None)
     merged = {**row._mapping, **values}
     became_cron = bool(merged.get("cron")) and not row.cron
     if became_cron:

@@ -108,6 +108,10 @@ services = Table(
     Column("next_slot_at", UTCDateTime),
     Column("slot_check_at", Float),
     Column("labels", JSON),  # {"key": "value"}, matched by routes (docs/routing.md)
+    # Held by a maintenance window (docs/maintenance.md): no trigger or reminder before
+    # then, so the worker does not look at the service again each cycle until it ends.
+    Column("suppressed_until", UTCDateTime),
+    Column("maintenance_id", BigInteger),
 )
 Index("uq_services_heartbeat_name_lower", func.lower(services.c.heartbeat_name), unique=True)
 Index("ix_services_service_name", services.c.service_name)
@@ -203,6 +207,7 @@ service_slots = Table(
     Column("outcome", String(16), nullable=False),
     Column("signal_at", UTCDateTime),  # the success or failure that decided it
     Column("recorded_at", UTCDateTime, nullable=False),
+    Column("maintenance_id", BigInteger),  # the maintenance window the slot fell in, if any
 )
 Index("ix_service_slots_slot_at", service_slots.c.slot_at)
 
@@ -293,3 +298,24 @@ route_targets = Table(
     Column("retired_at", UTCDateTime),
 )
 Index("ix_route_targets_route_id", route_targets.c.route_id)
+
+# Maintenance windows (docs/maintenance.md, core/maintenance.py): one-off (starts_at,
+# ends_at) or recurring (cron, timezone, duration_minutes); scope: service ids, a team
+# or labels. Kept after they end (ended_at: ended early) so slots can name them.
+maintenance_windows = Table(
+    "maintenance_windows",
+    metadata,
+    Column("window_id", BigId, primary_key=True),
+    Column("reason", String(1024), nullable=False),
+    Column("service_ids", JSON),
+    Column("team", String(255)),
+    Column("labels", JSON),
+    Column("starts_at", UTCDateTime),
+    Column("ends_at", UTCDateTime),
+    Column("cron", String(255)),
+    Column("timezone", String(64)),
+    Column("duration_minutes", Integer),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("ended_at", UTCDateTime),
+)

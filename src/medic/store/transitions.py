@@ -58,6 +58,11 @@ def unmute_expired(conn: Connection, cutoff: datetime, now: datetime) -> int:
     ).rowcount
 
 
+def not_held(now: datetime):
+    """Not held by a maintenance window at ``now`` (store/maintenance.py hold)."""
+    return or_(services.c.suppressed_until.is_(None), services.c.suppressed_until <= now)
+
+
 def candidates(conn: Connection, now: datetime, remind_before: datetime | None) -> list[Candidate]:
     """Services that may need a transition: a superset, decided by core.decide.
 
@@ -65,13 +70,14 @@ def candidates(conn: Connection, now: datetime, remind_before: datetime | None) 
     costs the same with one day or thirty days of heartbeats stored.
     """
     epoch = now.timestamp()
-    may_open = and_(services.c.active, ~services.c.muted, ~services.c.down, services.c.deadline <= epoch)
+    unheld = not_held(now)
+    may_open = and_(services.c.active, ~services.c.muted, ~services.c.down, services.c.deadline <= epoch, unheld)
     may_close = and_(services.c.down, or_(~services.c.active, services.c.deadline > epoch))
     conditions = [may_open, may_close]
     if remind_before is not None:
         last_notice = alerts.c.last_reminded_at.is_(None) & (alerts.c.created_date <= remind_before)
         conditions.append(
-            and_(services.c.down, services.c.active, ~services.c.muted,
+            and_(services.c.down, services.c.active, ~services.c.muted, unheld,
                  or_(last_notice, alerts.c.last_reminded_at <= remind_before))
         )
     query = (
@@ -130,7 +136,10 @@ def open_alerts(
         services.c.active == true(),
         services.c.muted == false(),
         services.c.deadline <= now.timestamp(),
+        not_held(now),
         down=True,
+        suppressed_until=None,
+        maintenance_id=None,
     )
     if not won:
         return []

@@ -22,7 +22,7 @@ from medic.web.context import Runtime
 from medic.web.envelope import UNAVAILABLE_HEADERS, UNAVAILABLE_MESSAGE, register_error_handlers, reply
 from medic.web.fast_heartbeat import FastHeartbeat
 from medic.web.http_edge import canonical_paths
-from medic.web.routes import alerts, health, heartbeats, jobs, meta, services
+from medic.web.routes import alerts, health, heartbeats, jobs, maintenance, meta, services
 from medic.web.ui import install as install_dashboard
 from medic.web.routes import routing as route_config
 
@@ -80,7 +80,7 @@ def create_app(
 
     for exc_class in DATABASE_UNAVAILABLE:
         app.register_error_handler(exc_class, database_unavailable)
-    for module in (heartbeats, services, alerts, health, meta, jobs):
+    for module in (heartbeats, services, alerts, health, meta, jobs, maintenance):
         app.register_blueprint(module.bp)
     install_dashboard(app)  # the web dashboard under /ui/
     app.register_blueprint(route_config.bp)

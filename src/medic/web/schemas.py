@@ -201,6 +201,7 @@ class SlotOut(BaseModel):
     local: datetime | None
     outcome: str
     signal_at: datetime | None
+    maintenance_id: int | None = None  # the maintenance window the slot fell in
 
 
 class ServiceCreate(Strict):
@@ -248,9 +249,31 @@ class ServiceUpdate(Strict):
     labels: Labels | None = None  # replaces the service's labels; null or {} clears them
 
 
+LABEL_FILTER = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._/-]{0,62})=([^,=\x00-\x1f\x7f]{1,255})\s*$")
+
+
+def parse_label_filter(value: str) -> dict[str, str]:
+    """ "env=prod" or "env=prod,tier=db" as {"env": "prod", "tier": "db"}; ValueError otherwise."""
+    found: dict[str, str] = {}
+    for part in value.split(","):
+        matched = LABEL_FILTER.match(part)
+        if matched is None:
+            raise ValueError('must be key=value, or several joined by commas: "env=prod,tier=db"')
+        found[matched.group(1)] = matched.group(2).strip()
+    return found
+
+
+def _label_filter(value: str) -> str:
+    parse_label_filter(value)
+    return value
+
+
 class ServiceQuery(Strict):
     service_name: Text | None = None
     active: Flag | None = None
+    label: Annotated[str, StringConstraints(max_length=2048), AfterValidator(_label_filter),
+                     Field(description="services carrying these labels: key=value, several joined by commas "
+                                       "(all must match)")] | None = None
     # Paged so that listing a large fleet cannot blow up a web process's memory.
     limit: Annotated[int, Field(ge=1, le=10000)] = 1000
     offset: Annotated[int, Field(ge=0, le=10_000_000)] = 0

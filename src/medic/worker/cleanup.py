@@ -1,4 +1,5 @@
-"""Daily cleanup: heartbeats and finished notifications past the retention period.
+"""Daily cleanup: heartbeats, finished notifications, finished job runs, slots and
+maintenance windows past the retention period.
 
 On PostgreSQL heartbeats live in day partitions: cleanup first creates the days ahead,
 then drops the days wholly past retention, and deletes row by row only what is left
@@ -40,7 +41,7 @@ def run_cleanup(engine: "Engine", settings: Settings, *, clock: Clock = utcnow, 
     """
     now = clock()
     cutoff = now - timedelta(days=settings.heartbeat_retention_days)
-    deleted = {"heartbeat_events": 0, "notifications": 0, "job_runs": 0, "service_slots": 0}
+    deleted = {"heartbeat_events": 0, "notifications": 0, "job_runs": 0, "service_slots": 0, "maintenance_windows": 0}
     problems: list[str] = []
     with engine.connect() as conn:
         partitioned = partitions.is_partitioned(conn)
@@ -49,6 +50,7 @@ def run_cleanup(engine: "Engine", settings: Settings, *, clock: Clock = utcnow, 
         ("notifications", store.delete_notifications_batch),
         ("job_runs", store.delete_job_runs_batch),
         ("service_slots", store.delete_service_slots_batch),
+        ("maintenance_windows", store.delete_maintenance_windows_batch),
     ]
     if partitioned:
         deleted["heartbeat_events"], problems, dropped = _maintain_partitions(engine, now, cutoff)

@@ -8,9 +8,10 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Sequence
 
 from medic.config import Settings
+from medic.core.maintenance import window_at
 from medic.core.transitions import Action, auto_unmute_cutoff, decide
 from medic.core.model import NotificationKind, channel_receives
-from medic.store import schedules
+from medic.store import maintenance, schedules
 from medic.store import transitions as store
 from medic.store.escalations import escalate
 from medic.store.routes import live_routes
@@ -19,6 +20,10 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
 
 log = logging.getLogger("medic.worker")
+
+# Maintenance windows over for longer than this are not loaded: a slot the sweep
+# closes is never older than its grace plus this, so its window is still known.
+WINDOW_LOOKBACK = timedelta(days=7)
 
 
 @dataclass
@@ -30,6 +35,7 @@ class EvaluationResult:
     # Slots closed this cycle, by (team, outcome) (docs/schedules.md).
     slot_outcomes: dict[tuple[str, str], int] = field(default_factory=dict)
     escalated: list[int] = field(default_factory=list)
+    held: int = 0  # services that would have paged or reminded, held by a maintenance window
 
 
 def evaluate(engine: "Engine", settings: Settings, channels: Sequence[str], now: datetime) -> EvaluationResult:
@@ -45,15 +51,25 @@ def evaluate(engine: "Engine", settings: Settings, channels: Sequence[str], now:
     result = EvaluationResult()
     with engine.begin() as conn:
         result.unmuted = store.unmute_expired(conn, auto_unmute_cutoff(now, settings.auto_unmute_hours), now)
+        # Few rows: loaded once, services are tested against them in memory.
+        windows = maintenance.windows_since(conn, now - WINDOW_LOOKBACK)
         # Cron slots that closed without a signal are recorded missed (docs/schedules.md).
-        result.slot_outcomes = schedules.sweep(conn, now)
-        to_open, to_close, to_remind = [], [], []
+        result.slot_outcomes = schedules.sweep(conn, now, windows)
+        to_open, to_close, to_remind, held = [], [], [], []
         for candidate in store.candidates(conn, now, remind_before):
             decision = decide(candidate, now, reminder_every)
             if decision is None:
                 continue
+            if decision.action != Action.CLOSE and windows:
+                # In maintenance: no trigger, no reminder; held (and not looked at) until the window ends.
+                found = window_at(windows, candidate.service_id, candidate.team, candidate.labels, now)
+                if found is not None:
+                    held.append((candidate.service_id, found[1], found[0].window_id))
+                    continue
             bucket = {Action.OPEN: to_open, Action.CLOSE: to_close, Action.REMIND: to_remind}[decision.action]
             bucket.append((candidate, decision.reason))
+        maintenance.hold(conn, held)
+        result.held = len(held)
         if to_close:
             result.closed = store.close_alerts(conn, to_close, now, channels, settings.base_url)
         routes = live_routes(conn)
@@ -65,6 +81,8 @@ def evaluate(engine: "Engine", settings: Settings, channels: Sequence[str], now:
         result.escalated = escalate(conn, now, routes)
     if result.unmuted:
         log.info("auto-unmuted %d services", result.unmuted)
+    if result.held:
+        log.info("held by maintenance windows: %d services", result.held)
     if result.opened or result.closed:
         log.info("alerts opened: %d, closed: %d", len(result.opened), len(result.closed))
     return result

@@ -16,7 +16,7 @@ from medic.web.context import runtime
 from medic.web.envelope import ApiError, reply
 from medic.web.schemas import (
     ScheduleIn, SchedulePreviewIn, SchedulePreviewOut, ServiceCreate, ServiceOut, ServiceQuery, ServiceUpdate,
-    SlotOut, SlotsQuery,
+    SlotOut, SlotsQuery, parse_label_filter,
 )
 from medic.web.serialize import service_out, slot_times
 
@@ -125,7 +125,8 @@ def list_services(query: ServiceQuery):
     rt = runtime()
     with rt.reads.connect() as conn:
         rows = store.list_services(
-            conn, service_name=query.service_name, active=query.active, limit=query.limit, offset=query.offset
+            conn, service_name=query.service_name, active=query.active, limit=query.limit, offset=query.offset,
+            labels=parse_label_filter(query.label) if query.label else None,
         )
     now = rt.now()
     return reply([service_out(row, now) for row in rows], f"{len(rows)} services")
@@ -263,7 +264,7 @@ def list_slots(heartbeat_name: str, query: SlotsQuery):
     cron = slot_store.cron_of(row._mapping)
     out = [
         SlotOut(slot_at=r.slot_at, local=r.slot_at.astimezone(cron.zone) if cron else None, outcome=r.outcome,
-                signal_at=r.signal_at).model_dump(mode="json")
+                signal_at=r.signal_at, maintenance_id=r.maintenance_id).model_dump(mode="json")
         for r in rows
     ]
     return reply(out, f"{len(out)} slots")

@@ -18,10 +18,12 @@ from medic.auth import scopes
 from medic.auth.manage import KeyManagementError, create_key, list_keys, revoke_key, status as key_status
 from medic.core.health import window_fits_retention
 from medic.core.jobs import RunState, duration_stats
+from medic.core.maintenance import window_at
 from medic.core.model import REASON_TEXT, OpenReason, Priority, ServiceState
 from medic.core.transitions import mute_end, parse_mute_for
 from medic.store import dashboard as q
 from medic.store import jobs as job_store
+from medic.store import maintenance as maintenance_store
 from medic.store import services as service_store
 from medic.store.errors import DATABASE_UNAVAILABLE
 from medic.web.context import runtime
@@ -209,6 +211,7 @@ def services():
         rows, total = q.service_page(conn, filters, limit=per_page, offset=(page - 1) * per_page)
         strips = q.timelines(conn, [r.service_id for r in rows], since, 3600, STRIP_BUCKETS)
         teams = q.teams(conn)
+        maintenance = _maintenance_lines(conn, now)
     pages = max(1, math.ceil(total / per_page))
     current = {"state": list(filters.states), "team": filters.team, "priority": filters.priority,
                "q": filters.search, "per_page": per_page if per_page != forms.PER_PAGE else None}
@@ -219,11 +222,29 @@ def services():
         prev_url=_page_url("ui.services", current, page=page - 1 if page > 1 else None) if page > 1 else None,
         next_url=_page_url("ui.services", current, page=page + 1) if page < pages else None,
         self_url=_page_url("ui.services", current, page=page if page > 1 else None),
-        auto_unmute_hours=rt.settings.auto_unmute_hours,
+        auto_unmute_hours=rt.settings.auto_unmute_hours, maintenance=maintenance,
     )
     if request.headers.get("HX-Request"):
         return render_template("_fleet.html", **context)
     return render_template("services.html", **context)
+
+
+def _maintenance_lines(conn, now: datetime) -> list[dict]:
+    """The maintenance windows in force (docs/maintenance.md), in words for the overview."""
+    found = maintenance_store.in_force(conn, now)
+    names = maintenance_store.names_of(conn, sorted({sid for w, _ in found for sid in w.scope.service_ids}))
+    lines = []
+    for window, until in found:
+        scope = window.scope
+        if scope.service_ids:
+            shown = sorted(names.get(sid, f"#{sid}") for sid in scope.service_ids)
+            what = ", ".join(shown[:5]) + (f" and {len(shown) - 5} more" if len(shown) > 5 else "")
+        elif scope.team is not None:
+            what = f"team {scope.team}"
+        else:
+            what = "services labelled " + ", ".join(f"{k}={v}" for k, v in sorted(scope.labels.items()))
+        lines.append({"id": window.window_id, "reason": window.reason, "scope": what, "until": until})
+    return lines
 
 
 # --- one service ----------------------------------------------------------------
@@ -245,6 +266,7 @@ def _service_context(name: str, range_name: str) -> dict:
         runs = q.recent_runs(conn, row.service_id, 50)
         finished = job_store.finished_runs(conn, row.service_id, 100) if runs else []
         paging = who_gets_paged(conn, row, rt.settings)  # docs/routing.md
+        held = window_at(maintenance_store.windows_since(conn, now), row.service_id, row.team, row.labels, now)
     state = ServiceState.INACTIVE if not row.active else (
         ServiceState.MUTED if row.muted else ServiceState.DOWN if row.down else
         ServiceState.NEW if row.last_heartbeat_at is None else ServiceState.UP)
@@ -255,6 +277,7 @@ def _service_context(name: str, range_name: str) -> dict:
         stats=duration_stats(durations) if runs else None, durations=list(reversed(durations[:50])),
         errors={}, values={}, base_url=request.host_url.rstrip("/"),
         auto_unmute_hours=rt.settings.auto_unmute_hours, paging=paging,
+        maintenance={"id": held[0].window_id, "reason": held[0].reason, "until": held[1]} if held else None,
     )
 
 
@@ -357,6 +380,7 @@ def alerts():
         rows, total = q.alert_page(conn, filters, limit=per_page, offset=(page - 1) * per_page)
         sent = q.deliveries(conn, [a.alert_id for a in rows])
         teams = q.teams(conn)
+        maintenance = _maintenance_lines(conn, now)
     pages = max(1, math.ceil(total / per_page))
     current = {"team": filters.team, "reason": filters.reason, "since": since_name if since_name != "7d" else None}
     context = dict(
