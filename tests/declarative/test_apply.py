@@ -301,7 +301,8 @@ def test_maintenance_windows(server, api, tmp_path):
     if api.get("/v2/maintenance").status_code == 404:
         pytest.skip("this server has no /v2/maintenance yet")
     once = "  - team: payments\n    start: 2026-01-06T02:00:00Z\n    end: 2026-01-06T04:00:00Z\n    reason: upgrade\n"
-    weekly = "  - services: [billing-hb]\n    cron: \"0 2 * * 0\"\n    timezone: Europe/Berlin\n    duration_minutes: 60\n"
+    weekly = ("  - services: [billing-hb]\n    cron: \"0 2 * * 0\"\n    timezone: Europe/Berlin\n    duration_minutes: 60\n"
+              "    reason: weekly vacuum\n")
     path = write(tmp_path, CONFIG + "maintenance:\n" + once + weekly)
     code, out = medic(server, "apply", "-f", path)
     assert code == 0, out

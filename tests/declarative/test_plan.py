@@ -7,7 +7,7 @@ from medic.declarative.document import Document
 from medic.declarative.plan import CREATE, LEAVE, REMOVE, UNCHANGED, State, make_plan
 
 ONCE = {"team": "payments", "start": "2026-06-01T04:00:00+02:00", "end": "2026-06-01T06:00:00+02:00", "reason": "upgrade"}
-WEEKLY = {"services": ["b-hb", "a-hb"], "cron": "0 2 * * 0", "duration_minutes": 90}
+WEEKLY = {"services": ["b-hb", "a-hb"], "cron": "0 2 * * 0", "duration_minutes": 90, "reason": "vacuum"}
 
 
 def served(window_id: int, **window) -> dict:
@@ -32,7 +32,7 @@ def test_windows_are_created_matched_by_content_and_pruned():
     assert made.changes[1].calls[0].body["timezone"] == "UTC"
 
     current = [served(7, team="payments", start="2026-06-01T02:00:00Z", end="2026-06-01T04:00:00Z", reason="upgrade"),
-               served(8, services=["a-hb", "b-hb"], cron="0 2 * * 0", timezone="UTC", duration_minutes=90),
+               served(8, services=["a-hb", "b-hb"], cron="0 2 * * 0", timezone="UTC", duration_minutes=90, reason="vacuum"),
                served(9, labels={"env": "dev"}, start="2026-07-01T00:00:00Z", end="2026-07-02T00:00:00Z")]
     made = plan([ONCE, WEEKLY], current)
     assert actions(made) == [(UNCHANGED, []), (UNCHANGED, []), (LEAVE, [])]

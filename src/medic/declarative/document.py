@@ -18,6 +18,7 @@ from pydantic import AwareDatetime, BeforeValidator, Discriminator, Field, Tag, 
 
 from medic.core import schedule as cron_rules
 from medic.core.model import DEFAULT_PRIORITY, DEFAULT_TEAM
+from medic.web.maintenance_schemas import Reason
 from medic.web.route_schemas import (
     AppriseTarget, EmailTarget, EnvRef, EscalateMinutes, MatchIn, PagerDutyTarget, RouteCreate, SlackTarget,
     WebhookTarget,
@@ -151,7 +152,7 @@ class Maintenance(Strict):
     cron: Annotated[str, Field(max_length=255)] | None = None
     timezone: Annotated[str, Field(max_length=64)] | None = None
     duration_minutes: Minutes | None = None
-    reason: Text | None = None
+    reason: Reason
 
     @model_validator(mode="after")
     def _shape(self):
