@@ -240,3 +240,37 @@ def test_a_service_down_before_the_gap_keeps_its_alert(engine, clock, mark, work
         assert conn.execute(select(alerts.c.active)).scalars().all() == [True]
         assert conn.execute(select(services.c.deadline)).scalar_one() == before
     assert len(gap_rows(engine)) == 1
+
+
+def test_two_workers_at_once_apply_each_gap_once(engine, clock, mark, make_worker):
+    import threading
+
+    workers = [make_worker(), make_worker()]
+    fleet = Fleet(engine, clock, 200)
+    mark.write()
+    fleet.beat()
+    clock.advance(seconds=5)
+    workers[0].step()
+    clock.advance(minutes=10)
+    mark.write()
+    start = threading.Barrier(2)
+    results, errors = [], []
+
+    def run(worker):
+        start.wait()
+        try:
+            results.append(worker.evaluate())
+        except Exception as exc:  # pragma: no cover - the assertion below shows it
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(worker,)) for worker in workers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    assert sorted(len(result.gaps) for result in results) in ([0, 2], [1, 1])
+    assert sum(moved for result in results for _, moved in result.gaps) == 200
+    with engine.connect() as conn:
+        assert set(conn.execute(select(services.c.deadline)).scalars()) == {(clock() + WINDOW).timestamp()}
+    assert paged(engine) == {}

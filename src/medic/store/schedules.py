@@ -138,12 +138,15 @@ def _slot_after(expression: str, zone: str, slot: datetime) -> datetime | None:
     return schedule.next_slot(schedule.Cron(expression, zone), slot)
 
 
-def sweep(conn: Connection, now: datetime, *, gaps: bool = False, through: float | None = None) -> dict[tuple[str, str], int]:
+def sweep(
+    conn: Connection, now: datetime, *, gaps: bool = False, through: float | None = None
+) -> dict[tuple[str, str], int]:
     """Give every slot that closed by ``now`` without a signal the outcome ``missed``
     (``unknown`` if one of Medic's own outages overlapped it, with ``gaps``: core/gaps.py)
     and move each service's cursor on. ``through`` (Unix time): slots closing after it
-    wait, as pages do while no web process could receive (worker/evaluate.py). Returns how many slots closed, by (team,
-    outcome): each slot is counted once, by the worker whose cursor move won.
+    wait, as pages do while no web process could receive (worker/evaluate.py).
+    Returns how many slots closed, by (team, outcome): each slot is counted once, by
+    the worker whose cursor move won.
 
     Reads only services whose cursor slot closed (index on slot_check_at), in a
     few statements whatever their number. PostgreSQL locks the rows it takes

@@ -54,9 +54,11 @@ def evaluate(
     remind_before = now - reminder_every if reminder_every else None
     result = EvaluationResult()
     with engine.begin() as conn:
-        result.unmuted = store.unmute_expired(conn, auto_unmute_cutoff(now, settings.auto_unmute_hours), now)
+        # First, before this transaction locks any service row: a second worker applying
+        # the same gap waits here for the first, holding nothing the first needs.
         open_through = _outages(conn, settings, now, failing_since, result) if settings.gap_detection else None
-        # Cron slots that closed without a signal are recorded missed (docs/schedules.md).
+        result.unmuted = store.unmute_expired(conn, auto_unmute_cutoff(now, settings.auto_unmute_hours), now)
+        # Cron slots that closed without a signal are recorded missed, or unknown (docs/schedules.md).
         result.slot_outcomes = schedules.sweep(conn, now, gaps=settings.gap_detection, through=open_through)
         to_open, to_close, to_remind = [], [], []
         for candidate in store.candidates(conn, now, remind_before, open_through):
