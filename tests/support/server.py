@@ -22,5 +22,5 @@ class LiveServer:
         self._server.shutdown()
         self._thread.join(timeout=5)
         runtime = self._app.extensions.get("medic") if hasattr(self._app, "extensions") else None
-        if runtime is not None and runtime.web_mark is not None:
+        if runtime is not None:
             runtime.web_mark.stop()  # a real-clock app's mark must not outlive its test

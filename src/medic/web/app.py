@@ -73,10 +73,10 @@ def create_app(
             if settings.database_read_url else None,
             max_lag_seconds=settings.database_read_max_lag_seconds,
         ),
-        web_mark=WebMark(engine, clock, settings.gap_seconds) if settings.gap_detection else None,
+        web_mark=WebMark(engine, clock, settings.gap_seconds),
     )
     app.extensions["medic"] = rt
-    if rt.web_mark is not None and (clock is utcnow if web_mark is None else web_mark):
+    if settings.gap_detection and (clock is utcnow if web_mark is None else web_mark):
         rt.web_mark.start()
 
     register_error_handlers(app)

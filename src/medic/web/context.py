@@ -34,7 +34,7 @@ class Runtime:
     authenticator: "Authenticator"
     write_watch: "WriteWatch"
     reads: "ReadRouter"  # the read-only routes' connections: a replica when configured and fresh
-    web_mark: "WebMark | None" = None  # this process's part of the web mark; None with gap detection off
+    web_mark: "WebMark"  # this process's part of the web mark, written while gap detection is on
 
     def now(self) -> datetime:
         return self.clock()
