@@ -49,6 +49,11 @@ class Settings(BaseModel):
     web_keepalive_seconds: int = Field(5, alias="WEB_KEEPALIVE_SECONDS", ge=1, le=3600)
     worker_interval_seconds: float = Field(15, alias="WORKER_INTERVAL_SECONDS", gt=0, le=3600)
     auto_unmute_hours: float = Field(24, alias="AUTO_UNMUTE_HOURS", gt=0)
+    # Medic's own outages (docs/alerting.md): after a time longer than GAP_SECONDS in
+    # which no web process was up, the database could not be written or no worker cycle
+    # ran, services due in it get a fresh window instead of paging at once.
+    gap_detection: bool = Field(True, alias="MEDIC_GAP_DETECTION")
+    gap_seconds: float = Field(60, alias="MEDIC_GAP_SECONDS", ge=15, le=86400)
     heartbeat_retention_days: int = Field(30, alias="HEARTBEAT_RETENTION_DAYS", ge=1)
     reminder_interval_minutes: int = Field(0, alias="REMINDER_INTERVAL_MINUTES", ge=0)
     pagerduty_routing_key: str | None = Field(None, alias="PAGERDUTY_ROUTING_KEY")

@@ -13,8 +13,8 @@ from sqlalchemy import create_engine, inspect, select, text
 from medic.store.engine import make_engine, normalise_url
 from medic.store.migrate import MIGRATIONS, current_revision, downgrade, upgrade
 from medic.store.tables import (
-    alerts, api_keys, heartbeat_events, job_runs, maintenance_windows, notifications, route_targets, routes,
-    service_slots, services, worker_state,
+    alerts, api_keys, heartbeat_events, job_runs, maintenance_windows, notifications, outage_gaps, route_targets,
+    routes, service_slots, services, worker_state,
 )
 from tests.support.databases import POSTGRES_URL
 
@@ -25,7 +25,8 @@ REVISIONS = sorted(path.name.split("_", 1)[0] for path in (MIGRATIONS / "version
 # The tables each revision creates (and its downgrade drops); 0004 reshapes heartbeat_events.
 OWNS = {"0001": {"services", "heartbeat_events", "alerts", "notifications", "worker_state"},
         "0002": {"job_runs"}, "0003": {"api_keys"}, "0004": set(), "0005": {"service_slots"}, "0006": set(),
-        "0007": {"routes", "route_targets"}, "0008": set(), "0009": {"maintenance_windows"}}
+        "0007": {"routes", "route_targets"}, "0008": set(), "0009": {"maintenance_windows"},
+        "0010": {"outage_gaps"}}
 # The columns a revision adds to a table it does not own (its downgrade drops them).
 ADDS = {"0005": {"services": {"cron", "timezone", "start_margin_seconds", "min_runtime_seconds",
                               "last_success_at", "next_slot_at", "slot_check_at"}},
@@ -34,7 +35,7 @@ ADDS = {"0005": {"services": {"cron", "timezone", "start_margin_seconds", "min_r
         "0008": {"services": {"muted_until"}},
         "0009": {"services": {"suppressed_until", "maintenance_id"}, "service_slots": {"maintenance_id"}}}
 TABLES = (services, heartbeat_events, alerts, notifications, worker_state, job_runs, api_keys, service_slots,
-          routes, route_targets, maintenance_windows)
+          routes, route_targets, maintenance_windows, outage_gaps)
 
 
 @pytest.fixture
@@ -110,6 +111,9 @@ def _seed(engine, revision: str) -> None:
             conn.execute(services.update().where(services.c.service_id == 1).values(
                 suppressed_until=T0 + timedelta(hours=1), maintenance_id=1))
             conn.execute(service_slots.update().values(maintenance_id=1))
+        elif revision == "0010":
+            conn.execute(outage_gaps.insert(), [{"gap_id": 1, "started_at": T0, "ended_at": T0 + timedelta(minutes=10),
+                                                 "cause": "web", "detected_at": T0 + timedelta(minutes=10)}])
 
 
 def _rows(engine) -> dict[str, list[dict]]:

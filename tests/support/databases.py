@@ -4,9 +4,11 @@ per session, emptied between tests."""
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import text
+from sqlalchemy import event, text
+from sqlalchemy.exc import OperationalError
 
 from medic.store.engine import make_engine
 from medic.store.migrate import upgrade
@@ -41,3 +43,18 @@ def truncate(engine) -> None:
     names = ", ".join(table.name for table in reversed(metadata.sorted_tables))
     with engine.begin() as conn:
         conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+
+
+@contextmanager
+def database_unreachable(engine):
+    """Every statement on ``engine`` fails as on a lost server, until the block ends
+    (the same database, its connections refused for a while)."""
+
+    def refuse(conn, cursor, statement, parameters, context, executemany):
+        raise OperationalError(statement, parameters, ConnectionError("connection refused"))
+
+    event.listen(engine, "before_cursor_execute", refuse)
+    try:
+        yield
+    finally:
+        event.remove(engine, "before_cursor_execute", refuse)

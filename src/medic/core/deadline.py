@@ -8,7 +8,8 @@ returns: a heartbeat batch (its SQL fast path is checked against this function
 over a table of cases, tests/store/test_deadline_sql.py), a threshold recount, a
 job signal, a settings change and a reactivation. Muting is not an input: a
 muted service's deadline keeps moving with its signals, so unmuting it keeps
-the stored deadline.
+the stored deadline. ``after_gap`` moves a deadline that fell inside one of
+Medic's own outages (core/gaps.py).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from datetime import datetime
 from typing import Sequence
 
 from medic.core import schedule
+from medic.core.gaps import Gap
 from medic.core.model import GOOD_STATUSES, JOB_FAILED, JOB_RUNNING, JOB_TOO_FAST, Status
 
 # The deadline of a service whose newest signal says it is down (a DOWN heartbeat,
@@ -76,6 +78,20 @@ def next_due(settings: Settings, signals: Signals) -> float:
         # A reactivated service is given a fresh window, as if newly registered.
         due = max(due, signals.fresh_window_from.timestamp() + settings.window)
     return due
+
+
+def after_gap(settings: Settings, due: float, gap: Gap, *, started: bool = False) -> float:
+    """The deadline after Medic's own outage ``gap``: one that fell inside it starts a
+    fresh window at the gap's end, as a reactivation does (interval: one window; cron:
+    the first slot after the end, with its slot window), so a service that resumes is
+    not paged and one that stays silent pages within a window of the end. Any other
+    deadline stands. The worker applies this in SQL (store/gaps.py, tested equal)."""
+    if not gap.covers(due):
+        return due
+    if settings.cron is None:
+        return gap.end.timestamp() + settings.window
+    fresh = schedule.next_slot(settings.cron, gap.end)
+    return NEVER if fresh is None else fresh.timestamp() + settings.slot_window(started)
 
 
 def _cron_due(settings: Settings, signals: Signals) -> float:

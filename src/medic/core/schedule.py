@@ -21,9 +21,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from enum import StrEnum
 from functools import lru_cache
+from typing import Iterable
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cronsim import CronSim, CronSimError
+
+from medic.core.gaps import Gap
 
 UTC = timezone.utc
 DEFAULT_TIMEZONE = "UTC"
@@ -59,6 +62,18 @@ class SlotOutcome(StrEnum):
 
 
 MET_OUTCOMES = frozenset({SlotOutcome.ON_TIME, SlotOutcome.LATE})
+
+
+def unmet_outcome(slot: datetime, grace_seconds: int, gaps: Iterable[Gap] = ()) -> SlotOutcome:
+    """A slot that closed (slot plus grace) without a signal: ``missed``, or ``unknown``
+    when one of Medic's own outages (core/gaps.py) overlapped it (the slot at or before
+    the gap's end, its close after the gap's start), since a signal sent then could not
+    be received. The first slot after a gap is the first one expected again
+    (core/deadline.py, ``after_gap``)."""
+    closes = slot.timestamp() + grace_seconds
+    if any(gap.start.timestamp() < closes and slot <= gap.end for gap in gaps):
+        return SlotOutcome.UNKNOWN
+    return SlotOutcome.MISSED
 
 
 class ScheduleError(ValueError):

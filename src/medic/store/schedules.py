@@ -14,6 +14,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from medic.core import schedule
 from medic.core.maintenance import Window, window_at
 from medic.core.schedule import MET_OUTCOMES, SlotOutcome
+from medic.store import gaps as outage_gaps
 from medic.store.tables import service_slots, services
 
 # A sweep gives at most this many slots of one service an outcome per cycle (a
@@ -140,10 +141,16 @@ def _slot_after(expression: str, zone: str, slot: datetime) -> datetime | None:
     return schedule.next_slot(schedule.Cron(expression, zone), slot)
 
 
-def sweep(conn: Connection, now: datetime, windows: Iterable[Window] = ()) -> dict[tuple[str, str], int]:
+def sweep(
+    conn: Connection, now: datetime, windows: Iterable[Window] = (), *, gaps: bool = False,
+    through: float | None = None,
+) -> dict[tuple[str, str], int]:
     """Give every slot that closed by ``now`` without a signal the outcome ``missed``
-    and move each service's cursor on. Returns how many slots closed, by (team,
-    outcome): each slot is counted once, by the worker whose cursor move won.
+    (``unknown`` if one of Medic's own outages overlapped it, with ``gaps``: core/gaps.py)
+    and move each service's cursor on. ``through`` (Unix time): slots closing after it
+    wait, as pages do while no web process could receive (worker/evaluate.py).
+    Returns how many slots closed, by (team, outcome): each slot is counted once, by
+    the worker whose cursor move won.
 
     Reads only services whose cursor slot closed (index on slot_check_at), in a
     few statements whatever their number. PostgreSQL locks the rows it takes
@@ -156,6 +163,9 @@ def sweep(conn: Connection, now: datetime, windows: Iterable[Window] = ()) -> di
     """
     windows = list(windows)
     postgres = conn.dialect.name == "postgresql"
+    recorded_at = now
+    if through is not None and through < now.timestamp():
+        now = datetime.fromtimestamp(through, UTC)  # judge slots as of then; record them as of now
     query = (
         select(services.c.service_id, services.c.cron, services.c.timezone, services.c.grace_period_seconds,
                services.c.next_slot_at, services.c.slot_check_at, services.c.team, services.c.labels)
@@ -190,6 +200,7 @@ def sweep(conn: Connection, now: datetime, windows: Iterable[Window] = ()) -> di
     else:
         won = [plan for plan in plans if conn.execute(move, plan[2]).rowcount]
     team_of = {service.service_id: service.team for service, _, _ in won}
+    grace_of = {service.service_id: service.grace_period_seconds for service, _, _ in won}
     pairs = [(service.service_id, at) for service, closed, _ in won for at in closed]
     noted: dict[tuple[int, datetime], int] = {}
     if windows:
@@ -198,6 +209,7 @@ def sweep(conn: Connection, now: datetime, windows: Iterable[Window] = ()) -> di
                 found = window_at(windows, service.service_id, service.team, service.labels, at)
                 if found is not None:
                     noted[(service.service_id, at)] = found[0].window_id
+    outage = outage_gaps.ended_since(conn, min(at for _, at in pairs)) if gaps and pairs else []
     inserted: set[tuple[int, datetime]] = set()
     dialect = postgresql if postgres else sqlite
     statement = (
@@ -205,14 +217,15 @@ def sweep(conn: Connection, now: datetime, windows: Iterable[Window] = ()) -> di
         .on_conflict_do_nothing(index_elements=["service_id", "slot_at"])
         .returning(service_slots.c.service_id, service_slots.c.slot_at, sort_by_parameter_order=True)
     )
+    unmet = {(sid, _utc(at)): schedule.unmet_outcome(_utc(at), grace_of[sid], outage).value for sid, at in pairs}
     for chunk in _chunks(pairs):
-        rows = [{"service_id": sid, "slot_at": at, "outcome": SlotOutcome.MISSED.value, "signal_at": None,
-                 "recorded_at": now, "maintenance_id": noted.get((sid, at))} for sid, at in chunk]
+        rows = [{"service_id": sid, "slot_at": at, "outcome": unmet[(sid, _utc(at))], "signal_at": None,
+                 "recorded_at": recorded_at, "maintenance_id": noted.get((sid, at))} for sid, at in chunk]
         inserted.update((sid, _utc(at)) for sid, at in conn.execute(statement, rows).all())
     closed_by: dict[tuple[str, str], int] = {}
-    for sid, _ in inserted:
-        key = (team_of[sid], SlotOutcome.MISSED.value)
-        closed_by[key] = closed_by.get(key, 0) + 1
+    for key in inserted:
+        counted = (team_of[key[0]], unmet[key])
+        closed_by[counted] = closed_by.get(counted, 0) + 1
     decided = [(sid, at) for sid, at in pairs if (sid, _utc(at)) not in inserted]
     in_window = [{"sid": sid, "slot": at, "wid": noted[(sid, at)]} for sid, at in decided if (sid, at) in noted]
     if in_window:  # slots a signal decided, noted now they closed

@@ -247,6 +247,22 @@ worker_state = Table(
     Column("updated_at", UTCDateTime, nullable=False),
 )
 
+# Medic's own outages (core/gaps.py): one row per gap, written by the web process or
+# worker that saw it end; the worker that sets applied_at gives the fresh windows.
+outage_gaps = Table(
+    "outage_gaps",
+    metadata,
+    Column("gap_id", BigId, primary_key=True),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("ended_at", UTCDateTime, nullable=False),
+    Column("cause", String(16), nullable=False),
+    Column("detected_at", UTCDateTime, nullable=False),
+    Column("applied_at", UTCDateTime),
+)
+# Everyone who sees one gap end sees the same start: the row is written once.
+Index("uq_outage_gaps_started_at", outage_gaps.c.started_at, unique=True)
+Index("ix_outage_gaps_ended_at", outage_gaps.c.ended_at)
+
 # API keys: only a digest of the secret is stored; public_id (visible in the key) is the lookup.
 api_keys = Table(
     "api_keys",

@@ -63,15 +63,20 @@ def not_held(now: datetime):
     return or_(services.c.suppressed_until.is_(None), services.c.suppressed_until <= now)
 
 
-def candidates(conn: Connection, now: datetime, remind_before: datetime | None) -> list[Candidate]:
+def candidates(
+    conn: Connection, now: datetime, remind_before: datetime | None, open_through: float | None = None
+) -> list[Candidate]:
     """Services that may need a transition: a superset, decided by core.decide.
 
     One pass over ``services`` with no heartbeat history involved, so a cycle
-    costs the same with one day or thirty days of heartbeats stored.
+    costs the same with one day or thirty days of heartbeats stored. Only services
+    due by ``open_through`` (Unix time, default now) may open: later ones are held
+    while no web process could receive their heartbeats (worker/evaluate.py).
     """
     epoch = now.timestamp()
     unheld = not_held(now)
-    may_open = and_(services.c.active, ~services.c.muted, ~services.c.down, services.c.deadline <= epoch, unheld)
+    opens_by = epoch if open_through is None else min(epoch, open_through)
+    may_open = and_(services.c.active, ~services.c.muted, ~services.c.down, services.c.deadline <= opens_by, unheld)
     may_close = and_(services.c.down, or_(~services.c.active, services.c.deadline > epoch))
     conditions = [may_open, may_close]
     if remind_before is not None:
@@ -124,10 +129,11 @@ def open_alerts(
     channels: Sequence[str],
     base_url: str | None,
     routes: Sequence[Route] = (),
+    open_through: float | None = None,
 ) -> list[int]:
     """Mark services down, open their alerts, queue triggers (to the targets of the
     routes that match each service, else to ``channels``: core.routing). Returns
-    alert ids opened."""
+    alert ids opened. ``open_through`` as for ``candidates``."""
     by_id = {c.service_id: (c, reason) for c, reason in decided}
     won = _compare_and_set(
         conn,
@@ -135,7 +141,7 @@ def open_alerts(
         services.c.down == false(),
         services.c.active == true(),
         services.c.muted == false(),
-        services.c.deadline <= now.timestamp(),
+        services.c.deadline <= (now.timestamp() if open_through is None else min(now.timestamp(), open_through)),
         not_held(now),
         down=True,
         suppressed_until=None,

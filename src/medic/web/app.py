@@ -22,6 +22,7 @@ from medic.web.context import Runtime
 from medic.web.envelope import UNAVAILABLE_HEADERS, UNAVAILABLE_MESSAGE, register_error_handlers, reply
 from medic.web.fast_heartbeat import FastHeartbeat
 from medic.web.http_edge import canonical_paths
+from medic.web.mark import WebMark
 from medic.web.routes import alerts, health, heartbeats, jobs, maintenance, meta, services
 from medic.web.ui import install as install_dashboard
 from medic.web.routes import routing as route_config
@@ -39,9 +40,12 @@ def create_app(
     clock: Clock = utcnow,
     fast_heartbeats: bool = True,
     beats: "BeatStore | None" = None,
+    web_mark: bool | None = None,
 ) -> Flask:
     """The Medic app. `fast_heartbeats=False` leaves POST /heartbeat to Flask alone (tests compare the two);
-    `beats` replaces the group-commit writer under ingest (the benchmarks' in-memory stand-in)."""
+    `beats` replaces the group-commit writer under ingest (the benchmarks' in-memory stand-in).
+    `web_mark`: write the web mark in the background (medic.web.mark); by default on the real
+    clock only: with an injected clock, the caller marks by hand (``Runtime.web_mark.write()``)."""
     app = Flask("medic", static_folder=None)  # no /static route: Medic serves no files
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.json.sort_keys = False
@@ -69,8 +73,11 @@ def create_app(
             if settings.database_read_url else None,
             max_lag_seconds=settings.database_read_max_lag_seconds,
         ),
+        web_mark=WebMark(engine, clock, settings.gap_seconds),
     )
     app.extensions["medic"] = rt
+    if settings.gap_detection and (clock is utcnow if web_mark is None else web_mark):
+        rt.web_mark.start()
 
     register_error_handlers(app)
 

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from medic.metrics import ProcessMetrics, StoreCollector
     from medic.store.replica import ReadRouter
     from medic.store.write_health import WriteWatch
+    from medic.web.mark import WebMark
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,7 @@ class Runtime:
     authenticator: "Authenticator"
     write_watch: "WriteWatch"
     reads: "ReadRouter"  # the read-only routes' connections: a replica when configured and fresh
+    web_mark: "WebMark"  # this process's part of the web mark, written while gap detection is on
 
     def now(self) -> datetime:
         return self.clock()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Mapping
 
@@ -67,11 +68,17 @@ class Worker:
         ]
         self._wake = {d.name: threading.Event() for d in self.dispatchers}
         self._cleanup_thread: threading.Thread | None = None
+        # Since when this worker's cycles have failed (None: the last one completed); a
+        # gap that a failing worker ends is the database's (core/gaps.py).
+        self.failing_since: datetime | None = None
+        self._web_silent_since: datetime | None = None
 
     # -- one step at a time (tests, `medic worker --once`) -----------------
 
     def evaluate(self) -> EvaluationResult:
-        return evaluate(self.engine, self.settings, sorted(self.channels), self.clock())
+        result = evaluate(self.engine, self.settings, sorted(self.channels), self.clock(), failing_since=self.failing_since)
+        self._note_web_silence(result.web_silent_since)
+        return result
 
     def deliver(self) -> int:
         """Deliver everything due on every channel, now, in this thread."""
@@ -97,7 +104,30 @@ class Worker:
         self.metrics.worker_cycle.observe(time.perf_counter() - started)
         if self.liveness_file is not None:
             self.liveness_file.touch()
+        self.failing_since = None
         return result
+
+    def step(self) -> EvaluationResult | None:
+        """One cycle of the long-running loop: a database error is logged (and noted,
+        for the gap it may cause) and returns None; the next cycle retries."""
+        try:
+            return self.cycle()
+        except DATABASE_ERROR as exc:
+            # A database blip must not kill the worker; the next cycle retries.
+            if self.failing_since is None:
+                self.failing_since = self.clock()
+            log.error("worker cycle failed: database error: %s; retrying next cycle", describe_db_error(exc))
+            return None
+
+    def _note_web_silence(self, since: datetime | None) -> None:
+        if since is not None and self._web_silent_since is None:
+            log.warning(
+                "no web process has marked itself up since %s: services due since then do not page "
+                "until heartbeats can be received again", since.isoformat(),
+            )
+        elif since is None and self._web_silent_since is not None:
+            log.info("a web process is up again (silent since %s)", self._web_silent_since.isoformat())
+        self._web_silent_since = since
 
     # -- cleanup -------------------------------------------------------------
 
@@ -133,14 +163,13 @@ class Worker:
         while not stop.is_set():
             started = time.monotonic()
             try:
-                result = self.cycle()
-                if result.opened or result.closed or result.reminded or result.escalated:
+                result = self.step()
+                if result and (result.opened or result.closed or result.reminded or result.escalated):
                     self._wake_all()
-                if self._claim_cleanup() and not (self._cleanup_thread and self._cleanup_thread.is_alive()):
+                if result and self._claim_cleanup() and not (self._cleanup_thread and self._cleanup_thread.is_alive()):
                     self._cleanup_thread = threading.Thread(target=self._cleanup, name="medic-cleanup", daemon=True)
                     self._cleanup_thread.start()
             except DATABASE_ERROR as exc:
-                # A database blip must not kill the worker; the next cycle retries.
                 log.error("worker cycle failed: database error: %s; retrying next cycle", describe_db_error(exc))
             except Exception:
                 log.exception("worker cycle failed; retrying next cycle")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify
 
 from medic.notify import channel_status
+from medic.store import gaps
 from medic.store import worker_state as ws
 from medic.store.engine import ping
 from medic.store.errors import describe_db_error
@@ -32,7 +33,9 @@ def _with_status(report: dict, message: str, code: int) -> Response:
 @operation(bp, "/health", "GET", summary="Comprehensive health", tag="health", scope="open", statuses=(200,), errors=(503,),
            description="200 while the database answers and takes writes, 503 when it does not (a failed write "
            "probe, or a write that failed in the last 30 s). Reports the worker's last "
-           "completed cycle, the notification backlog and which channels are configured. Beside the "
+           "completed cycle, the notification backlog, which channels are configured and `last_gap`, the newest "
+           "time Medic itself could not receive or evaluate heartbeats (`start`, `end`, `seconds`, `cause`: web, "
+           "database or worker; null if none). Beside the "
            "envelope, `status` is \"healthy\", or \"degraded\" when the database is down or read-only or the "
            "worker stalled.")
 def health():
@@ -49,6 +52,7 @@ def health():
         with rt.engine.connect() as conn:
             last_cycle = ws.get(conn, ws.LAST_CYCLE)
             backlog = ws.outbox_backlog(conn)
+            last_gap = gaps.last(conn)
     except Exception as exc:  # the report is the point: say what failed, do not raise
         report["database"] = {"status": "down", "error": type(exc).__name__}
         return _with_status(report, "database unavailable", 503)
@@ -66,6 +70,10 @@ def health():
             "last_cycle": last_cycle.updated_at.isoformat(),
             "age_seconds": round(age, 3),
         }
+    report["last_gap"] = None if last_gap is None else {
+        "start": last_gap.start.isoformat(), "end": last_gap.end.isoformat(),
+        "seconds": round(last_gap.seconds, 3), "cause": last_gap.cause,
+    }
     oldest = min((created for _, _, created in backlog), default=None)
     report["outbox"] = {
         "pending": sum(count for _, count, _ in backlog),
