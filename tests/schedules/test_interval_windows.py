@@ -130,3 +130,13 @@ def test_windows_whose_heartbeats_retention_may_have_deleted_are_not_listed(svc,
     assert listed[0][0] == "2025-12-06T13:00:00Z"  # 30 days back, plus one window of lookback
     assert {outcome for _, outcome in listed} == {"missed"}
     assert svc.service("old")["on_time_ratio_30d"] == 0.0
+
+
+def test_odd_ranges_are_empty_or_a_clear_400(svc, clock):
+    svc.register("ranges", alert_interval=40000)  # four weeks: within retention, and few windows
+    clock.advance(days=1)
+    assert svc.slots("ranges", **{"from": "9998-12-31T00:00:00Z"}) == []
+    assert svc.slots("ranges", **{"from": "0001-01-01T00:00:00Z", "to": "9998-12-31T00:00:00Z"}) == []
+    response = svc.api.get("/v2/services/ranges/slots", params={"from": "2026-01-05T12:00:00Z",
+                                                                "to": "2026-01-05T11:00:00Z"})
+    assert response.status_code == 400 and response.json()["message"] == "invalid query: from: must be before to"

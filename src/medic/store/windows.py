@@ -108,9 +108,13 @@ def interval_windows(
 ) -> list[windows.Window]:
     """The ended windows of an interval service starting in [start, end), oldest first."""
     width = service["alert_interval"] * 60
-    first = max(windows.align_up(start, width), first_listed(conn, service, now, retention_days))
-    stop = min(windows.align_down(now, width), windows.align_up(end, width))  # ended windows only
-    count = int((stop - first).total_seconds() // width) if stop > first else 0
+    if start >= now or end <= start:
+        return []  # no window that starts then has ended
+    first = windows.align_up(max(start, first_listed(conn, service, now, retention_days)), width)
+    # Windows that have ended by now, and start before `end` (counted, not added: `end` may be year 9999).
+    ended = int((now - first).total_seconds() // width)
+    before_end = -int(-(end - first).total_seconds() // width)
+    count = min(ended, before_end)
     if limit is not None:
         count = min(count, limit)
     if count <= 0:
