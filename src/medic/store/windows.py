@@ -10,7 +10,7 @@ every second sends a handful of rows to Python, not its heartbeats.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from sqlalchemy import Connection, case, extract, func, or_, select
 
@@ -104,7 +104,7 @@ def first_listed(conn: Connection, service: Mapping[str, Any], now: datetime, re
 
 def interval_windows(
     conn: Connection, service: Mapping[str, Any], start: datetime, end: datetime, *, now: datetime,
-    retention_days: int, limit: int | None = None, outages: list[windows.Span] = (),
+    retention_days: int, limit: int | None = None, outages: Sequence[windows.Span] = (),
 ) -> list[windows.Window]:
     """The ended windows of an interval service starting in [start, end), oldest first."""
     width = service["alert_interval"] * 60
