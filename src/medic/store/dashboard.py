@@ -11,7 +11,7 @@ from typing import Iterable, Sequence
 from sqlalchemy import Connection, Row, String, and_, case, func, literal, not_, or_, select
 
 from medic.core.model import GOOD_STATUSES, ServiceState
-from medic.store.tables import alerts, heartbeat_events, job_runs, notifications, services
+from medic.store.tables import alerts, heartbeat_events, job_runs, notifications, service_slots, services
 
 # The order of the list: what needs a person first.
 STATE_ORDER = (ServiceState.DOWN, ServiceState.NEW, ServiceState.UP, ServiceState.MUTED, ServiceState.INACTIVE)
@@ -185,6 +185,17 @@ def recent_heartbeats(conn: Connection, service_id: int, limit: int = 50) -> lis
             .limit(limit)
         )
     )
+
+
+def recent_slots(conn: Connection, service_id: int, now: datetime, limit: int) -> list[tuple[datetime, str]]:
+    """A cron service's newest slots up to ``now`` with their outcomes, oldest first."""
+    rows = conn.execute(
+        select(service_slots.c.slot_at, service_slots.c.outcome)
+        .where(service_slots.c.service_id == service_id, service_slots.c.slot_at <= now)
+        .order_by(service_slots.c.slot_at.desc())
+        .limit(limit)
+    ).all()
+    return [(slot_at, outcome) for slot_at, outcome in reversed(rows)]
 
 
 def recent_runs(conn: Connection, service_id: int, limit: int = 50) -> list[Row]:

@@ -332,7 +332,7 @@ class ServiceOut(BaseModel):
     state: one_of(ServiceState)
     # {"kind": "interval", ...} or {"kind": "cron", "cron", "timezone", "description", "next_slots", ...}
     schedule: dict[str, Any]
-    # Cron services, in GET /service/<name>: the share of slots on time (None without slots).
+    # In GET /service/<name>: the share of slots (cron) or windows (interval) on time (None without any).
     on_time_ratio_7d: float | None = None
     on_time_ratio_30d: float | None = None
 

@@ -11,6 +11,7 @@ from medic.core import schedule, transitions
 from medic.core.health import window_fits_retention
 from medic.store import schedules as slot_store
 from medic.store import services as store
+from medic.store import windows as window_store
 from medic.web.api import operation
 from medic.web.context import runtime
 from medic.web.envelope import ApiError, reply
@@ -150,9 +151,11 @@ def get_service(heartbeat_name: str):
         row = store.get_by_name(conn, heartbeat_name)
         if row is None:
             raise ApiError(404, f"no service is registered as '{heartbeat_name}'")
-        ratios = {
-            f"on_time_ratio_{days}d": slot_store.on_time_ratio(conn, row.service_id, now, days) for days in (7, 30)
-        } if row.cron else None
+        if row.cron:
+            ratios = {f"on_time_ratio_{days}d": slot_store.on_time_ratio(conn, row.service_id, now, days)
+                      for days in window_store.RATIO_DAYS}
+        else:  # interval windows, derived from the heartbeats (docs/schedules.md)
+            ratios = window_store.on_time_ratios(conn, row._mapping, now, rt.settings.heartbeat_retention_days)
     return reply([service_out(row, now, ratios)])
 
 
@@ -246,7 +249,9 @@ def preview_schedule(body: SchedulePreviewIn):
     path_params=("heartbeat_name",),
     errors=(400, 404, 503),
     description="One row per slot with an outcome in [from, to) (default: from 7 days ago, no end), oldest first: "
-    "on_time, late (met within grace), missed, failed, too_long, too_fast or unknown.",
+    "on_time, late (met within grace), missed, failed, too_long, too_fast or unknown. An interval service's "
+    "rows are its ended windows of alert_interval minutes (slot_at the window's start, local and signal_at null), "
+    "derived from its heartbeats.",
 )
 def list_slots(heartbeat_name: str, query: SlotsQuery):
     rt = runtime()
@@ -260,8 +265,14 @@ def list_slots(heartbeat_name: str, query: SlotsQuery):
         row = store.get_by_name(conn, heartbeat_name)
         if row is None:
             raise ApiError(404, f"no service is registered as '{heartbeat_name}'")
+        cron = slot_store.cron_of(row._mapping)
+        if cron is None:  # interval windows, derived from the heartbeats
+            judged = window_store.interval_windows(conn, row._mapping, start, end, now=now, limit=query.limit,
+                                                   retention_days=rt.settings.heartbeat_retention_days)
+            out = [SlotOut(slot_at=w.start, local=None, outcome=w.outcome.value, signal_at=None).model_dump(mode="json")
+                   for w in judged]
+            return reply(out, f"{len(out)} windows")
         rows = slot_store.list_slots(conn, row.service_id, start, end, query.limit)
-    cron = slot_store.cron_of(row._mapping)
     out = [
         SlotOut(slot_at=r.slot_at, local=r.slot_at.astimezone(cron.zone) if cron else None, outcome=r.outcome,
                 signal_at=r.signal_at, maintenance_id=r.maintenance_id).model_dump(mode="json")

@@ -29,6 +29,9 @@ from medic.store.errors import DATABASE_UNAVAILABLE
 from medic.web.context import runtime
 from medic.web.envelope import ApiError
 from medic.core.route_text import describe_target
+from medic.core.schedule import SlotOutcome
+from medic.core.windows import align_down
+from medic.store import windows as window_store
 from medic.store import routes as route_store
 from medic.web.api import validation_error
 from medic.web.route_schemas import RouteCreate
@@ -41,6 +44,13 @@ log = logging.getLogger("medic.ui")
 bp = Blueprint("ui", __name__, url_prefix="/ui", template_folder="templates", static_folder="static")
 
 STRIP_BUCKETS = 24
+SLOTS_SHOWN = 48  # the service page's strip of recent slots (cron) or windows (interval)
+# Slot and window outcomes in words (docs/schedules.md), for the strip's hover and screen readers.
+OUTCOME_TEXT = {
+    SlotOutcome.ON_TIME: "on time", SlotOutcome.LATE: "late", SlotOutcome.MISSED: "missed",
+    SlotOutcome.FAILED: "failed", SlotOutcome.TOO_LONG: "ran too long", SlotOutcome.TOO_FAST: "finished too fast",
+    SlotOutcome.UNKNOWN: "unknown",
+}
 POLL_SECONDS = 5  # live refresh; tests shorten it through app.config
 RANGES = {  # timeline ranges of the service page: (buckets, seconds per bucket)
     "24h": (48, 1800),
@@ -89,7 +99,7 @@ def _gate():
 @bp.app_context_processor
 def _template_globals():
     return {"csrf_token": generate_csrf, "now": runtime().now, "reason_text": REASON_TEXT,
-            "strip_html": strip_html,
+            "strip_html": strip_html, "outcome_strip_html": outcome_strip_html, "outcome_text": OUTCOME_TEXT,
             "poll_seconds": current_app.config.get("MEDIC_UI_POLL_SECONDS", POLL_SECONDS)}
 
 
@@ -267,6 +277,7 @@ def _service_context(name: str, range_name: str) -> dict:
         finished = job_store.finished_runs(conn, row.service_id, 100) if runs else []
         paging = who_gets_paged(conn, row, rt.settings)  # docs/routing.md
         held = window_at(maintenance_store.windows_since(conn, now), row.service_id, row.team, row.labels, now)
+        slots = _recent_slots(conn, row, now, rt.settings.heartbeat_retention_days)
     state = ServiceState.INACTIVE if not row.active else (
         ServiceState.MUTED if row.muted else ServiceState.DOWN if row.down else
         ServiceState.NEW if row.last_heartbeat_at is None else ServiceState.UP)
@@ -276,9 +287,19 @@ def _service_context(name: str, range_name: str) -> dict:
         beats=beats, alerts=alert_rows, alert_total=alert_total, deliveries=sent, runs=runs,
         stats=duration_stats(durations) if runs else None, durations=list(reversed(durations[:50])),
         errors={}, values={}, base_url=request.host_url.rstrip("/"),
-        auto_unmute_hours=rt.settings.auto_unmute_hours, paging=paging,
+        auto_unmute_hours=rt.settings.auto_unmute_hours, paging=paging, slots=slots,
         maintenance={"id": held[0].window_id, "reason": held[0].reason, "until": held[1]} if held else None,
     )
+
+
+def _recent_slots(conn, row, now: datetime, retention_days: int) -> list[tuple[datetime, str]]:
+    """The newest ended slots of a cron service, or windows of an interval one, oldest first."""
+    if row.cron:
+        return q.recent_slots(conn, row.service_id, now, SLOTS_SHOWN)
+    width = row.alert_interval * 60
+    start = align_down(now, width) - timedelta(seconds=width * SLOTS_SHOWN)
+    judged = window_store.interval_windows(conn, row._mapping, start, now, now=now, retention_days=retention_days)
+    return [(w.start, w.outcome.value) for w in judged]
 
 
 def _range(args) -> str:
@@ -533,6 +554,18 @@ def strip_html(buckets, label: str) -> Markup:
         cells.append(f'<span class="b b-{outcome}" title="{b.start:%m-%d %H:%M}: {b.good} up, {b.bad} down"></span>')
     summary = f"{escape(label)}: {up} up, {down} with DOWN, {len(buckets) - up - down} without heartbeats"
     return Markup(f'<span class="strip" role="img" aria-label="{summary}">{"".join(cells)}</span>')
+
+
+def outcome_strip_html(slots, label: str) -> Markup:
+    """A row of cells, one per slot or window, coloured by outcome, each with its time and
+    outcome in words on hover, and the counts in words for screen readers."""
+    cells, counts = [], {}
+    for at, outcome in slots:
+        words = OUTCOME_TEXT.get(outcome, outcome)
+        counts[words] = counts.get(words, 0) + 1
+        cells.append(f'<span class="b o-{escape(outcome)}" title="{at:%m-%d %H:%M} UTC: {escape(words)}"></span>')
+    summary = ", ".join(f"{counts[words]} {words}" for words in OUTCOME_TEXT.values() if words in counts) or "none yet"
+    return Markup(f'<span class="strip" role="img" aria-label="{escape(label)}: {escape(summary)}">{"".join(cells)}</span>')
 
 
 def _span(seconds: float) -> str:
