@@ -9,6 +9,7 @@
 - ``routes``: `medic route add|list|remove`, an HTTP client of the routes API
 - ``apply``: `medic apply`, `medic export` and `medic schema`, configuration as code
   over the HTTP API (the model, plan and HTTP source/sink live in ``medic.declarative``)
+- ``imports``: `medic import crontab|cronjob|healthchecks|medic` (parsers in ``medic.importers``)
 
 ``common`` holds what the database commands share (settings, logging, the engine).
 Nothing here imports this package back, so there is no import cycle.
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 import click
 
-from medic.cli import apply, db, heartbeat, jobs, keys, routes, server, worker
+from medic.cli import apply, db, heartbeat, imports, jobs, keys, routes, server, worker
 
 
 @click.group()
@@ -39,3 +40,4 @@ main.add_command(routes.route)
 main.add_command(apply.apply)  # configuration as code
 main.add_command(apply.export)
 main.add_command(apply.schema)
+main.add_command(imports.import_group)  # crontab, CronJob, Healthchecks, the original Medic

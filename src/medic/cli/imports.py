@@ -1,0 +1,165 @@
+"""`medic import crontab|cronjob|healthchecks|medic`: services from the tools teams come
+from (docs/migrating.md).
+
+The crontab, CronJob and Healthchecks importers are HTTP clients of a Medic server, like
+`medic apply`: the parsed entries (medic.importers) become a configuration document,
+planned against the server's services and applied through the same calls, so
+``--dry-run`` prints the plan and a second run changes nothing. The original Medic's
+importer writes to Medic's database instead (heartbeats and open alerts have no API).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from medic.cli.apply import _caller
+from medic.cli.http_client import Unsent, client, connection_options
+
+GRACE = 900  # seconds a cron entry's run may end after its slot, for services an import creates
+
+
+@click.group("import")
+def import_group() -> None:
+    """Create services from crontabs, CronJobs, Healthchecks or the original Medic."""
+
+
+def _read(path: str) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise click.ClickException(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from None
+
+
+def _defaults(team: str | None, grace: int | None) -> dict:
+    defaults: dict = {}
+    if team:
+        defaults["team"] = team
+    if grace is not None:
+        defaults["schedule"] = {"grace": grace}
+    return defaults
+
+
+def import_options(func):
+    func = click.option("--dry-run", is_flag=True, help="Print what would change; change nothing.")(func)
+    func = click.option("--team", default=None, help="Team of the services the import creates.")(func)
+    func = click.option("--prefix", default="", help="Put before every service name (e.g. the host: web1-).")(func)
+    return connection_options(func)
+
+
+def send(parsed, defaults: dict, dry_run: bool, url: str, api_key: str | None, timeout: float, retries: int,
+         wrap_heading: str | None = None) -> None:
+    """Plan the parsed entries against the server's services and apply them (or print the plan)."""
+    from medic.declarative import plan as planning, remote
+    from medic.importers.entries import desired
+
+    for note in parsed.notes:
+        click.echo(f"note: {note}")
+    with client(url, api_key, timeout) as session:
+        call = _caller(session, retries)
+        try:
+            current = remote.read_services(call)
+        except Unsent as exc:
+            raise click.ClickException(f"cannot read Medic's services: {exc}") from None
+        document, refused = desired(parsed, current, defaults)
+        for note in refused:
+            click.echo(f"note: {note}")
+        plan = planning.make_plan(document, planning.State(services=current, routes=[], maintenance=[]))
+        plan.changes = [c for c in plan.changes if c.action != planning.LEAVE]  # services not in this import
+        for change in plan.changes:
+            if dry_run or not change.calls:
+                click.echo("\n".join(planning.describe(change)))
+        if not dry_run:
+            made = []
+
+            def done(change):
+                made.append(change)
+                click.echo("\n".join(planning.describe(change, done=True)))
+
+            try:
+                remote.execute(plan, call, done)
+            except Unsent as exc:
+                failed = plan.pending[len(made)]
+                raise click.ClickException(
+                    f"{failed.kind} {failed.key}: {exc}; stopped after {len(made)} of {len(plan.pending)} change(s)"
+                ) from None
+    imported = {service.heartbeat_name.lower() for service in document.services}
+    wrapped = [entry for entry in parsed.entries if entry.wrapped and entry.name.lower() in imported]
+    if wrap_heading and wrapped:
+        click.echo(f"\n{wrap_heading}")
+        for entry in wrapped:
+            click.echo(f"  {entry.origin}\n    {entry.wrapped}")
+    if not plan.changes:
+        click.echo("nothing to import")
+    elif dry_run:
+        click.echo(f"\ndry run, nothing changed: {planning.summary(plan)}")
+    else:
+        click.echo(f"\n{planning.summary(plan, done=True)}")
+
+
+@import_group.command("crontab")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--system/--user", "system", default=None,
+              help="Lines have a user field (/etc/crontab, /etc/cron.d/*); default: by the file's path.")
+@click.option("--grace", type=click.IntRange(0, 31536000), default=GRACE, show_default=True,
+              help="Seconds after its slot a run may still finish, for the services created.")
+@import_options
+def crontab(files, system, grace, prefix, team, dry_run, url, api_key, timeout, retries) -> None:
+    """A cron service for each entry of the crontab FILES, and each entry's line wrapped
+    with `medic job NAME -- ...` to paste back.
+
+        medic import crontab /etc/crontab backups.crontab --dry-run
+    """
+    from medic.importers import crontab as parsing
+    from medic.importers.entries import Parsed
+
+    parsed = Parsed()
+    for path in files:
+        one = parsing.parse_crontab(_read(path), path, prefix=prefix,
+                                    system=parsing.is_system_crontab(path) if system is None else system)
+        parsed.entries += one.entries
+        parsed.notes += one.notes
+    _one_name_each(parsed)
+    send(parsed, _defaults(team, grace), dry_run, url, api_key, timeout, retries,
+         "Replace each line with this one, so its runs report to Medic (docs/jobs.md):")
+
+
+@import_group.command("cronjob")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--grace", type=click.IntRange(0, 31536000), default=GRACE, show_default=True,
+              help="Seconds after its slot a run may still finish, for the services created.")
+@import_options
+def cronjob(files, grace, prefix, team, dry_run, url, api_key, timeout, retries) -> None:
+    """A cron service for each Kubernetes CronJob in the manifest FILES (multi-document
+    YAML), and each one's container command wrapped with `medic job NAME -- ...`.
+
+        medic import cronjob k8s/cronjobs.yaml --prefix prod- --dry-run
+    """
+    from medic.importers import crontab as parsing
+    from medic.importers.entries import Parsed
+
+    parsed = Parsed()
+    for path in files:
+        try:
+            one = parsing.parse_cronjobs(_read(path), path, prefix=prefix)
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from None
+        parsed.entries += one.entries
+        parsed.notes += one.notes
+    _one_name_each(parsed)
+    send(parsed, _defaults(team, grace), dry_run, url, api_key, timeout, retries,
+         "Set each container's command to this one, so its runs report to Medic (docs/jobs.md):")
+
+
+def _one_name_each(parsed) -> None:
+    """Across files, a name found twice is imported once, from its first place."""
+    seen: dict[str, str] = {}
+    kept = []
+    for entry in parsed.entries:
+        first = seen.setdefault(entry.name.lower(), entry.origin)
+        if first != entry.origin:
+            parsed.notes.append(f"{entry.origin}: skipped: {entry.name!r} is already imported from {first}")
+            continue
+        kept.append(entry)
+    parsed.entries[:] = kept
