@@ -163,3 +163,53 @@ def _one_name_each(parsed) -> None:
             continue
         kept.append(entry)
     parsed.entries[:] = kept
+
+
+@import_group.command("healthchecks")
+@click.argument("file", required=False, type=click.Path(exists=True, dir_okay=False))
+@click.option("--from", "source", default=None, metavar="URL",
+              help="Fetch the listing from this Healthchecks (https://healthchecks.io, or a self-hosted one) instead of FILE.")
+@click.option("--healthchecks-api-key", envvar="HEALTHCHECKS_API_KEY", show_envvar=True, default=None,
+              help="The project's API key (a read-only key is enough), with --from.")
+@import_options
+def healthchecks(file, source, healthchecks_api_key, prefix, team, dry_run, url, api_key, timeout, retries) -> None:
+    """A service for each check of a Healthchecks project: FILE is the JSON of its
+    API v3 listing (GET /api/v3/checks/), or --from fetches it.
+
+        curl -H "X-Api-Key: $KEY" https://healthchecks.io/api/v3/checks/ > checks.json
+        medic import healthchecks checks.json --dry-run
+    """
+    import json
+
+    from medic.importers import healthchecks as parsing
+
+    if (file is None) == (source is None):
+        raise click.UsageError("give either FILE or --from URL")
+    if source is not None:
+        text, where = _fetch_checks(source, healthchecks_api_key, timeout), source
+    else:
+        text, where = _read(file), file
+    try:
+        parsed = parsing.parse(json.loads(text), prefix=prefix)
+    except ValueError as exc:  # json.JSONDecodeError included
+        raise click.ClickException(f"{where}: not a Healthchecks checks listing: {exc}") from None
+    send(parsed, _defaults(team, None), dry_run, url, api_key, timeout, retries)
+
+
+def _fetch_checks(source: str, key: str | None, timeout: float) -> str:
+    import httpx
+
+    if not key:
+        raise click.UsageError("--from needs --healthchecks-api-key (or HEALTHCHECKS_API_KEY)")
+    listing = source.rstrip("/")
+    if not listing.endswith("/api/v3/checks"):
+        listing += "/api/v3/checks"
+    try:
+        response = httpx.get(listing + "/", headers={"X-Api-Key": key, "Accept": "application/json"}, timeout=timeout)
+    except httpx.HTTPError as exc:
+        raise click.ClickException(f"cannot reach {listing}/: {str(exc) or type(exc).__name__}") from None
+    if response.status_code in (401, 403):
+        raise click.ClickException(f"{listing}/ refused the API key (HTTP {response.status_code})")
+    if not response.is_success:
+        raise click.ClickException(f"{listing}/ answered HTTP {response.status_code}")
+    return response.text
