@@ -213,3 +213,86 @@ def _fetch_checks(source: str, key: str | None, timeout: float) -> str:
     if not response.is_success:
         raise click.ClickException(f"{listing}/ answered HTTP {response.status_code}")
     return response.text
+
+
+@import_group.command("medic")
+@click.option("--from", "source", required=True, metavar="POSTGRESQL_URL",
+              help="The original Medic's database (postgresql://user:pass@host/db); read only.")
+@click.option("--dry-run", is_flag=True, help="Print what would be imported; write nothing.")
+def import_medic(source, dry_run) -> None:
+    """Services of the original Medic (linq-team/medic), with their heartbeats within
+    HEARTBEAT_RETENTION_DAYS and their open alerts, into Medic's database
+    (MEDIC_DATABASE_URL). Services Medic already has are left as they are.
+
+        medic import medic --from postgresql://medic@old-db/medic --dry-run
+    """
+    from medic.cli import common
+    from medic.clock import utcnow
+    from medic.store.engine import make_engine
+
+    settings = common.settings(needs_database="import medic")
+    target = common.engine(settings)
+    try:
+        origin = make_engine(source, pool_size=1)
+    except Exception as exc:  # a malformed URL names no secret in SQLAlchemy's message
+        raise click.ClickException(f"--from: not a database URL: {type(exc).__name__}") from None
+    try:
+        import_original(origin, target, utcnow(), settings.heartbeat_retention_days, dry_run, click.echo)
+    finally:
+        origin.dispose()
+        target.dispose()
+
+
+def import_original(origin, target, now, retention_days: int, dry_run: bool, echo) -> tuple[int, int]:
+    """Bring the original's services into Medic, each in a transaction of its own, so an
+    interrupted import resumes where it stopped. Returns (created, already in Medic)."""
+    from datetime import timedelta
+
+    from sqlalchemy.exc import DBAPIError
+
+    from medic.importers import medic as mapping
+    from medic.store import original_medic, original_import, services as service_queries
+
+    since = now - timedelta(days=retention_days)
+    try:
+        with origin.connect() as conn:
+            rows = original_medic.read_services(conn)
+            open_alerts = original_medic.read_open_alerts(conn)
+    except original_medic.NotOriginal as exc:
+        raise click.ClickException(str(exc)) from None
+    except DBAPIError as exc:
+        raise click.ClickException(f"cannot read the original database: {type(exc.orig).__name__}") from None
+    created = existing = 0
+    seen: set[str] = set()
+    for row in rows:
+        imported, notes = mapping.service(row, open_alerts.get(row["service_id"]))
+        for note in notes:
+            echo(f"note: {note}")
+        if imported is None:
+            continue
+        name = imported.heartbeat_name
+        if name.lower() in seen:
+            echo(f"note: service {name!r}: skipped: its name differs only in case from one imported above")
+            continue
+        seen.add(name.lower())
+        with origin.connect() as conn:
+            beats = [{"time": b["time"], "status": status} for b in original_medic.read_heartbeats(conn, row["service_id"], since)
+                     if (status := mapping.heartbeat_status(b["status"]))]
+        alert = f", open alert (PagerDuty dedup key {imported.alert['external_reference_id']})" if imported.alert else ""
+        what = f"{len(beats)} heartbeat(s){alert}"
+        if dry_run:
+            with target.connect() as conn:
+                there = service_queries.get_by_name(conn, name) is not None
+        else:
+            with target.begin() as conn:
+                there = not original_import.add(conn, imported, beats, now)
+        if there:
+            existing += 1
+            echo(f"= service {name}: already in Medic, left as it is")
+        else:
+            created += 1
+            echo(f"+ service {name}: {'create' if dry_run else 'created'} with {what}")
+    verb = "to create" if dry_run else "created"
+    summary = f"{created} {verb}, {existing} already in Medic" if created or existing else "nothing to import"
+    echo(f"\n{'dry run, nothing changed: ' if dry_run else ''}{summary}")
+    return created, existing
