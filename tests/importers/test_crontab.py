@@ -144,3 +144,9 @@ def test_import_cronjobs(server, api):
     code, out = medic_import(server, "cronjob", path, "--prefix", "k8s-")
     assert code == 0 and "no changes" in out
     assert len(services(api)) == 3
+
+
+def test_a_prefix_that_cannot_start_a_name_is_refused(server, api):
+    code, out = medic_import(server, "crontab", str(DATA / "user.crontab"), "--prefix", "web 1-")
+    assert code == 2 and "--prefix" in out
+    assert services(api) == {}

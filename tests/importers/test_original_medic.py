@@ -190,3 +190,10 @@ def test_a_database_without_the_original_tables_is_refused(engine):
     url = engine.url.render_as_string(hide_password=False)
     result = CliRunner().invoke(main, ["import", "medic", "--from", POSTGRES_URL], env={"MEDIC_DATABASE_URL": url})
     assert result.exit_code == 1 and "not the original Medic's database" in result.output
+
+
+def test_from_must_be_a_postgresql_url(engine, tmp_path):
+    url = engine.url.render_as_string(hide_password=False)
+    for given in (f"sqlite:///{tmp_path}/x.db", "not a url"):
+        result = CliRunner().invoke(main, ["import", "medic", "--from", given], env={"MEDIC_DATABASE_URL": url})
+        assert result.exit_code == 2 and "postgresql://" in result.output

@@ -41,10 +41,21 @@ def _defaults(team: str | None, grace: int | None) -> dict:
     return defaults
 
 
+def _prefix(ctx, param, value: str) -> str:
+    import re
+
+    from medic.web.schemas import NAME_PATTERN
+
+    if value and not re.match(NAME_PATTERN, value):
+        raise click.BadParameter("a name's start: letters, digits and . _ : / @ -, beginning with a letter or digit")
+    return value
+
+
 def import_options(func):
     func = click.option("--dry-run", is_flag=True, help="Print what would change; change nothing.")(func)
     func = click.option("--team", default=None, help="Team of the services the import creates.")(func)
-    func = click.option("--prefix", default="", help="Put before every service name (e.g. the host: web1-).")(func)
+    func = click.option("--prefix", default="", callback=_prefix,
+                        help="Put before every service name (e.g. the host: web1-).")(func)
     return connection_options(func)
 
 
@@ -226,16 +237,22 @@ def import_medic(source, dry_run) -> None:
 
         medic import medic --from postgresql://medic@old-db/medic --dry-run
     """
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
     from medic.cli import common
     from medic.clock import utcnow
-    from medic.store.engine import make_engine
+    from medic.store.engine import make_engine, normalise_url
 
+    try:
+        backend = make_url(normalise_url(source)).get_backend_name()
+    except ArgumentError:
+        backend = None
+    if backend != "postgresql":
+        raise click.BadParameter("the original Medic's database: a postgresql://user:password@host/db URL", param_hint="--from")
     settings = common.settings(needs_database="import medic")
     target = common.engine(settings)
-    try:
-        origin = make_engine(source, pool_size=1)
-    except Exception as exc:  # a malformed URL names no secret in SQLAlchemy's message
-        raise click.ClickException(f"--from: not a database URL: {type(exc).__name__}") from None
+    origin = make_engine(source, pool_size=1)
     try:
         import_original(origin, target, utcnow(), settings.heartbeat_retention_days, dry_run, click.echo)
     finally:
@@ -261,7 +278,7 @@ def import_original(origin, target, now, retention_days: int, dry_run: bool, ech
     except original_medic.NotOriginal as exc:
         raise click.ClickException(str(exc)) from None
     except DBAPIError as exc:
-        raise click.ClickException(f"cannot read the original database: {type(exc.orig).__name__}") from None
+        raise click.ClickException(f"cannot read the original database: {_first_line(exc)}") from None
     created = existing = 0
     seen: set[str] = set()
     for row in rows:
@@ -280,12 +297,16 @@ def import_original(origin, target, now, retention_days: int, dry_run: bool, ech
                      if (status := mapping.heartbeat_status(b["status"]))]
         alert = f", open alert (PagerDuty dedup key {imported.alert['external_reference_id']})" if imported.alert else ""
         what = f"{len(beats)} heartbeat(s){alert}"
-        if dry_run:
-            with target.connect() as conn:
-                there = service_queries.get_by_name(conn, name) is not None
-        else:
-            with target.begin() as conn:
-                there = not original_import.add(conn, imported, beats, now)
+        try:
+            if dry_run:
+                with target.connect() as conn:
+                    there = service_queries.get_by_name(conn, name) is not None
+            else:
+                with target.begin() as conn:
+                    there = not original_import.add(conn, imported, beats, now)
+        except DBAPIError as exc:
+            raise click.ClickException(f"service {name}: Medic's database refused it ({_first_line(exc)}; is it at the "
+                                       f"latest revision? `medic db upgrade`); stopped after {created} created") from None
         if there:
             existing += 1
             echo(f"= service {name}: already in Medic, left as it is")
@@ -296,3 +317,8 @@ def import_original(origin, target, now, retention_days: int, dry_run: bool, ech
     summary = f"{created} {verb}, {existing} already in Medic" if created or existing else "nothing to import"
     echo(f"\n{'dry run, nothing changed: ' if dry_run else ''}{summary}")
     return created, existing
+
+
+def _first_line(exc) -> str:
+    """The driver's own message (psycopg names the host or the problem, never the password)."""
+    return (str(getattr(exc, "orig", None) or exc).strip().splitlines() or [type(exc).__name__])[0]
