@@ -21,7 +21,7 @@ def test_a_user_crontab():
         "report-daily": ("0 6 * * 1-5", "Europe/Berlin", "user.crontab:13"),  # after CRON_TZ=
         "invoice-run": ("15 4 1 * *", "Europe/Berlin", "user.crontab:15"),  # named by "# medic: invoice-run"
         "certbot-renew-quiet": ("@daily", "Europe/Berlin", "user.crontab:16"),
-        "date": ("45 23 * * 0", "Europe/Berlin", "user.crontab:17"),
+        "date-f": ("45 23 * * 0", "Europe/Berlin", "user.crontab:17"),  # \% is a literal %
         "backup-full-8e0599": ("0 7 * * *", "Europe/Berlin", "user.crontab:18"),  # the same command again
     }
     assert any("user.crontab:8: skipped: @reboot" in note for note in parsed.notes)
@@ -72,7 +72,7 @@ def test_a_multi_document_cronjob_manifest():
     assert set(by_name) == {"nightly-export", "cache-warmer", "report", "broken"}  # the ConfigMap is passed over
     export = by_name["nightly-export"].spec
     assert export["schedule"] == {"cron": "0 3 * * *", "timezone": "Europe/Berlin", "max_runtime": 3600}
-    assert export["labels"] == {"namespace": "billing"}
+    assert export["labels"] == {"namespace": "billing"} and export["active"] is True
     assert by_name["cache-warmer"].spec["active"] is False and by_name["cache-warmer"].spec["schedule"]["cron"] == "@hourly"
     assert by_name["report"].spec["schedule"] == {"cron": "30 9 * * 1", "timezone": "Asia/Tokyo"}
     command = json.loads(by_name["nightly-export"].wrapped.split("command: ", 1)[1].split(" (", 1)[0])

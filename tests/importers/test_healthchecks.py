@@ -23,7 +23,7 @@ def test_the_listing_maps_to_services():
     assert by_name["filesystem-backup"] == {
         "heartbeat_name": "filesystem-backup", "service_name": "Filesystem Backup",
         "schedule": {"interval": 60, "threshold": 1, "grace": 600},
-        "labels": {"backup": "true", "fs": "true", "env": "prod"},
+        "labels": {"backup": "true", "fs": "true", "env": "prod"}, "active": True,
     }
     assert by_name["database-backup"]["schedule"] == {"cron": "15 5 * * *", "timezone": "Europe/Riga", "grace": 1200}
     assert by_name["database-backup"]["labels"] == {"production": "true", "db": "true", "team": "payments"}
@@ -122,3 +122,18 @@ def test_fetch_the_listing_over_http(server, api, healthchecks_url):
                              "--healthchecks-api-key", "wrong")
     assert code == 1 and "refused the API key (HTTP 401)" in out
     assert "wrong" not in out
+
+
+def test_a_check_resumed_in_healthchecks_is_active_again(server, api, tmp_path):
+    listing = json.loads(LISTING.read_text())
+    path = tmp_path / "checks.json"
+    path.write_text(json.dumps(listing))
+    assert medic_import(server, "healthchecks", str(path))[0] == 0
+    for check in listing["checks"]:
+        if check["status"] == "paused":
+            check["status"] = "new"
+    path.write_text(json.dumps(listing))
+    code, out = medic_import(server, "healthchecks", str(path))
+    assert code == 0, out
+    assert "~ service nightly-report-mailer: updated" in out and "1 updated, 3 unchanged" in out
+    assert services(api)["nightly-report-mailer"]["active"] in (1, True)

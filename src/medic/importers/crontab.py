@@ -37,12 +37,12 @@ NAME_WORDS = 3
 
 def command_name(command: str) -> str:
     """A crontab command's service name (the rule docs/migrating.md states): in the first
-    part of the command (split at ``&&``, ``||``, ``;``, ``|`` and parentheses) that does
+    part of the command (split at ``&&``, ``||``, ``;``, ``|``, parentheses and braces) that does
     not only set up (``cd``, ``source``, ``test``, ...), leading VAR=value words and
     redirections left out, the program's file name (the script's, after an interpreter
     or wrapper such as ``python3``, ``bash``, ``nice -n 10``), a script extension
     dropped, and the words after it, three words in all, slugged."""
-    text = command.replace("\\%", "%").split("%")[0]  # an unescaped % starts the job's stdin
+    text = re.split(r"(?<!\\)%", command)[0].replace("\\%", "%")  # an unescaped % starts the job's stdin
     parts = [p for p in _SEGMENT.split(text) if p.strip()]
     words: list[str] = []
     for part in parts:
@@ -70,7 +70,7 @@ def command_name(command: str) -> str:
 
 def _program_words(tokens: list[str]) -> list[str]:
     """Tokens without leading VAR=value assignments and without redirections."""
-    while tokens and _ENV.match(tokens[0]) and not tokens[0].startswith("="):
+    while tokens and _ENV.match(tokens[0]):
         tokens = tokens[1:]
     kept, skip = [], False
     for token in tokens:
@@ -198,8 +198,8 @@ def parse_cronjobs(text: str, source: str, *, prefix: str = "") -> Parsed:
             service["schedule"]["max_runtime"] = job["activeDeadlineSeconds"]
         if meta.get("namespace"):
             service["labels"] = {"namespace": str(meta["namespace"])}
-        if spec.get("suspend") is True:
-            service["active"] = False
+        service["active"] = spec.get("suspend") is not True  # resumed in Kubernetes, active again here
+        if not service["active"]:
             parsed.notes.append(f"{where}: suspended, imported inactive")
         found.append((where, service, cronjob))
     names = unique_names([prefix + f[2]["metadata"]["name"] for f in found],

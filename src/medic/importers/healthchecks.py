@@ -106,8 +106,7 @@ def parse(document: Any, *, prefix: str = "") -> Parsed:
         labels = labels_of(str(check.get("tags") or ""), where, parsed.notes)
         if labels:
             spec["labels"] = labels
-        if check.get("status") == "paused":
-            spec["active"] = False
+        spec["active"] = check.get("status") != "paused"  # resumed in Healthchecks, active again here
         for what in _left_out(check):
             parsed.notes.append(f"{where}: left out: {what}")
         if check.get("channels"):
