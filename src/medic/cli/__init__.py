@@ -10,6 +10,7 @@
 - ``apply``: `medic apply`, `medic export` and `medic schema`, configuration as code
   over the HTTP API (the model, plan and HTTP source/sink live in ``medic.declarative``)
 - ``maintenance``: `medic maintenance add|list|end`, an HTTP client of the maintenance API
+- ``imports``: `medic import crontab|cronjob|healthchecks|medic` (parsers in ``medic.importers``)
 
 ``common`` holds what the database commands share (settings, logging, the engine).
 Nothing here imports this package back, so there is no import cycle.
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 import click
 
-from medic.cli import apply, db, heartbeat, jobs, keys, maintenance, routes, server, worker
+from medic.cli import apply, db, heartbeat, imports, jobs, keys, maintenance, routes, server, worker
 
 
 @click.group()
@@ -41,3 +42,4 @@ main.add_command(apply.apply)  # configuration as code
 main.add_command(apply.export)
 main.add_command(apply.schema)
 main.add_command(maintenance.maintenance)
+main.add_command(imports.import_group)  # crontab, CronJob, Healthchecks, the original Medic

@@ -12,13 +12,17 @@ Call = Callable[..., dict[str, Any]]
 PAGE = 10000  # GET /service's largest page
 
 
-def read_state(call: Call) -> State:
+def read_services(call: Call) -> list[dict[str, Any]]:
     services: list[dict[str, Any]] = []
     while True:
         page = call("GET", f"/service?limit={PAGE}&offset={len(services)}")["results"]
         services.extend(page)
         if len(page) < PAGE:
-            break
+            return services
+
+
+def read_state(call: Call) -> State:
+    services = read_services(call)
     routes = call("GET", "/v2/routes")["results"]
     try:
         maintenance = call("GET", "/v2/maintenance")["results"]
