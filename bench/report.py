@@ -550,6 +550,27 @@ def _production(lines: list[str], summary: list, data: dict) -> None:
                     _verdict(idle["web_peak_rss_mib_with_idle"] < 256 and idle["answered_201"] == idle["connections"])))
 
 
+def _cron_cycle(lines: list[str], summary: list, data: dict) -> None:
+    lines += ["### Worker cycle: cron services", ""]
+    lines.append(
+        f"`python -m bench.cron_cycle` (bench/cron_cycle.py): PostgreSQL, {data['services']:,} services all on cron "
+        "schedules (five expressions in five zones), healthy; a fifth of them (every 5 minutes) with their slot "
+        "closed when the worker runs, closed at most SERVICES_PER_SWEEP a cycle; each `Worker.run_once()` timed in "
+        "a fresh process."
+    )
+    lines += ["", "| run | slots closing | first cycle (slots closed) | later cycles | worker peak RSS |", "|---|---|---|---|---|"]
+    for n, r in enumerate(data["runs"], 1):
+        later = ", ".join(f"{s:.3f}" for s in r["later_cycles_seconds"])
+        lines.append(f"| {n} | {r['due_slots']:,} | {r['first_cycle_seconds']:.3f} s ({r['slots_recorded_first_cycle']:,}) | "
+                     f"{later} s | {r['worker_peak_rss_mib']:.0f} MiB |")
+    lines.append("")
+    worst = max(max([r["first_cycle_seconds"], *r["later_cycles_seconds"]]) for r in data["runs"])
+    recorded = all(r["slots_recorded"] == r["due_slots"] for r in data["runs"])
+    summary.append((f"Worker cycle postgresql, {data['services']:,} cron services in mixed zones < 1 s",
+                    f"slowest {worst:.3f} s (while closing slots); every slot recorded: {'yes' if recorded else 'no'}",
+                    _verdict(worst < 1 and recorded)))
+
+
 def _measured_apart(lines: list[str], data: dict, main_env: dict) -> None:
     env = data.get("environment")
     if env and main_env and env.get("medic_commit") != main_env.get("medic_commit"):
@@ -607,6 +628,10 @@ def write(mode: str) -> Path:
     if cron_share:
         _cron_share(body, summary, cron_share)
         _measured_apart(body, cron_share, env)
+    cron_cycle = load("cron-cycle")
+    if cron_cycle:
+        _cron_cycle(body, summary, cron_cycle)
+        _measured_apart(body, cron_cycle, env)
     production = load("production")
     if production:
         _production(body, summary, production)

@@ -31,7 +31,8 @@ def test_beating_on_time_gives_on_time_windows_and_open_ones_are_not_listed(svc,
     assert windows(svc, "steady") == [("12:00", "on_time"), ("12:05", "on_time"), ("12:10", "on_time"),
                                       ("12:15", "on_time")]  # 12:20 has not ended
     rows = svc.api.get("/v2/services/steady/slots", params=DAY).json()["results"]
-    assert rows[0] == {"slot_at": "2026-01-05T12:00:00Z", "local": None, "outcome": "on_time", "signal_at": None}
+    assert rows[0] == {"slot_at": "2026-01-05T12:00:00Z", "local": None, "outcome": "on_time", "signal_at": None,
+                       "maintenance_id": None}
     shown = svc.service("steady")
     assert shown["on_time_ratio_7d"] == shown["on_time_ratio_30d"] == 1.0
     listed = svc.api.get("/service", params={"service_name": "batch"}).json()["results"]

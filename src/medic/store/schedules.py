@@ -211,17 +211,13 @@ def sweep(
                     noted[(service.service_id, at)] = found[0].window_id
     outage = outage_gaps.ended_since(conn, min(at for _, at in pairs)) if gaps and pairs else []
     inserted: set[tuple[int, datetime]] = set()
-    dialect = postgresql if postgres else sqlite
-    statement = (
-        dialect.insert(service_slots)
-        .on_conflict_do_nothing(index_elements=["service_id", "slot_at"])
-        .returning(service_slots.c.service_id, service_slots.c.slot_at, sort_by_parameter_order=True)
-    )
     unmet = {(sid, _utc(at)): schedule.unmet_outcome(_utc(at), grace_of[sid], outage).value for sid, at in pairs}
     for chunk in _chunks(pairs):
         rows = [{"service_id": sid, "slot_at": at, "outcome": unmet[(sid, _utc(at))], "signal_at": None,
                  "recorded_at": recorded_at, "maintenance_id": noted.get((sid, at))} for sid, at in chunk]
-        inserted.update((sid, _utc(at)) for sid, at in conn.execute(statement, rows).all())
+        # The pairs come back as a set: no sort_by_parameter_order, which with ON CONFLICT
+        # would send one statement per row.
+        inserted |= _insert_ignore_returning(conn, rows)
     closed_by: dict[tuple[str, str], int] = {}
     for key in inserted:
         counted = (team_of[key[0]], unmet[key])
