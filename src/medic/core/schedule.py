@@ -168,7 +168,21 @@ def slots_after(cron: Cron, after: datetime, count: int) -> list[datetime]:
 
 def next_slot(cron: Cron, after: datetime) -> datetime | None:
     """The first slot strictly after ``after`` (UTC); None if there is none in sight."""
-    found = slots_after(cron, after, 1)
+    _check_aware(after)
+    minute = after.astimezone(UTC).replace(second=0, microsecond=0)
+    if after.astimezone(cron.zone).utcoffset().total_seconds() % 60:  # an old local mean time: no shortcut
+        found = slots_after(cron, after, 1)
+        return found[0] if found else None
+    return _next_slot_after_minute(cron, minute)
+
+
+@lru_cache(maxsize=65536)
+def _next_slot_after_minute(cron: Cron, minute: datetime) -> datetime | None:
+    # Slots fall on whole minutes (five fields, zones whole minutes off UTC), so the first
+    # slot after any moment of a minute is the first after the minute itself: one
+    # computation serves every service sharing an expression and zone in that minute
+    # (a heartbeat batch computes several slots per cron service).
+    found = slots_after(cron, minute, 1)
     return found[0] if found else None
 
 

@@ -348,7 +348,10 @@ def _set_recounted_deadlines(
         schedules.record_successes(conn, met, now)
         for row in met:
             row["last_success_at"] = now
-    service_queries.set_deadlines(conn, [(row["service_id"], service_queries.compute_deadline(conn, row)) for row in rows])
+    due = [(row["service_id"], service_queries.compute_deadline(conn, row)) for row in rows]
+    # Most of a batch's cron services met a slot already met: their deadline stands.
+    changed = [(sid, at) for (sid, at), row in zip(due, rows) if at != row["deadline"]]
+    service_queries.set_deadlines(conn, changed)
 
 
 def recount_locked(

@@ -8,7 +8,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from functools import lru_cache
 
-from sqlalchemy import Connection, Row, bindparam, func, or_, select, tuple_, update
+from sqlalchemy import Connection, Row, and_, bindparam, func, or_, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from medic.core import schedule
@@ -119,20 +119,25 @@ def record_successes(conn: Connection, rows: Sequence[Mapping[str, Any]], at: da
         if slot is not None:
             slots.append({"service_id": row["service_id"], "slot_at": slot,
                           "outcome": (outcome or schedule.met_outcome(slot, at)).value, "signal_at": at, "recorded_at": at})
-    inserted = _insert_ignore_returning(conn, slots)
-    # A success replaces an earlier failure of the same slot.
-    replaced = [{"sid": r["service_id"], "slot": r["slot_at"], "outcome": r["outcome"], "at": at}
-                for r in slots if (r["service_id"], _utc(r["slot_at"])) not in inserted and SlotOutcome(r["outcome"]) in MET_OUTCOMES]
-    if replaced:
-        conn.execute(
-            update(service_slots)
-            .where(service_slots.c.service_id == bindparam("sid"), service_slots.c.slot_at == bindparam("slot"),
-                   # or_, not in_: an expanding IN cannot run as executemany
-                   or_(service_slots.c.outcome == SlotOutcome.FAILED.value,
-                       service_slots.c.outcome == SlotOutcome.TOO_FAST.value))
-            .values(outcome=bindparam("outcome"), signal_at=bindparam("at")),
-            replaced,
-        )
+    if slots:
+        _record_met(conn, slots)
+
+
+def _record_met(conn: Connection, slots: list[dict]) -> None:
+    """Insert the slots a batch's successes met; one already there keeps its outcome,
+    except that a success replaces an earlier failure of the same slot. One statement:
+    most slots are already met (a service that beats often meets one slot many times)."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(service_slots)
+    new, old = statement.excluded.outcome, service_slots.c.outcome
+    # or_ of equalities, not in_: an expanding IN cannot run in a batch of rows
+    statement = statement.on_conflict_do_update(
+        index_elements=["service_id", "slot_at"],
+        set_={"outcome": new, "signal_at": statement.excluded.signal_at},
+        where=and_(or_(old == SlotOutcome.FAILED.value, old == SlotOutcome.TOO_FAST.value),
+                   or_(*(new == met.value for met in sorted(MET_OUTCOMES)))),
+    )
+    conn.execute(statement, slots[0] if len(slots) == 1 else slots)
 
 
 @lru_cache(maxsize=65536)
