@@ -14,7 +14,7 @@ import click
 from medic.cli.http_client import Unsent, client, connection_options, request
 
 
-def _caller(session, retries: int):
+def api_caller(session, retries: int):
     def call(method: str, path: str, body=None):
         # Only reads are retried: a create whose reply was lost must not be sent twice.
         return request(session, method, path, body, retries if method == "GET" else 0)
@@ -46,7 +46,7 @@ def apply(paths, dry_run, prune, url, api_key, timeout, retries) -> None:
         raise click.ClickException("nothing applied: the files define no services, routes or maintenance windows, "
                                    "and --prune would deactivate or remove everything")
     with client(url, api_key, timeout) as session:
-        call = _caller(session, retries)
+        call = api_caller(session, retries)
         try:
             state = remote.read_state(call)
         except Unsent as exc:
@@ -56,26 +56,36 @@ def apply(paths, dry_run, prune, url, api_key, timeout, retries) -> None:
             for problem in plan.problems:
                 click.echo(f"medic apply: {problem}", err=True)
             raise click.ClickException(f"nothing applied: {len(plan.problems)} problem(s)")
-        for change in plan.changes:
-            if dry_run or not change.calls:
-                click.echo("\n".join(planning.describe(change)))
-        if dry_run:
+        if not carry_out(plan, call, dry_run):
             click.echo(f"dry run, nothing changed: {planning.summary(plan)}")
             return
-        made = []
-
-        def done(change):
-            made.append(change)
-            click.echo("\n".join(planning.describe(change, done=True)))
-
-        try:
-            remote.execute(plan, call, done)
-        except Unsent as exc:
-            failed = plan.pending[len(made)]
-            raise click.ClickException(
-                f"{failed.kind} {failed.key}: {exc}; stopped after {len(made)} of {len(plan.pending)} change(s)"
-            ) from None
     click.echo(planning.summary(plan, done=True))
+
+
+def carry_out(plan, call, dry_run: bool) -> bool:
+    """Print the plan's changes and, unless ``dry_run``, send them in order, printing
+    each as it is made; a change the server refuses stops the rest. Whether it sent."""
+    from medic.declarative import plan as planning, remote
+
+    for change in plan.changes:
+        if dry_run or not change.calls:
+            click.echo("\n".join(planning.describe(change)))
+    if dry_run:
+        return False
+    made = []
+
+    def done(change):
+        made.append(change)
+        click.echo("\n".join(planning.describe(change, done=True)))
+
+    try:
+        remote.execute(plan, call, done)
+    except Unsent as exc:
+        failed = plan.pending[len(made)]
+        raise click.ClickException(
+            f"{failed.kind} {failed.key}: {exc}; stopped after {len(made)} of {len(plan.pending)} change(s)"
+        ) from None
+    return True
 
 
 @click.command("export")
@@ -89,7 +99,7 @@ def export(output, url, api_key, timeout, retries) -> None:
 
     with client(url, api_key, timeout) as session:
         try:
-            state = remote.read_state(_caller(session, retries))
+            state = remote.read_state(api_caller(session, retries))
         except Unsent as exc:
             raise click.ClickException(f"cannot read the current state: {exc}") from None
     content = planning.exported(state)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import click
 
-from medic.cli.apply import _caller
+from medic.cli.apply import api_caller, carry_out
 from medic.cli.http_client import Unsent, client, connection_options
 
 GRACE = 900  # seconds a cron entry's run may end after its slot, for services an import creates
@@ -68,7 +68,7 @@ def send(parsed, defaults: dict, dry_run: bool, url: str, api_key: str | None, t
     for note in parsed.notes:
         click.echo(f"note: {note}")
     with client(url, api_key, timeout) as session:
-        call = _caller(session, retries)
+        call = api_caller(session, retries)
         try:
             current = remote.read_services(call)
         except Unsent as exc:
@@ -78,23 +78,7 @@ def send(parsed, defaults: dict, dry_run: bool, url: str, api_key: str | None, t
             click.echo(f"note: {note}")
         plan = planning.make_plan(document, planning.State(services=current, routes=[], maintenance=[]))
         plan.changes = [c for c in plan.changes if c.action != planning.LEAVE]  # services not in this import
-        for change in plan.changes:
-            if dry_run or not change.calls:
-                click.echo("\n".join(planning.describe(change)))
-        if not dry_run:
-            made = []
-
-            def done(change):
-                made.append(change)
-                click.echo("\n".join(planning.describe(change, done=True)))
-
-            try:
-                remote.execute(plan, call, done)
-            except Unsent as exc:
-                failed = plan.pending[len(made)]
-                raise click.ClickException(
-                    f"{failed.kind} {failed.key}: {exc}; stopped after {len(made)} of {len(plan.pending)} change(s)"
-                ) from None
+        carry_out(plan, call, dry_run)
     imported = {service.heartbeat_name.lower() for service in document.services}
     wrapped = [entry for entry in parsed.entries if entry.wrapped and entry.name.lower() in imported]
     if wrap_heading and wrapped:
