@@ -51,6 +51,9 @@ class Settings(BaseModel):
     auto_unmute_hours: float = Field(24, alias="AUTO_UNMUTE_HOURS", gt=0)
     heartbeat_retention_days: int = Field(30, alias="HEARTBEAT_RETENTION_DAYS", ge=1)
     reminder_interval_minutes: int = Field(0, alias="REMINDER_INTERVAL_MINUTES", ge=0)
+    # A suppressed alert still open this long after its parent's closed pages on its own
+    # (docs/alerting.md, "Dependencies").
+    dependency_grace_minutes: int = Field(5, alias="MEDIC_DEPENDENCY_GRACE_MINUTES", ge=0, le=10080)
     pagerduty_routing_key: str | None = Field(None, alias="PAGERDUTY_ROUTING_KEY")
     pagerduty_events_url: str = Field(DEFAULT_PAGERDUTY_EVENTS_URL, alias="PAGERDUTY_EVENTS_URL")
     slack_api_token: str | None = Field(None, alias="SLACK_API_TOKEN")

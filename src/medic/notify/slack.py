@@ -123,10 +123,22 @@ def trigger_message(payload: dict) -> tuple[str, list[dict]]:
         {"type": "section", "text": {"type": "mrkdwn", "text": text}},
         {"type": "section", "fields": fields},
     ]
+    affected = affected_text(payload)
+    if affected:
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": affected}})
     links = _links_block(payload)
     if links:
         blocks.append(links)
     return text, blocks
+
+
+def affected_text(payload: dict) -> str | None:
+    """The services whose alerts this one suppressed (docs/alerting.md, "Dependencies")."""
+    names = payload.get("affected") or []
+    if not names:
+        return None
+    shown = ", ".join(f"*{_escape(name)}*" for name in names)
+    return _clip(f"Also down, depending on it (suppressed, not paged): {shown}", MAX_TEXT_CHARS)
 
 
 def resolve_message(payload: dict) -> tuple[str, list[dict]]:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Sequence
 from medic.config import Settings
 from medic.core.transitions import Action, auto_unmute_cutoff, decide
 from medic.core.model import NotificationKind, channel_receives
-from medic.store import schedules
+from medic.store import dependencies, schedules
 from medic.store import transitions as store
 from medic.store.escalations import escalate
 from medic.store.routes import live_routes
@@ -30,6 +30,9 @@ class EvaluationResult:
     # Slots closed this cycle, by (team, outcome) (docs/schedules.md).
     slot_outcomes: dict[tuple[str, str], int] = field(default_factory=dict)
     escalated: list[int] = field(default_factory=list)
+    # Dependencies (docs/alerting.md): opened without a page; paged on their own later.
+    suppressed: list[int] = field(default_factory=list)
+    released: list[int] = field(default_factory=list)
 
 
 def evaluate(engine: "Engine", settings: Settings, channels: Sequence[str], now: datetime) -> EvaluationResult:
@@ -58,7 +61,10 @@ def evaluate(engine: "Engine", settings: Settings, channels: Sequence[str], now:
             result.closed = store.close_alerts(conn, to_close, now, channels, settings.base_url)
         routes = live_routes(conn)
         if to_open:
-            result.opened = store.open_alerts(conn, to_open, now, channels, settings.base_url, routes)
+            result.opened, result.suppressed = dependencies.open_alerts(
+                conn, to_open, now, channels, settings.base_url, routes)
+        result.released = dependencies.release_due(
+            conn, now, timedelta(minutes=settings.dependency_grace_minutes), channels, settings.base_url, routes)
         if to_remind:
             told = [channel for channel in channels if channel_receives(channel, NotificationKind.REMINDER)]
             result.reminded = store.remind(conn, to_remind, now, remind_before, told, settings.base_url)
@@ -67,4 +73,7 @@ def evaluate(engine: "Engine", settings: Settings, channels: Sequence[str], now:
         log.info("auto-unmuted %d services", result.unmuted)
     if result.opened or result.closed:
         log.info("alerts opened: %d, closed: %d", len(result.opened), len(result.closed))
+    if result.suppressed or result.released:
+        log.info("alerts suppressed by a dependency: %d, released to page: %d",
+                 len(result.suppressed), len(result.released))
     return result
