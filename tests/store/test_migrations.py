@@ -13,8 +13,8 @@ from sqlalchemy import create_engine, inspect, select, text
 from medic.store.engine import make_engine, normalise_url
 from medic.store.migrate import MIGRATIONS, current_revision, downgrade, upgrade
 from medic.store.tables import (
-    alerts, api_keys, heartbeat_events, job_runs, notifications, route_targets, routes, service_slots, services,
-    worker_state,
+    alerts, api_keys, heartbeat_events, job_runs, notifications, route_targets, routes, service_dependencies,
+    service_slots, services, worker_state,
 )
 from tests.support.databases import POSTGRES_URL
 
@@ -25,15 +25,16 @@ REVISIONS = sorted(path.name.split("_", 1)[0] for path in (MIGRATIONS / "version
 # The tables each revision creates (and its downgrade drops); 0004 reshapes heartbeat_events.
 OWNS = {"0001": {"services", "heartbeat_events", "alerts", "notifications", "worker_state"},
         "0002": {"job_runs"}, "0003": {"api_keys"}, "0004": set(), "0005": {"service_slots"}, "0006": set(),
-        "0007": {"routes", "route_targets"}, "0008": set()}
+        "0007": {"routes", "route_targets"}, "0008": set(), "0011": {"service_dependencies"}}
 # The columns a revision adds to a table it does not own (its downgrade drops them).
 ADDS = {"0005": {"services": {"cron", "timezone", "start_margin_seconds", "min_runtime_seconds",
                               "last_success_at", "next_slot_at", "slot_check_at"}},
         "0006": {"notifications": {"maybe_sent"}},
         "0007": {"services": {"labels"}, "notifications": {"target_id"}, "alerts": {"escalated_at"}},
-        "0008": {"services": {"muted_until"}}}
+        "0008": {"services": {"muted_until"}},
+        "0011": {"alerts": {"suppressed", "suppressed_by", "released_at"}}}
 TABLES = (services, heartbeat_events, alerts, notifications, worker_state, job_runs, api_keys, service_slots,
-          routes, route_targets)
+          routes, route_targets, service_dependencies)
 
 
 @pytest.fixture
@@ -102,6 +103,10 @@ def _seed(engine, revision: str) -> None:
         elif revision == "0008":
             conn.execute(services.update().where(services.c.service_id == 2).values(
                 muted_until=T0 + timedelta(hours=2)))
+        elif revision == "0011":
+            conn.execute(service_dependencies.insert(), [{"service_id": 2, "depends_on_id": 1}])
+            conn.execute(alerts.update().where(alerts.c.alert_id == 1).values(
+                suppressed=True, suppressed_by=7, released_at=T0 + timedelta(minutes=5)))
 
 
 def _rows(engine) -> dict[str, list[dict]]:
