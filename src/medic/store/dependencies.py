@@ -60,13 +60,10 @@ def depends_on_names(conn: Connection, service_ids: Sequence[int]) -> dict[int, 
     return {service_id: sorted(names, key=str.lower) for service_id, names in out.items()}
 
 
-def set_depends_on(conn: Connection, service_id: int, own_name: str, names: Sequence[str]) -> None:
-    """Replace the service's dependencies with ``names``; DependencyError (nothing
-    written) for an unknown name or a cycle."""
+def parents_named(conn: Connection, names: Sequence[str]) -> dict[int, str]:
+    """The services named (case-insensitive), id to heartbeat name; DependencyError
+    naming every unknown one."""
     wanted = {name.lower(): name for name in names}
-    if conn.dialect.name == "postgresql":
-        # Two writes checking at once could each close half of a cycle: one at a time.
-        conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('medic.service_dependencies'))"))
     found = {}
     lowered = sorted(wanted)
     for start in range(0, len(lowered), store.CHUNK):
@@ -76,9 +73,21 @@ def set_depends_on(conn: Connection, service_id: int, own_name: str, names: Sequ
     unknown = [wanted[name] for name in lowered if name not in found]
     if unknown:
         raise rules.DependencyError("no service is registered as " + ", ".join(f"'{name}'" for name in unknown))
-    parents = sorted(service_id_ for service_id_, _ in found.values())
+    return dict(found.values())
+
+
+def set_depends_on(conn: Connection, service_id: int, own_name: str, names: Sequence[str]) -> None:
+    """Replace the service's dependencies with ``names``; DependencyError (nothing
+    written) for an unknown name or a cycle."""
+    # Two writes checking at once could each close half of a cycle: one at a time.
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('medic.service_dependencies'))"))
+    else:  # SQLite has one writer: take its lock before reading what the check reads
+        conn.execute(update(services).where(services.c.service_id == service_id)
+                     .values(date_modified=services.c.date_modified))
+    names_by_id = parents_named(conn, names)
+    parents = sorted(names_by_id)
     graph, truncated = parents_above(conn, parents, max_depth=rules.MAX_ANCESTORS) if parents else ({}, False)
-    names_by_id = {sid: name for sid, name in found.values()}
     names_by_id[service_id] = own_name
     cycle_ids = set(graph) | {p for ps in graph.values() for p in ps}
     missing = sorted(cycle_ids - set(names_by_id))

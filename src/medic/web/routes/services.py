@@ -68,11 +68,11 @@ def _schedule_columns(given: ScheduleIn, current: Mapping[str, Any] | None) -> d
     return columns
 
 
-def _set_depends_on(conn, row, names: list[str]) -> None:
-    """Store the service's dependencies; a 400 naming the problem (the caller's
+def _depends_on(store_it, *args) -> None:
+    """Check or store a service's dependencies; a 400 naming the problem (the caller's
     transaction then rolls back, so nothing changes)."""
     try:
-        dependency_store.set_depends_on(conn, row.service_id, row.heartbeat_name, names)
+        store_it(*args)
     except DependencyError as exc:
         raise ApiError(400, f"invalid body: depends_on: {exc}", [{"field": "depends_on", "problem": str(exc)}]) from None
 
@@ -121,9 +121,11 @@ def create_service(body: ServiceCreate):
         if len(values["heartbeat_name"]) > 255:
             raise ApiError(400, "heartbeat_name: too long once prefixed with the environment (255 max)")
     with rt.engine.begin() as conn:
+        if body.depends_on:  # checked first: a refused list must not leave the service registered
+            _depends_on(dependency_store.parents_named, conn, body.depends_on)
         row, created = store.create(conn, values, rt.now())
         if created and body.depends_on:
-            _set_depends_on(conn, row, body.depends_on)
+            _depends_on(dependency_store.set_depends_on, conn, row.service_id, row.heartbeat_name, body.depends_on)
         out = _out(conn, row, rt.now())
     if created:
         return reply(out, "service registered", 201)
@@ -229,7 +231,7 @@ def update_service(heartbeat_name: str, body: ServiceUpdate):
                 )
             row = store.update_service(conn, row, changes, rt.now(), auto_unmute_hours=rt.settings.auto_unmute_hours)
         if "depends_on" in body.model_fields_set:
-            _set_depends_on(conn, row, body.depends_on or [])
+            _depends_on(dependency_store.set_depends_on, conn, row.service_id, row.heartbeat_name, body.depends_on or [])
         out = _out(conn, row, rt.now())
     changed = changes or "depends_on" in body.model_fields_set
     return reply(out, "service updated" if changed else "nothing to change")
