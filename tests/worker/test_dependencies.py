@@ -8,9 +8,11 @@ from collections import Counter
 
 import pytest
 
+from tests.fakes.providers import Response
 from tests.worker.test_concurrency import run_together
 
 GRACE_MINUTES = 5
+THREAD = "1767614400.000042"  # the ts Slack answers for db's alert message
 
 
 @pytest.fixture
@@ -81,8 +83,8 @@ def test_a_chain_that_goes_down_together_pages_once_for_its_top(medic, worker, c
     assert all(not a["active"] for a in medic.alerts())
 
 
-def test_children_going_down_later_are_suppressed_and_named_while_the_page_waits(
-        medic, worker, clock, pagerduty):
+def test_children_going_down_later_are_named_in_the_waiting_page_then_in_its_slack_thread(
+        medic, worker, clock, pagerduty, slack, webhook):
     chain(medic)
     medic.update("api", alert_interval=10)
     medic.update("web", alert_interval=10)
@@ -91,15 +93,28 @@ def test_children_going_down_later_are_suppressed_and_named_while_the_page_waits
     medic.beat("api", status="DOWN")
     clock.advance(seconds=1)
     worker.evaluate()  # api opens suppressed: the waiting trigger names it
+    slack.queue(Response(200, {"ok": True, "channel": "C1", "ts": THREAD}))
     worker.deliver()
     assert triggers(pagerduty) == ["db"]
     assert pagerduty.requests[0].json["payload"]["custom_details"]["affected_services"] == ["api"]
 
-    medic.beat("web", status="DOWN")  # after db's page went out: suppressed all the same
+    assert "*api*" in str(slack.requests[0].data["blocks"])
+
+    medic.beat("web", status="DOWN")  # after db's page went out: suppressed all the same...
     clock.advance(seconds=1)
     worker.run_once()
     assert triggers(pagerduty) == ["db"]
     assert by_name(medic, active="true")["web"]["suppressed_by"] == "db"
+    # ...and noted in db's Slack thread, only there
+    trigger, note = slack.requests
+    assert "thread_ts" not in trigger.data and note.data["thread_ts"] == THREAD
+    assert "*web*" in note.data["text"] and "*api*" not in note.data["text"]
+    assert [r.json["event"] for r in webhook.requests] == ["trigger"]
+
+    for name in ("db", "api", "web"):
+        medic.beat(name)
+    worker.run_once()
+    assert resolves(pagerduty, medic) == ["db"] and len(slack.requests) == 3
 
 
 def test_a_diamond_pages_for_its_top_then_for_the_middle_that_stays_down(medic, worker, clock, pagerduty):

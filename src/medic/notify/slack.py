@@ -168,10 +168,16 @@ def _simple(text: str, payload: dict) -> tuple[str, list[dict]]:
     return text, blocks
 
 
+def note_message(payload: dict) -> tuple[str, list[dict]]:
+    """In the alert's thread: services suppressed by it after its message was posted."""
+    return _simple(f":link: {affected_text(payload) or 'Also down, depending on it.'}", payload)
+
+
 MESSAGE_BUILDERS = {
     NotificationKind.TRIGGER: trigger_message,
     NotificationKind.RESOLVE: resolve_message,
     NotificationKind.REMINDER: reminder_message,
+    NotificationKind.NOTE: note_message,
 }
 
 

@@ -12,7 +12,7 @@ from typing import Sequence
 from sqlalchemy import Connection, and_, delete, false, func, insert, or_, select, text, true, update
 
 from medic.core import dependencies as rules
-from medic.core.model import NotificationKind, OutboxState
+from medic.core.model import ChannelName, NotificationKind, OutboxState
 from medic.core.routing import Route
 from medic.core.transitions import Candidate
 from medic.store import transitions as store
@@ -151,44 +151,57 @@ def open_alerts(
             suppressed += [a for a, _ in _open_alerts_of(conn, sorted(held)).values() if a in mine]
         for s in ready:
             del waiting[s]
-    parents = sorted(set(_suppressors(conn, suppressed)))
-    note_affected(conn, parents)
+    note_affected(conn, suppressed, now)
     return sorted(opened), sorted(suppressed)
 
 
-def _suppressors(conn: Connection, alert_ids: Sequence[int]) -> list[int]:
-    out = []
-    for chunk in store._id_chunks(conn, list(alert_ids), alerts.c.alert_id):
-        out += conn.execute(select(alerts.c.suppressed_by).where(chunk)).scalars().all()
-    return [a for a in out if a is not None]
-
-
-def note_affected(conn: Connection, parent_alert_ids: Sequence[int]) -> None:
-    """Name the open suppressed alerts' services in their parents' triggers still
-    waiting to be sent (the page says what else is down because of it)."""
-    if not parent_alert_ids:
+def note_affected(conn: Connection, child_alert_ids: Sequence[int], now: datetime) -> None:
+    """Tell the parents of newly suppressed alerts: a parent's trigger still waiting to
+    be sent names every service it suppresses; once sent, its Slack thread gets a note
+    naming the new ones (Slack only: a note wakes nobody)."""
+    if not child_alert_ids:
         return
     child = alerts.alias("child")
-    names: dict[int, list[str]] = {a: [] for a in parent_alert_ids}
-    for chunk in store._id_chunks(conn, list(parent_alert_ids), child.c.suppressed_by):
+    new: dict[int, list[str]] = {}
+    for chunk in store._id_chunks(conn, list(child_alert_ids), child.c.alert_id):
+        for parent_id, name in conn.execute(
+            select(child.c.suppressed_by, services.c.heartbeat_name)
+            .join(services, services.c.service_id == child.c.service_id).where(chunk, child.c.suppressed == true())
+        ):
+            new.setdefault(parent_id, []).append(name)
+    if not new:
+        return
+    parent_ids = sorted(new)
+    every: dict[int, list[str]] = {a: [] for a in parent_ids}
+    for chunk in store._id_chunks(conn, parent_ids, child.c.suppressed_by):
         for parent_id, name in conn.execute(
             select(child.c.suppressed_by, services.c.heartbeat_name)
             .join(services, services.c.service_id == child.c.service_id)
             .where(chunk, child.c.active == true(), child.c.suppressed == true())
         ):
-            names[parent_id].append(name)
+            every[parent_id].append(name)
     n = notifications.c
-    for chunk in store._id_chunks(conn, list(parent_alert_ids), n.alert_id):
-        pending = conn.execute(select(n.notification_id, n.alert_id, n.payload).where(
-            chunk, n.kind == NotificationKind.TRIGGER, n.state == OutboxState.PENDING)).all()
-        for row in pending:
-            affected = sorted(names[row.alert_id], key=str.lower)
-            if row.payload.get("affected") == affected:
-                continue
-            # Only while still pending: a trigger being sent keeps what it was built with.
-            conn.execute(update(notifications).where(n.notification_id == row.notification_id,
-                                                     n.state == OutboxState.PENDING)
-                         .values(payload={**row.payload, "affected": affected}))
+    notes = []
+    for chunk in store._id_chunks(conn, parent_ids, n.alert_id):
+        triggers = conn.execute(select(n.notification_id, n.alert_id, n.channel, n.target_id, n.state, n.payload)
+                                .where(chunk, n.kind == NotificationKind.TRIGGER)
+                                .order_by(n.notification_id)).all()
+        for row in triggers:
+            if row.state == OutboxState.PENDING:
+                affected = sorted(every[row.alert_id], key=str.lower)
+                # Only while still pending: a trigger being sent keeps what it was built with.
+                if conn.execute(update(notifications).where(n.notification_id == row.notification_id,
+                                                            n.state == OutboxState.PENDING)
+                                .values(payload={**row.payload, "affected": affected})).rowcount:
+                    continue
+            if row.channel == ChannelName.SLACK and row.state != OutboxState.FAILED:
+                notes.append(store._notification(
+                    row.alert_id, row.channel, NotificationKind.NOTE,
+                    {**row.payload, "event": NotificationKind.NOTE, "affected": sorted(new[row.alert_id], key=str.lower),
+                     "occurred_at": now.isoformat()},
+                    now, row.target_id))
+    if notes:
+        conn.execute(insert(notifications), notes)
 
 
 def release_due(
@@ -226,9 +239,9 @@ def release_due(
                                                 alerts.c.suppressed == true(), alerts.c.suppressed_by == row.suppressed_by)
                            .values(suppressed_by=state[by][0])).rowcount
         if won:
-            repointed.add(state[by][0])
+            repointed.add(row.alert_id)
     released = _release(conn, to_release, now, channels, base_url, routes)
-    note_affected(conn, sorted(repointed))
+    note_affected(conn, sorted(repointed), now)
     return released
 
 
