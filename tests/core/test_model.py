@@ -11,6 +11,7 @@ from medic.core.model import (
     NotificationKind,
     OpenReason,
     OutboxState,
+    channel_receives,
 )
 
 
@@ -33,8 +34,6 @@ def test_every_state_is_finished_or_not_and_every_reason_has_words():
 
 
 def test_who_receives_what():
-    from medic.core.model import channel_receives
-
     assert not channel_receives(ChannelName.PAGERDUTY, NotificationKind.REMINDER)
     assert channel_receives(ChannelName.SLACK, NotificationKind.REMINDER)
     # A dependency's note goes to the alert's Slack thread only.

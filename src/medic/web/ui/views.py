@@ -21,6 +21,7 @@ from medic.core.jobs import RunState, duration_stats
 from medic.core.model import REASON_TEXT, OpenReason, Priority, ServiceState
 from medic.core.transitions import mute_end, parse_mute_for
 from medic.store import dashboard as q
+from medic.store import dependencies as dependency_store
 from medic.store import jobs as job_store
 from medic.store import services as service_store
 from medic.store.errors import DATABASE_UNAVAILABLE
@@ -245,6 +246,7 @@ def _service_context(name: str, range_name: str) -> dict:
         runs = q.recent_runs(conn, row.service_id, 50)
         finished = job_store.finished_runs(conn, row.service_id, 100) if runs else []
         paging = who_gets_paged(conn, row, rt.settings)  # docs/routing.md
+        depends_on = dependency_store.depends_on_names(conn, [row.service_id])[row.service_id]
     state = ServiceState.INACTIVE if not row.active else (
         ServiceState.MUTED if row.muted else ServiceState.DOWN if row.down else
         ServiceState.NEW if row.last_heartbeat_at is None else ServiceState.UP)
@@ -254,7 +256,7 @@ def _service_context(name: str, range_name: str) -> dict:
         beats=beats, alerts=alert_rows, alert_total=alert_total, deliveries=sent, runs=runs,
         stats=duration_stats(durations) if runs else None, durations=list(reversed(durations[:50])),
         errors={}, values={}, base_url=request.host_url.rstrip("/"),
-        auto_unmute_hours=rt.settings.auto_unmute_hours, paging=paging,
+        auto_unmute_hours=rt.settings.auto_unmute_hours, paging=paging, depends_on=depends_on,
     )
 
 
