@@ -252,3 +252,55 @@ def test_two_workers_page_each_incident_once(medic, make_worker, clock, pagerdut
     assert len({key for key, _ in actions}) == 1 + len(children)
     assert set(actions.values()) == {1}
     assert sorted(triggers(pagerduty)) == ["db"] + children
+
+
+def edge_reads(engine, run) -> list:
+    """The parameters of every statement reading service_dependencies while ``run`` runs."""
+    from sqlalchemy import event
+
+    seen = []
+
+    def listener(conn, cursor, statement, parameters, context, executemany):
+        if "service_dependencies" in statement:
+            seen.append(parameters)
+
+    event.listen(engine, "before_cursor_execute", listener)
+    try:
+        run()
+    finally:
+        event.remove(engine, "before_cursor_execute", listener)
+    return seen
+
+
+def ids_in(value) -> list[int]:
+    """Every integer in statement parameters (tuples, dicts, arrays)."""
+    if isinstance(value, bool):
+        return []
+    if isinstance(value, int):
+        return [value]
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, (list, tuple)):
+        return [i for item in value for i in ids_in(item)]
+    return []
+
+
+def test_a_cycle_reads_only_the_edges_above_what_opens_and_a_bounded_number_of_layers(
+        medic, worker, engine, clock, pagerduty):
+    from medic.core.dependencies import MAX_DEPTH
+
+    medic.register("db", service_name="db", alert_interval=60)
+    for i in range(30):  # a fleet below db, all healthy
+        medic.register(f"app-{i:02d}", service_name="app", alert_interval=60, depends_on=["db"])
+    names = [f"link-{i:02d}" for i in range(MAX_DEPTH + 10)]  # a chain longer than the walk
+    medic.register(names[0], service_name="link", alert_interval=60)
+    for parent, name in zip(names, names[1:]):
+        medic.register(name, service_name="link", alert_interval=60, depends_on=[parent])
+    assert edge_reads(engine, worker.run_once) == []  # nothing opens: no edge is read
+
+    medic.beat(names[-1], status="DOWN")
+    reads = edge_reads(engine, worker.run_once)
+    assert triggers(pagerduty) == [names[-1]]
+    assert 1 <= len(reads) <= MAX_DEPTH  # one query per layer, MAX_DEPTH layers at most
+    chain_ids = {medic.service(name)["service_id"] for name in names}
+    assert ids_in(reads) and set(ids_in(reads)) <= chain_ids  # never db's fleet
