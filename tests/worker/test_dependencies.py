@@ -304,3 +304,20 @@ def test_a_cycle_reads_only_the_edges_above_what_opens_and_a_bounded_number_of_l
     assert 1 <= len(reads) <= MAX_DEPTH  # one query per layer, MAX_DEPTH layers at most
     chain_ids = {medic.service(name)["service_id"] for name in names}
     assert ids_in(reads) and set(ids_in(reads)) <= chain_ids  # never db's fleet
+
+
+def test_a_muted_child_pages_after_the_grace_only_once_unmuted(medic, worker, clock, pagerduty):
+    medic.register("db", service_name="db")
+    medic.register("api", service_name="api", depends_on=["db"])
+    clock.advance(seconds=60)
+    worker.run_once()
+    medic.update("api", muted=True)
+    medic.update("db", alert_interval=60)
+    medic.beat("db")
+    worker.run_once()  # db's alert closes
+    clock.advance(minutes=GRACE_MINUTES + 1)
+    worker.run_once()
+    assert triggers(pagerduty) == ["db"]
+    medic.update("api", muted=False)
+    worker.run_once()
+    assert triggers(pagerduty) == ["db", "api"]
