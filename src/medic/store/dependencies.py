@@ -139,6 +139,8 @@ def open_alerts(
     while waiting:
         # Those whose suppressor is settled (open before, or opened in an earlier round).
         ready = {s: p for s, p in waiting.items() if p is None or p not in waiting}
+        if not ready:  # cannot happen (plan_openings points only at settled services); never loop
+            ready = dict.fromkeys(waiting)
         missing = sorted({p for p in ready.values() if p is not None and p not in alert_of})
         if missing:  # opened by this cycle's earlier rounds, or by another worker
             alert_of.update({s: a for s, (a, _) in _open_alerts_of(conn, missing).items()})
