@@ -56,6 +56,9 @@ class Settings(BaseModel):
     gap_seconds: float = Field(60, alias="MEDIC_GAP_SECONDS", ge=15, le=86400)
     heartbeat_retention_days: int = Field(30, alias="HEARTBEAT_RETENTION_DAYS", ge=1)
     reminder_interval_minutes: int = Field(0, alias="REMINDER_INTERVAL_MINUTES", ge=0)
+    # A suppressed alert still open this long after its parent's closed pages on its own
+    # (docs/alerting.md, "Dependencies").
+    dependency_grace_minutes: int = Field(5, alias="MEDIC_DEPENDENCY_GRACE_MINUTES", ge=0, le=10080)
     pagerduty_routing_key: str | None = Field(None, alias="PAGERDUTY_ROUTING_KEY")
     pagerduty_events_url: str = Field(DEFAULT_PAGERDUTY_EVENTS_URL, alias="PAGERDUTY_EVENTS_URL")
     slack_api_token: str | None = Field(None, alias="SLACK_API_TOKEN")

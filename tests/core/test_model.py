@@ -11,11 +11,12 @@ from medic.core.model import (
     NotificationKind,
     OpenReason,
     OutboxState,
+    channel_receives,
 )
 
 
 def test_stored_values():
-    assert [m.value for m in NotificationKind] == ["trigger", "resolve", "reminder"]
+    assert [m.value for m in NotificationKind] == ["trigger", "resolve", "reminder", "note"]
     assert [m.value for m in OutboxState] == ["pending", "sending", "delivered", "failed"]
     assert [m.value for m in ChannelName] == ["pagerduty", "slack", "webhook", "email", "apprise"]
     assert {m.value for m in OpenReason} == {
@@ -30,3 +31,10 @@ def test_every_state_is_finished_or_not_and_every_reason_has_words():
     assert not set(FINISHED_STATES) & set(UNFINISHED_STATES)
     assert set(REASON_TEXT) == set(OpenReason) | set(CloseReason)
     assert REASON_TEXT["reported_down"] == "reported DOWN"  # looked up by the stored string
+
+
+def test_who_receives_what():
+    assert not channel_receives(ChannelName.PAGERDUTY, NotificationKind.REMINDER)
+    assert channel_receives(ChannelName.SLACK, NotificationKind.REMINDER)
+    # A dependency's note goes to the alert's Slack thread only.
+    assert [c.value for c in ChannelName if channel_receives(c, NotificationKind.NOTE)] == ["slack"]

@@ -14,7 +14,7 @@ from medic.store.engine import make_engine, normalise_url
 from medic.store.migrate import MIGRATIONS, current_revision, downgrade, upgrade
 from medic.store.tables import (
     alerts, api_keys, heartbeat_events, job_runs, maintenance_windows, notifications, outage_gaps, route_targets,
-    routes, service_slots, services, worker_state,
+    routes, service_dependencies, service_slots, services, worker_state,
 )
 from tests.support.databases import POSTGRES_URL
 
@@ -26,16 +26,17 @@ REVISIONS = sorted(path.name.split("_", 1)[0] for path in (MIGRATIONS / "version
 OWNS = {"0001": {"services", "heartbeat_events", "alerts", "notifications", "worker_state"},
         "0002": {"job_runs"}, "0003": {"api_keys"}, "0004": set(), "0005": {"service_slots"}, "0006": set(),
         "0007": {"routes", "route_targets"}, "0008": set(), "0009": {"maintenance_windows"},
-        "0010": {"outage_gaps"}}
+        "0010": {"outage_gaps"}, "0011": {"service_dependencies"}}
 # The columns a revision adds to a table it does not own (its downgrade drops them).
 ADDS = {"0005": {"services": {"cron", "timezone", "start_margin_seconds", "min_runtime_seconds",
                               "last_success_at", "next_slot_at", "slot_check_at"}},
         "0006": {"notifications": {"maybe_sent"}},
         "0007": {"services": {"labels"}, "notifications": {"target_id"}, "alerts": {"escalated_at"}},
         "0008": {"services": {"muted_until"}},
-        "0009": {"services": {"suppressed_until", "maintenance_id"}, "service_slots": {"maintenance_id"}}}
+        "0009": {"services": {"suppressed_until", "maintenance_id"}, "service_slots": {"maintenance_id"}},
+        "0011": {"alerts": {"suppressed", "suppressed_by", "released_at"}}}
 TABLES = (services, heartbeat_events, alerts, notifications, worker_state, job_runs, api_keys, service_slots,
-          routes, route_targets, maintenance_windows, outage_gaps)
+          routes, route_targets, maintenance_windows, outage_gaps, service_dependencies)
 
 
 @pytest.fixture
@@ -114,6 +115,10 @@ def _seed(engine, revision: str) -> None:
         elif revision == "0010":
             conn.execute(outage_gaps.insert(), [{"gap_id": 1, "started_at": T0, "ended_at": T0 + timedelta(minutes=10),
                                                  "cause": "web", "detected_at": T0 + timedelta(minutes=10)}])
+        elif revision == "0011":
+            conn.execute(service_dependencies.insert(), [{"service_id": 2, "depends_on_id": 1}])
+            conn.execute(alerts.update().where(alerts.c.alert_id == 1).values(
+                suppressed=True, suppressed_by=7, released_at=T0 + timedelta(minutes=5)))
 
 
 def _rows(engine) -> dict[str, list[dict]]:

@@ -274,3 +274,16 @@ def test_a_cron_service_says_why_in_its_schedule_words(page, fleet, clock, worke
     worker.cycle()
     html = page.get("/ui/").text
     assert "missed its scheduled run" in html and "missed heartbeats" not in html
+
+
+def test_suppressed_alerts_and_dependencies_are_shown(page, fleet, clock, worker):
+    fleet.register("db-hb", alert_interval=1)
+    fleet.register("api-hb", alert_interval=1, depends_on=["db-hb"])
+    clock.advance(minutes=2)
+    worker.cycle()
+    alerts = page.get("/ui/alerts").text
+    assert "suppressed, not paged: depends on" in alerts
+    assert alerts.count("suppressed, not paged") == 1  # db's own alert paged
+    service = page.get("/ui/service/api-hb").text
+    assert 'Depends on <a href="/ui/service/db-hb">db-hb</a>' in service
+    assert "suppressed, not paged" in service

@@ -84,6 +84,8 @@ class NotificationKind(StrEnum):
     TRIGGER = "trigger"
     RESOLVE = "resolve"
     REMINDER = "reminder"
+    # In a sent alert's Slack thread: services suppressed by it since (core/dependencies.py).
+    NOTE = "note"
 
 
 class OutboxState(StrEnum):
@@ -119,5 +121,8 @@ class ChannelName(StrEnum):
 
 def channel_receives(channel: str, kind: str) -> bool:
     """Whether a channel is sent this kind of notification. PagerDuty keeps
-    escalating an open incident itself, so reminders go to every other channel."""
+    escalating an open incident itself, so reminders go to every other channel;
+    notes go to Slack threads only."""
+    if kind == NotificationKind.NOTE:
+        return channel == ChannelName.SLACK
     return not (channel == ChannelName.PAGERDUTY and kind == NotificationKind.REMINDER)

@@ -121,6 +121,8 @@ def body_for(kind: str, payload: dict) -> str:
     if kind == NotificationKind.TRIGGER:
         lines = [f"{service_words(payload).capitalize()}: {reason_text(payload.get('reason'))}."]
         lines.append(f"Last heartbeat: {payload.get('last_heartbeat_at') or 'never'}")
+        if payload.get("affected"):  # services depending on it, suppressed (docs/alerting.md)
+            lines.append("Also down (suppressed): " + ", ".join(map(str, payload["affected"])))
     elif kind == NotificationKind.RESOLVE:
         duration = down_for(payload, "closed_at")
         after = f" after {duration}" if duration else ""

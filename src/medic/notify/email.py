@@ -158,6 +158,8 @@ def _details(kind: str, payload: dict) -> list[tuple[str, str]]:
     ]
     if kind == NotificationKind.TRIGGER:
         rows += [("Expects", expects), ("Last heartbeat", payload.get("last_heartbeat_at") or "never")]
+        if payload.get("affected"):  # services depending on it, suppressed (docs/alerting.md)
+            rows.append(("Also down (suppressed)", ", ".join(map(str, payload["affected"]))))
     rows.append(("Opened", payload.get("opened_at")))
     if kind == NotificationKind.RESOLVE:
         rows.append(("Closed", payload.get("closed_at")))

@@ -77,6 +77,8 @@ def build_event(routing_key: str, kind: str, payload: dict) -> dict:
             },
         },
     }
+    if payload.get("affected"):  # services below it whose alerts it suppressed (docs/alerting.md)
+        event["payload"]["custom_details"]["affected_services"] = list(payload["affected"])
     if payload.get("opened_at"):
         event["payload"]["timestamp"] = payload["opened_at"]
     # Omit absent optional fields instead of sending nulls to PagerDuty.

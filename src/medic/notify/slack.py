@@ -123,10 +123,22 @@ def trigger_message(payload: dict) -> tuple[str, list[dict]]:
         {"type": "section", "text": {"type": "mrkdwn", "text": text}},
         {"type": "section", "fields": fields},
     ]
+    affected = affected_text(payload)
+    if affected:
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": affected}})
     links = _links_block(payload)
     if links:
         blocks.append(links)
     return text, blocks
+
+
+def affected_text(payload: dict) -> str | None:
+    """The services whose alerts this one suppressed (docs/alerting.md, "Dependencies")."""
+    names = payload.get("affected") or []
+    if not names:
+        return None
+    shown = ", ".join(f"*{_escape(name)}*" for name in names)
+    return _clip(f"Also down, depending on it (suppressed, not paged): {shown}", MAX_TEXT_CHARS)
 
 
 def resolve_message(payload: dict) -> tuple[str, list[dict]]:
@@ -156,10 +168,16 @@ def _simple(text: str, payload: dict) -> tuple[str, list[dict]]:
     return text, blocks
 
 
+def note_message(payload: dict) -> tuple[str, list[dict]]:
+    """In the alert's thread: services suppressed by it after its message was posted."""
+    return _simple(f":link: {affected_text(payload) or 'Also down, depending on it.'}", payload)
+
+
 MESSAGE_BUILDERS = {
     NotificationKind.TRIGGER: trigger_message,
     NotificationKind.RESOLVE: resolve_message,
     NotificationKind.REMINDER: reminder_message,
+    NotificationKind.NOTE: note_message,
 }
 
 

@@ -11,6 +11,7 @@ from typing import Iterable, Sequence
 from sqlalchemy import Connection, Row, String, and_, case, func, literal, not_, or_, select
 
 from medic.core.model import GOOD_STATUSES, ServiceState
+from medic.store.alerts import SUPPRESSED_BY_NAME, with_suppressor
 from medic.store.tables import alerts, heartbeat_events, job_runs, notifications, service_slots, services
 
 # The order of the list: what needs a person first.
@@ -236,8 +237,9 @@ def alert_page(conn: Connection, filters: AlertFilters, *, limit: int, offset: i
     total = conn.execute(select(func.count()).select_from(joined).where(*where)).scalar_one()
     rows = list(
         conn.execute(
-            select(alerts, services.c.heartbeat_name, services.c.service_name, services.c.team, services.c.priority)
-            .select_from(joined)
+            select(alerts, services.c.heartbeat_name, services.c.service_name, services.c.team, services.c.priority,
+                   SUPPRESSED_BY_NAME)
+            .select_from(with_suppressor(joined))
             .where(*where)
             .order_by(alerts.c.active.desc(), alerts.c.created_date.desc(), alerts.c.alert_id.desc())
             .limit(limit)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Sequence
 
-from sqlalchemy import Connection, select, true, update
+from sqlalchemy import Connection, func, select, true, update
 
 from medic.core.model import NotificationKind, OutboxState
 from medic.core.routing import Route
@@ -39,7 +39,8 @@ def escalate(conn: Connection, now: datetime, routes: Sequence[Route]) -> list[i
                 n.c.kind == NotificationKind.TRIGGER,
                 alerts.c.active == true(),
                 alerts.c.escalated_at.is_(None),
-                alerts.c.created_date <= due,
+                # A suppressed alert that paged later counts from then (core.dependencies).
+                func.coalesce(alerts.c.released_at, alerts.c.created_date) <= due,
                 ~services.c.muted,
             )
             .order_by(n.c.alert_id, n.c.notification_id)

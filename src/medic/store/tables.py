@@ -152,6 +152,11 @@ alerts = Table(
     Column("closed_date", UTCDateTime),
     Column("last_reminded_at", UTCDateTime),
     Column("escalated_at", UTCDateTime),
+    # Dependencies (core/dependencies.py): opened while a parent's alert was open, so no
+    # page; suppressed_by is that alert (kept after release), released_at when it paged.
+    Column("suppressed", Boolean, nullable=False, server_default=text("false")),
+    Column("suppressed_by", BigInteger),
+    Column("released_at", UTCDateTime),
 )
 # At most one open alert per service, whatever the workers do.
 Index(
@@ -162,6 +167,23 @@ Index(
     postgresql_where=alerts.c.active,
 )
 Index("ix_alerts_created_date", alerts.c.created_date)
+# The open suppressed alerts, which each cycle checks for a recovered parent: small.
+Index(
+    "ix_alerts_suppressed_by_open",
+    alerts.c.suppressed_by,
+    sqlite_where=alerts.c.active & alerts.c.suppressed,
+    postgresql_where=alerts.c.active & alerts.c.suppressed,
+)
+
+# A service's dependencies (docs/alerting.md, "Dependencies"): service_id depends on
+# depends_on_id. Read by parent for the worker, by child for cycle checks and replies.
+service_dependencies = Table(
+    "service_dependencies",
+    metadata,
+    Column("service_id", BigId, ForeignKey("services.service_id", ondelete="CASCADE"), primary_key=True),
+    Column("depends_on_id", BigId, ForeignKey("services.service_id", ondelete="CASCADE"), primary_key=True),
+)
+Index("ix_service_dependencies_depends_on_id", service_dependencies.c.depends_on_id)
 
 # Batch job runs reported through /v2/heartbeat/<name>/start|complete|fail.
 job_runs = Table(

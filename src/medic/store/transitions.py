@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Iterable, Sequence
+from typing import Iterable, Mapping, Sequence
 
 from sqlalchemy import ARRAY, BigInteger, Connection, and_, any_, false, insert, literal, or_, select, true, update
 
@@ -46,6 +46,7 @@ _CANDIDATE_COLUMNS = (
     services.c.timezone,
     services.c.start_margin_seconds,
     services.c.labels,
+    alerts.c.suppressed.label("alert_suppressed"),
 )
 
 
@@ -94,6 +95,15 @@ def candidates(
     return [Candidate(**row._mapping) for row in conn.execute(query)]
 
 
+def candidates_of(conn: Connection, service_ids: Sequence[int]) -> list[Candidate]:
+    """The given services as candidates, whatever their state."""
+    found = []
+    joined = services.outerjoin(alerts, and_(alerts.c.service_id == services.c.service_id, alerts.c.active))
+    for chunk in _id_chunks(conn, sorted(service_ids)):
+        found += [Candidate(**row._mapping) for row in conn.execute(select(*_CANDIDATE_COLUMNS).select_from(joined).where(chunk))]
+    return found
+
+
 def _chunks(items: Sequence, size: int = CHUNK) -> Iterable[Sequence]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
@@ -130,10 +140,14 @@ def open_alerts(
     base_url: str | None,
     routes: Sequence[Route] = (),
     open_through: float | None = None,
+    suppressed_by: Mapping[int, int] | None = None,
 ) -> list[int]:
     """Mark services down, open their alerts, queue triggers (to the targets of the
     routes that match each service, else to ``channels``: core.routing). Returns
-    alert ids opened. ``open_through`` as for ``candidates``."""
+    alert ids opened. ``open_through`` as for ``candidates``. A service in
+    ``suppressed_by`` (service id to the parent's open alert: core.dependencies) opens
+    its alert suppressed, with no trigger."""
+    suppressed_by = suppressed_by or {}
     by_id = {c.service_id: (c, reason) for c, reason in decided}
     won = _compare_and_set(
         conn,
@@ -161,22 +175,38 @@ def open_alerts(
                 "external_reference_id": f"medic-{service_id}-{uuid.uuid4().hex}",
                 "open_reason": reason,
                 "created_date": now,
+                "suppressed": service_id in suppressed_by,
+                "suppressed_by": suppressed_by.get(service_id),
             }
         )
     alert_ids = insert_rows(conn, alerts, rows, returning=alerts.c.alert_id)
+    queue_triggers(conn, [
+        (by_id[row["service_id"]][0], row["open_reason"], alert_id, row["external_reference_id"], row["alert_name"], now)
+        for row, alert_id in zip(rows, alert_ids) if not row["suppressed"]
+    ], now, channels, base_url, routes)
+    return list(alert_ids)
+
+
+def queue_triggers(
+    conn: Connection,
+    opened: Sequence[tuple[Candidate, str, int, str, str, datetime]],
+    now: datetime,
+    channels: Sequence[str],
+    base_url: str | None,
+    routes: Sequence[Route] = (),
+) -> None:
+    """Trigger rows for alerts (candidate, reason, alert id, dedup key, name, opened at)."""
     outbox = []
-    for row, alert_id in zip(rows, alert_ids):
-        c, reason = by_id[row["service_id"]]
+    for c, reason, alert_id, dedup_key, name, opened_at in opened:
         event = payload(
-            NotificationKind.TRIGGER, c, alert_id=alert_id, dedup_key=row["external_reference_id"], name=row["alert_name"],
-            reason=reason, opened_at=now, closed_at=None, now=now, base_url=base_url,
+            NotificationKind.TRIGGER, c, alert_id=alert_id, dedup_key=dedup_key, name=name,
+            reason=reason, opened_at=opened_at, closed_at=None, now=now, base_url=base_url,
         )
         outbox += [
             _notification(alert_id, channel, NotificationKind.TRIGGER, event, now, target_id)
             for channel, target_id in destinations(routes, channels, c.team, c.priority, c.labels)
         ]
     insert_rows(conn, notifications, outbox)
-    return list(alert_ids)
 
 
 def owed(conn: Connection, alert_ids: Sequence[int], channels: Sequence[str]) -> dict[int, list[tuple[str, int | None]]]:
@@ -229,7 +259,7 @@ def close_alerts(
                 .values(active=False, closed_date=now, close_reason=reason)
                 .returning(
                     alerts.c.service_id, alerts.c.alert_id, alerts.c.alert_name,
-                    alerts.c.external_reference_id, alerts.c.created_date,
+                    alerts.c.external_reference_id, alerts.c.created_date, alerts.c.suppressed,
                 )
             ):
                 open_alerts_by_service[alert.service_id] = alert
@@ -242,6 +272,8 @@ def close_alerts(
         if alert is None:
             continue  # down without an open alert cannot happen through the worker; nothing to resolve
         closed.append(alert.alert_id)
+        if alert.suppressed:
+            continue  # it never paged (core.dependencies): nothing to resolve
         event = payload(
             NotificationKind.RESOLVE, c, alert_id=alert.alert_id, dedup_key=alert.external_reference_id, name=alert.alert_name,
             reason=reason, opened_at=alert.created_date, closed_at=now, now=now, base_url=base_url,

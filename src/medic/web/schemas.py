@@ -20,6 +20,7 @@ from pydantic import (
     StringConstraints,
 )
 
+from medic.core.dependencies import MAX_DEPENDS_ON
 from medic.core.transitions import MUTE_FOR_PATTERN, parse_mute_for
 from medic.core.model import DEFAULT_PRIORITY, DEFAULT_TEAM, Priority, ServiceState, Status
 
@@ -103,6 +104,10 @@ LabelKey = Annotated[str, StringConstraints(min_length=1, max_length=63, pattern
 LabelValue = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255), AfterValidator(_printable)]
 # Service labels, matched by routes (docs/routing.md).
 Labels = Annotated[dict[LabelKey, LabelValue], Field(max_length=20)]
+# The services a service depends on, by heartbeat name (docs/alerting.md, "Dependencies").
+DependsOn = Annotated[list[HeartbeatName], Field(max_length=MAX_DEPENDS_ON, description=(
+    "heartbeat names of the services this one depends on: while one of them (directly or through others) "
+    "has an open alert, this service's alert opens suppressed, without a page"))]
 Minutes = Annotated[int, Field(strict=True, ge=1, le=525600, description="minutes")]
 Count = Annotated[int, Field(strict=True, ge=1, le=10000)]
 Seconds = Annotated[int, Field(strict=True, ge=0, le=31536000)]
@@ -216,6 +221,7 @@ class ServiceCreate(Strict):
     grace_period_seconds: Seconds = 0
     max_duration_seconds: Annotated[int, Field(strict=True, ge=1, le=31536000)] | None = None
     labels: Labels | None = None
+    depends_on: DependsOn | None = None
     environment: Annotated[
         str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
     ] | None = None
@@ -247,6 +253,7 @@ class ServiceUpdate(Strict):
     max_duration_seconds: Annotated[int, Field(strict=True, ge=1, le=31536000)] | None = None
     schedule: ScheduleIn | None = None
     labels: Labels | None = None  # replaces the service's labels; null or {} clears them
+    depends_on: DependsOn | None = None  # replaces the service's dependencies; null or [] clears them
 
 
 LABEL_FILTER = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._/-]{0,62})=([^,=\x00-\x1f\x7f]{1,255})\s*$")
@@ -329,6 +336,7 @@ class ServiceOut(BaseModel):
     last_heartbeat_at: datetime | None
     last_status: str | None
     labels: dict[str, str] = {}
+    depends_on: list[str] = []  # heartbeat names (docs/alerting.md, "Dependencies")
     state: one_of(ServiceState)
     # {"kind": "interval", ...} or {"kind": "cron", "cron", "timezone", "description", "next_slots", ...}
     schedule: dict[str, Any]
@@ -351,3 +359,9 @@ class AlertOut(BaseModel):
     closed_date: datetime | None
     team: str
     priority: str
+    # Dependencies (docs/alerting.md): opened while a service this one depends on had an
+    # open alert, so no page; by that service's alert. released_at: when it paged after all.
+    suppressed: bool = False
+    suppressed_by: str | None = None
+    suppressed_by_alert_id: int | None = None
+    released_at: datetime | None = None

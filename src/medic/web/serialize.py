@@ -45,9 +45,11 @@ def schedule_out(service: Mapping[str, Any], now: datetime) -> dict[str, Any]:
     }
 
 
-def service_out(row: Any, now: datetime, ratios: Mapping[str, float | None] | None = None) -> dict[str, Any]:
+def service_out(row: Any, now: datetime, ratios: Mapping[str, float | None] | None = None, *,
+                depends_on: list[str] | None = None) -> dict[str, Any]:
     data = dict(row._mapping)
     data["labels"] = data.get("labels") or {}
+    data["depends_on"] = depends_on or []
     data["state"] = state_of(
         active=row.active, muted=row.muted, down=row.down, last_heartbeat_at=row.last_heartbeat_at
     ).value
@@ -62,4 +64,8 @@ def heartbeat_out(item: Any) -> dict[str, Any]:
 
 
 def alert_out(row: Any) -> dict[str, Any]:
-    return AlertOut.model_validate(dict(row._mapping)).model_dump(mode="json")
+    data = dict(row._mapping)
+    data["suppressed"] = bool(data.get("suppressed"))
+    # suppressed_by is stored as the parent's alert id; replies name its service.
+    data["suppressed_by"] = data.pop("suppressed_by_name", None)
+    return AlertOut.model_validate(data).model_dump(mode="json")

@@ -12,7 +12,7 @@ from medic.core.gaps import Gap, GapCause, cycle_gap_cause, cycle_gap_seconds, i
 from medic.core.maintenance import window_at
 from medic.core.transitions import Action, auto_unmute_cutoff, decide
 from medic.core.model import NotificationKind, channel_receives
-from medic.store import gaps, maintenance, schedules
+from medic.store import dependencies, gaps, maintenance, schedules
 from medic.store import worker_state as ws
 from medic.store import transitions as store
 from medic.store.escalations import escalate
@@ -42,6 +42,9 @@ class EvaluationResult:
     gaps: list[tuple[Gap, int]] = field(default_factory=list)
     # While no web process has marked itself up for longer than a gap: since when.
     web_silent_since: datetime | None = None
+    # Dependencies (docs/alerting.md): opened without a page; paged on their own later.
+    suppressed: list[int] = field(default_factory=list)
+    released: list[int] = field(default_factory=list)
 
 
 def evaluate(
@@ -87,7 +90,10 @@ def evaluate(
             result.closed = store.close_alerts(conn, to_close, now, channels, settings.base_url)
         routes = live_routes(conn)
         if to_open:
-            result.opened = store.open_alerts(conn, to_open, now, channels, settings.base_url, routes, open_through)
+            result.opened, result.suppressed = dependencies.open_alerts(
+                conn, to_open, now, channels, settings.base_url, routes, open_through)
+        result.released = dependencies.release_due(
+            conn, now, timedelta(minutes=settings.dependency_grace_minutes), channels, settings.base_url, routes)
         if to_remind:
             told = [channel for channel in channels if channel_receives(channel, NotificationKind.REMINDER)]
             result.reminded = store.remind(conn, to_remind, now, remind_before, told, settings.base_url)
@@ -103,6 +109,9 @@ def evaluate(
         log.info("held by maintenance windows: %d services", result.held)
     if result.opened or result.closed:
         log.info("alerts opened: %d, closed: %d", len(result.opened), len(result.closed))
+    if result.suppressed or result.released:
+        log.info("alerts suppressed by a dependency: %d, released to page: %d",
+                 len(result.suppressed), len(result.released))
     return result
 
 

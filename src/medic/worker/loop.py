@@ -164,7 +164,8 @@ class Worker:
             started = time.monotonic()
             try:
                 result = self.step()
-                if result and (result.opened or result.closed or result.reminded or result.escalated):
+                if result and (result.opened or result.closed or result.reminded or result.escalated
+                               or result.released):
                     self._wake_all()
                 if result and self._claim_cleanup() and not (self._cleanup_thread and self._cleanup_thread.is_alive()):
                     self._cleanup_thread = threading.Thread(target=self._cleanup, name="medic-cleanup", daemon=True)

@@ -8,7 +8,9 @@ from typing import Any, Mapping
 from flask import Blueprint
 
 from medic.core import schedule, transitions
+from medic.core.dependencies import DependencyError
 from medic.core.health import window_fits_retention
+from medic.store import dependencies as dependency_store
 from medic.store import schedules as slot_store
 from medic.store import services as store
 from medic.store import windows as window_store
@@ -67,6 +69,19 @@ def _schedule_columns(given: ScheduleIn, current: Mapping[str, Any] | None) -> d
     return columns
 
 
+def _depends_on(store_it, *args) -> None:
+    """Check or store a service's dependencies; a 400 naming the problem (the caller's
+    transaction then rolls back, so nothing changes)."""
+    try:
+        store_it(*args)
+    except DependencyError as exc:
+        raise ApiError(400, f"invalid body: depends_on: {exc}", [{"field": "depends_on", "problem": str(exc)}]) from None
+
+
+def _out(conn, row, now: datetime, ratios=None) -> dict[str, Any]:
+    return service_out(row, now, ratios, depends_on=dependency_store.depends_on_names(conn, [row.service_id])[row.service_id])
+
+
 def _check_window(alert_interval: int, grace_period_seconds: int) -> None:
     retention = runtime().settings.heartbeat_retention_days
     if not window_fits_retention(alert_interval, grace_period_seconds, retention):
@@ -90,7 +105,7 @@ def _check_window(alert_interval: int, grace_period_seconds: int) -> None:
 )
 def create_service(body: ServiceCreate):
     rt = runtime()
-    values = body.model_dump(exclude={"environment", "schedule"})
+    values = body.model_dump(exclude={"environment", "schedule", "depends_on"})
     if body.schedule is not None:
         values.update(_schedule_columns(body.schedule, None))
     if values.get("cron"):
@@ -107,10 +122,15 @@ def create_service(body: ServiceCreate):
         if len(values["heartbeat_name"]) > 255:
             raise ApiError(400, "heartbeat_name: too long once prefixed with the environment (255 max)")
     with rt.engine.begin() as conn:
+        if body.depends_on:  # checked first: a refused list must not leave the service registered
+            _depends_on(dependency_store.parents_named, conn, body.depends_on)
         row, created = store.create(conn, values, rt.now())
+        if created and body.depends_on:
+            _depends_on(dependency_store.set_depends_on, conn, row.service_id, row.heartbeat_name, body.depends_on)
+        out = _out(conn, row, rt.now())
     if created:
-        return reply(service_out(row, rt.now()), "service registered", 201)
-    return reply(service_out(row, rt.now()), "heartbeat_name already registered; returning the existing service", 200)
+        return reply(out, "service registered", 201)
+    return reply(out, "heartbeat_name already registered; returning the existing service", 200)
 
 
 @operation(
@@ -129,8 +149,9 @@ def list_services(query: ServiceQuery):
             conn, service_name=query.service_name, active=query.active, limit=query.limit, offset=query.offset,
             labels=parse_label_filter(query.label) if query.label else None,
         )
+        depends_on = dependency_store.depends_on_names(conn, [row.service_id for row in rows])
     now = rt.now()
-    return reply([service_out(row, now) for row in rows], f"{len(rows)} services")
+    return reply([service_out(row, now, depends_on=depends_on[row.service_id]) for row in rows], f"{len(rows)} services")
 
 
 @operation(
@@ -156,7 +177,8 @@ def get_service(heartbeat_name: str):
                       for days in window_store.RATIO_DAYS}
         else:  # interval windows, derived from the heartbeats (docs/schedules.md)
             ratios = window_store.on_time_ratios(conn, row._mapping, now, rt.settings.heartbeat_retention_days)
-    return reply([service_out(row, now, ratios)])
+        out = _out(conn, row, now, ratios)
+    return reply([out])
 
 
 def _resolve_mute(changes: dict[str, Any], now: datetime) -> None:
@@ -191,7 +213,7 @@ def _resolve_mute(changes: dict[str, Any], now: datetime) -> None:
 )
 def update_service(heartbeat_name: str, body: ServiceUpdate):
     rt = runtime()
-    changes = body.model_dump(exclude_unset=True, exclude={"schedule"})
+    changes = body.model_dump(exclude_unset=True, exclude={"schedule", "depends_on"})
     if "labels" in changes:
         changes["labels"] = changes["labels"] or None
     nulls = [name for name, value in changes.items() if value is None and name not in ("runbook", "max_duration_seconds", "labels")]
@@ -212,7 +234,11 @@ def update_service(heartbeat_name: str, body: ServiceUpdate):
                     changes.get("grace_period_seconds", row.grace_period_seconds),
                 )
             row = store.update_service(conn, row, changes, rt.now(), auto_unmute_hours=rt.settings.auto_unmute_hours)
-    return reply(service_out(row, rt.now()), "service updated" if changes else "nothing to change")
+        if "depends_on" in body.model_fields_set:
+            _depends_on(dependency_store.set_depends_on, conn, row.service_id, row.heartbeat_name, body.depends_on or [])
+        out = _out(conn, row, rt.now())
+    changed = changes or "depends_on" in body.model_fields_set
+    return reply(out, "service updated" if changed else "nothing to change")
 
 
 @operation(

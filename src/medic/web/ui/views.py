@@ -22,6 +22,7 @@ from medic.core.maintenance import window_at
 from medic.core.model import REASON_TEXT, OpenReason, Priority, ServiceState
 from medic.core.transitions import mute_end, parse_mute_for
 from medic.store import dashboard as q
+from medic.store import dependencies as dependency_store
 from medic.store import jobs as job_store
 from medic.store import maintenance as maintenance_store
 from medic.store import services as service_store
@@ -278,6 +279,7 @@ def _service_context(name: str, range_name: str) -> dict:
         paging = who_gets_paged(conn, row, rt.settings)  # docs/routing.md
         held = window_at(maintenance_store.windows_since(conn, now), row.service_id, row.team, row.labels, now)
         slots = _recent_slots(conn, row, now, rt.settings.heartbeat_retention_days)
+        depends_on = dependency_store.depends_on_names(conn, [row.service_id])[row.service_id]
     state = ServiceState.INACTIVE if not row.active else (
         ServiceState.MUTED if row.muted else ServiceState.DOWN if row.down else
         ServiceState.NEW if row.last_heartbeat_at is None else ServiceState.UP)
@@ -287,7 +289,7 @@ def _service_context(name: str, range_name: str) -> dict:
         beats=beats, alerts=alert_rows, alert_total=alert_total, deliveries=sent, runs=runs,
         stats=duration_stats(durations) if runs else None, durations=list(reversed(durations[:50])),
         errors={}, values={}, base_url=request.host_url.rstrip("/"),
-        auto_unmute_hours=rt.settings.auto_unmute_hours, paging=paging, slots=slots,
+        auto_unmute_hours=rt.settings.auto_unmute_hours, paging=paging, slots=slots, depends_on=depends_on,
         maintenance={"id": held[0].window_id, "reason": held[0].reason, "until": held[1]} if held else None,
     )
 
