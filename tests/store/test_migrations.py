@@ -25,13 +25,15 @@ REVISIONS = sorted(path.name.split("_", 1)[0] for path in (MIGRATIONS / "version
 # The tables each revision creates (and its downgrade drops); 0004 reshapes heartbeat_events.
 OWNS = {"0001": {"services", "heartbeat_events", "alerts", "notifications", "worker_state"},
         "0002": {"job_runs"}, "0003": {"api_keys"}, "0004": set(), "0005": {"service_slots"}, "0006": set(),
-        "0007": {"routes", "route_targets"}, "0008": set()}
+        "0007": {"routes", "route_targets"}, "0008": set(), "0012": set()}
 # The columns a revision adds to a table it does not own (its downgrade drops them).
 ADDS = {"0005": {"services": {"cron", "timezone", "start_margin_seconds", "min_runtime_seconds",
                               "last_success_at", "next_slot_at", "slot_check_at"}},
         "0006": {"notifications": {"maybe_sent"}},
         "0007": {"services": {"labels"}, "notifications": {"target_id"}, "alerts": {"escalated_at"}},
-        "0008": {"services": {"muted_until"}}}
+        "0008": {"services": {"muted_until"}},
+        "0012": {"services": {"failures_to_open", "successes_to_close", "state_changes", "flapping_since",
+                              "flap_quiet_at", "flap_dedup_key"}}}
 TABLES = (services, heartbeat_events, alerts, notifications, worker_state, job_runs, api_keys, service_slots,
           routes, route_targets)
 
@@ -102,6 +104,10 @@ def _seed(engine, revision: str) -> None:
         elif revision == "0008":
             conn.execute(services.update().where(services.c.service_id == 2).values(
                 muted_until=T0 + timedelta(hours=2)))
+        elif revision == "0012":
+            conn.execute(services.update().where(services.c.service_id == 1).values(
+                failures_to_open=3, successes_to_close=2, state_changes=[1.6e9], flapping_since=T0,
+                flap_quiet_at=1.6e9 + 3600, flap_dedup_key="medic-1-x"))
 
 
 def _rows(engine) -> dict[str, list[dict]]:

@@ -77,6 +77,8 @@ _RETURNED = (
     services.c.max_duration_seconds,
     services.c.last_status,
     services.c.cron,
+    services.c.failures_to_open,
+    services.c.successes_to_close,
 )
 
 
@@ -104,6 +106,8 @@ def _touch_service():
                 else_=status,
             ),
             deadline=case(
+                # Hysteresis counts more than this heartbeat (core/hysteresis.py): recounted.
+                (or_(services.c.failures_to_open > 1, services.c.successes_to_close > 1), services.c.deadline),
                 (or_(down, failed), literal(deadline.UNHEALTHY)),
                 (
                     or_(services.c.threshold > 1, services.c.max_duration_seconds.is_not(None),
@@ -145,7 +149,9 @@ _STORE_BATCH_PG = text(
                                WHEN services.last_status = :running AND locked.status <> :down
                                    THEN services.last_status
                                ELSE locked.status END,
-            deadline = CASE WHEN locked.status = :down OR services.last_status = :failed THEN :unhealthy
+            deadline = CASE WHEN services.failures_to_open > 1 OR services.successes_to_close > 1
+                                THEN services.deadline  -- hysteresis: recounted by the caller
+                            WHEN locked.status = :down OR services.last_status = :failed THEN :unhealthy
                             WHEN services.threshold > 1 OR services.max_duration_seconds IS NOT NULL
                                 OR services.cron IS NOT NULL
                                 THEN services.deadline  -- recounted by the caller
@@ -155,7 +161,7 @@ _STORE_BATCH_PG = text(
         RETURNING locked.name_lower, services.service_id, services.heartbeat_name, services.service_name,
             services.team, services.priority, services.threshold, services.alert_interval,
             services.grace_period_seconds, services.date_added, services.max_duration_seconds,
-            services.last_status, services.cron
+            services.last_status, services.cron, services.failures_to_open, services.successes_to_close
     ), inserted AS (
         INSERT INTO heartbeat_events (service_id, time, status)
         SELECT touched.service_id, :at, b.status
@@ -324,7 +330,8 @@ def outcomes(
                 status=beat.status,
             )
         )
-        if deadline.needs_recount(row["threshold"], row["max_duration_seconds"], row["cron"]):
+        if deadline.needs_recount(row["threshold"], row["max_duration_seconds"], row["cron"],
+                                  row["failures_to_open"], row["successes_to_close"]):
             # The statement kept the deadline; count the newest signals instead
             # (after the insert, once per service however often it is in the batch).
             recount[row["service_id"]] = row

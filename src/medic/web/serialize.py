@@ -48,6 +48,7 @@ def schedule_out(service: Mapping[str, Any], now: datetime) -> dict[str, Any]:
 def service_out(row: Any, now: datetime, ratios: Mapping[str, float | None] | None = None) -> dict[str, Any]:
     data = dict(row._mapping)
     data["labels"] = data.get("labels") or {}
+    data["flapping"] = data.get("flapping_since") is not None
     data["state"] = state_of(
         active=row.active, muted=row.muted, down=row.down, last_heartbeat_at=row.last_heartbeat_at
     ).value
