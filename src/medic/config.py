@@ -51,6 +51,10 @@ class Settings(BaseModel):
     auto_unmute_hours: float = Field(24, alias="AUTO_UNMUTE_HOURS", gt=0)
     heartbeat_retention_days: int = Field(30, alias="HEARTBEAT_RETENTION_DAYS", ge=1)
     reminder_interval_minutes: int = Field(0, alias="REMINDER_INTERVAL_MINUTES", ge=0)
+    # Flapping (docs/alerting.md): more than FLAP_CHANGES opens and closes in FLAP_MINUTES
+    # pause a service's pages until it has been stable that long; 0 changes: never.
+    flap_changes: int = Field(6, alias="MEDIC_FLAP_CHANGES", ge=0, le=1000)
+    flap_minutes: int = Field(60, alias="MEDIC_FLAP_MINUTES", ge=1, le=10080)
     pagerduty_routing_key: str | None = Field(None, alias="PAGERDUTY_ROUTING_KEY")
     pagerduty_events_url: str = Field(DEFAULT_PAGERDUTY_EVENTS_URL, alias="PAGERDUTY_EVENTS_URL")
     slack_api_token: str | None = Field(None, alias="SLACK_API_TOKEN")

@@ -84,6 +84,8 @@ class NotificationKind(StrEnum):
     TRIGGER = "trigger"
     RESOLVE = "resolve"
     REMINDER = "reminder"
+    # A service changing state too often (docs/alerting.md, "Flapping"): its pages pause.
+    FLAPPING = "flapping"
 
 
 class OutboxState(StrEnum):
@@ -119,5 +121,6 @@ class ChannelName(StrEnum):
 
 def channel_receives(channel: str, kind: str) -> bool:
     """Whether a channel is sent this kind of notification. PagerDuty keeps
-    escalating an open incident itself, so reminders go to every other channel."""
-    return not (channel == ChannelName.PAGERDUTY and kind == NotificationKind.REMINDER)
+    escalating an open incident itself, so reminders go to every other channel;
+    a flapping service keeps one PagerDuty incident open instead of a notice."""
+    return not (channel == ChannelName.PAGERDUTY and kind in (NotificationKind.REMINDER, NotificationKind.FLAPPING))

@@ -37,6 +37,7 @@ from medic.notify.base import (
     Notification,
     classify_status,
     down_for,
+    flapping_words,
     exception_error,
     header_value,
     parse_retry_after,
@@ -147,6 +148,10 @@ def reminder_message(payload: dict) -> tuple[str, list[dict]]:
     return _simple(text, payload)
 
 
+def flapping_message(payload: dict) -> tuple[str, list[dict]]:
+    return _simple(f":warning: Flapping: {_subject(payload)} {_escape(flapping_words(payload))}.", payload)
+
+
 def _simple(text: str, payload: dict) -> tuple[str, list[dict]]:
     text = _clip(text, MAX_TEXT_CHARS)
     blocks: list[dict] = [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
@@ -160,6 +165,7 @@ MESSAGE_BUILDERS = {
     NotificationKind.TRIGGER: trigger_message,
     NotificationKind.RESOLVE: resolve_message,
     NotificationKind.REMINDER: reminder_message,
+    NotificationKind.FLAPPING: flapping_message,
 }
 
 

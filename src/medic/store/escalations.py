@@ -41,6 +41,7 @@ def escalate(conn: Connection, now: datetime, routes: Sequence[Route]) -> list[i
                 alerts.c.escalated_at.is_(None),
                 alerts.c.created_date <= due,
                 ~services.c.muted,
+                services.c.flapping_since.is_(None),  # a flapping service's pages are paused
             )
             .order_by(n.c.alert_id, n.c.notification_id)
         )

@@ -14,9 +14,11 @@ from typing import Iterable, Sequence
 
 from sqlalchemy import ARRAY, BigInteger, Connection, and_, any_, false, insert, literal, or_, select, true, update
 
+from medic.core.flapping import Rule as FlapRule, kind_for
 from medic.core.model import NotificationKind, OutboxState, channel_receives
 from medic.core.routing import Route, destinations
 from medic.core.transitions import Candidate, alert_name, payload
+from medic.store import flapping
 from medic.store.bulk import insert_rows
 from medic.store.tables import alerts, notifications, services
 
@@ -46,6 +48,7 @@ _CANDIDATE_COLUMNS = (
     services.c.timezone,
     services.c.start_margin_seconds,
     services.c.labels,
+    services.c.flapping_since.is_not(None).label("flapping"),
 )
 
 
@@ -118,10 +121,11 @@ def open_alerts(
     channels: Sequence[str],
     base_url: str | None,
     routes: Sequence[Route] = (),
+    flap: FlapRule | None = None,
 ) -> list[int]:
     """Mark services down, open their alerts, queue triggers (to the targets of the
-    routes that match each service, else to ``channels``: core.routing). Returns
-    alert ids opened."""
+    routes that match each service, else to ``channels``: core.routing; a flapping
+    service's as core.flapping says). Returns alert ids opened."""
     by_id = {c.service_id: (c, reason) for c, reason in decided}
     won = _compare_and_set(
         conn,
@@ -135,6 +139,8 @@ def open_alerts(
     if not won:
         return []
     won.sort()
+    keys = {service_id: f"medic-{service_id}-{uuid.uuid4().hex}" for service_id in won}
+    flaps = flapping.record_changes(conn, keys, now, flap)
     rows = []
     for service_id in won:
         c, reason = by_id[service_id]
@@ -143,7 +149,8 @@ def open_alerts(
                 "service_id": service_id,
                 "alert_name": alert_name(c, reason)[:512],
                 "active": True,
-                "external_reference_id": f"medic-{service_id}-{uuid.uuid4().hex}",
+                # A flapping service's alerts share one dedup key: one PagerDuty incident.
+                "external_reference_id": flaps.get(service_id, flapping.NORMAL).dedup_key or keys[service_id],
                 "open_reason": reason,
                 "created_date": now,
             }
@@ -156,9 +163,11 @@ def open_alerts(
             NotificationKind.TRIGGER, c, alert_id=alert_id, dedup_key=row["external_reference_id"], name=row["alert_name"],
             reason=reason, opened_at=now, closed_at=None, now=now, base_url=base_url,
         )
+        f = flaps.get(c.service_id, flapping.NORMAL)
         outbox += [
-            _notification(alert_id, channel, NotificationKind.TRIGGER, event, now, target_id)
+            _notification(alert_id, channel, kind, flapping.event_for(event, kind, f, flap), now, target_id)
             for channel, target_id in destinations(routes, channels, c.team, c.priority, c.labels)
+            if (kind := kind_for(f.mode, NotificationKind.TRIGGER, channel))
         ]
     insert_rows(conn, notifications, outbox)
     return list(alert_ids)
@@ -191,8 +200,10 @@ def close_alerts(
     now: datetime,
     channels: Sequence[str],
     base_url: str | None,
+    flap: FlapRule | None = None,
 ) -> list[int]:
-    """Clear ``down``, close the open alerts, queue resolves. Returns alert ids closed."""
+    """Clear ``down``, close the open alerts, queue resolves (a flapping service's as
+    core.flapping says). Returns alert ids closed."""
     by_id = {c.service_id: (c, reason) for c, reason in decided}
     won = _compare_and_set(
         conn,
@@ -221,6 +232,8 @@ def close_alerts(
     closed: list[int] = []
     outbox = []
     where = owed(conn, [alert.alert_id for alert in open_alerts_by_service.values()], channels)
+    flaps = flapping.record_changes(
+        conn, {sid: alert.external_reference_id for sid, alert in open_alerts_by_service.items()}, now, flap)
     for service_id in sorted(won):
         c, reason = by_id[service_id]
         alert = open_alerts_by_service.get(service_id)
@@ -231,9 +244,11 @@ def close_alerts(
             NotificationKind.RESOLVE, c, alert_id=alert.alert_id, dedup_key=alert.external_reference_id, name=alert.alert_name,
             reason=reason, opened_at=alert.created_date, closed_at=now, now=now, base_url=base_url,
         )
+        f = flaps.get(service_id, flapping.NORMAL)
         outbox += [
-            _notification(alert.alert_id, channel, NotificationKind.RESOLVE, event, now, target_id)
+            _notification(alert.alert_id, channel, kind, flapping.event_for(event, kind, f, flap), now, target_id)
             for channel, target_id in where[alert.alert_id]
+            if (kind := kind_for(f.mode, NotificationKind.RESOLVE, channel))
         ]
     insert_rows(conn, notifications, outbox)
     return closed

@@ -8,9 +8,10 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Sequence
 
 from medic.config import Settings
+from medic.core.flapping import Rule as FlapRule
 from medic.core.transitions import Action, auto_unmute_cutoff, decide
 from medic.core.model import NotificationKind, channel_receives
-from medic.store import schedules
+from medic.store import flapping, schedules
 from medic.store import transitions as store
 from medic.store.escalations import escalate
 from medic.store.routes import live_routes
@@ -30,6 +31,7 @@ class EvaluationResult:
     # Slots closed this cycle, by (team, outcome) (docs/schedules.md).
     slot_outcomes: dict[tuple[str, str], int] = field(default_factory=dict)
     escalated: list[int] = field(default_factory=list)
+    settled: list[int] = field(default_factory=list)  # flapping services' states reported (core/flapping.py)
 
 
 def evaluate(engine: "Engine", settings: Settings, channels: Sequence[str], now: datetime) -> EvaluationResult:
@@ -42,6 +44,7 @@ def evaluate(engine: "Engine", settings: Settings, channels: Sequence[str], now:
         timedelta(minutes=settings.reminder_interval_minutes) if settings.reminder_interval_minutes else None
     )
     remind_before = now - reminder_every if reminder_every else None
+    flap = FlapRule(settings.flap_changes, settings.flap_minutes)
     result = EvaluationResult()
     with engine.begin() as conn:
         result.unmuted = store.unmute_expired(conn, auto_unmute_cutoff(now, settings.auto_unmute_hours), now)
@@ -55,14 +58,15 @@ def evaluate(engine: "Engine", settings: Settings, channels: Sequence[str], now:
             bucket = {Action.OPEN: to_open, Action.CLOSE: to_close, Action.REMIND: to_remind}[decision.action]
             bucket.append((candidate, decision.reason))
         if to_close:
-            result.closed = store.close_alerts(conn, to_close, now, channels, settings.base_url)
+            result.closed = store.close_alerts(conn, to_close, now, channels, settings.base_url, flap)
         routes = live_routes(conn)
         if to_open:
-            result.opened = store.open_alerts(conn, to_open, now, channels, settings.base_url, routes)
+            result.opened = store.open_alerts(conn, to_open, now, channels, settings.base_url, routes, flap)
         if to_remind:
             told = [channel for channel in channels if channel_receives(channel, NotificationKind.REMINDER)]
             result.reminded = store.remind(conn, to_remind, now, remind_before, told, settings.base_url)
         result.escalated = escalate(conn, now, routes)
+        result.settled = flapping.settle(conn, now, channels, settings.base_url, routes)
     if result.unmuted:
         log.info("auto-unmuted %d services", result.unmuted)
     if result.opened or result.closed:
