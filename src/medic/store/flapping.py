@@ -22,7 +22,8 @@ from medic.core.transitions import Candidate, payload
 from medic.store.bulk import insert_rows
 from medic.store.tables import alerts, notifications, services
 
-SETTLED_PER_CYCLE = 1000  # bounds a cycle; the rest settle on the next ones
+SETTLED_PER_CYCLE = 500  # bounds a cycle (and an IN list); the rest settle on the next ones
+CHUNK = 500
 _CANDIDATE_FIELDS = [f.name for f in fields(Candidate) if f.name in services.c]
 
 
@@ -43,10 +44,16 @@ def record_changes(conn: Connection, keys: Mapping[int, str], now: datetime, rul
     if rule is None or not keys:
         return {}
     epoch = now.timestamp()
-    rows = conn.execute(
-        select(services.c.service_id, services.c.state_changes, services.c.flapping_since, services.c.flap_dedup_key)
-        .where(services.c.service_id.in_(sorted(keys)))
-    ).all()
+    ids = sorted(keys)
+    rows = [
+        row
+        for start in range(0, len(ids), CHUNK)  # bounded IN lists (SQLite's variable limit)
+        for row in conn.execute(
+            select(services.c.service_id, services.c.state_changes, services.c.flapping_since,
+                   services.c.flap_dedup_key)
+            .where(services.c.service_id.in_(ids[start:start + CHUNK]))
+        )
+    ]
     found: dict[int, Flap] = {}
     writes = []
     for row in rows:
