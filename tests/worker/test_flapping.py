@@ -57,6 +57,7 @@ def check_flapping_notice(medic, pagerduty, slack, webhook) -> str:
     assert len(slack.requests) == 7 and "Flapping" in slack.requests[-1].data["text"]
     action, key = pd_events(pagerduty)[-1]
     assert action == "trigger" and len(pagerduty.requests) == 7
+    assert "flapping" in pagerduty.requests[-1].json["payload"]["summary"]
     service = medic.service()
     assert service["flapping"] is True and service["flapping_since"] is not None
     return key

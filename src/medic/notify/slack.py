@@ -214,7 +214,7 @@ class SlackChannel:
         }
         if notification.kind != NotificationKind.TRIGGER and notification.thread_ref:
             kwargs["thread_ts"] = notification.thread_ref
-            if notification.kind == NotificationKind.RESOLVE:
+            if notification.kind in (NotificationKind.RESOLVE, NotificationKind.FLAPPING):
                 kwargs["reply_broadcast"] = True
         kwargs["metadata"] = {
             "event_type": METADATA_EVENT,

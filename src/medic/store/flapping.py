@@ -82,8 +82,9 @@ def record_changes(conn: Connection, keys: Mapping[int, str], now: datetime, rul
 
 
 def event_for(event: dict, kind: NotificationKind, flap: Flap, rule: flapping.Rule | None) -> dict:
-    """The payload a channel is sent: the alert event, or the flapping notice made of it."""
-    if kind != NotificationKind.FLAPPING or rule is None:
+    """The payload a channel is sent: the alert event, or, for the change that starts
+    flapping, the flapping notice (and PagerDuty's trigger) made of it."""
+    if flap.mode != flapping.Mode.STARTS or rule is None:
         return event
     return {**event, "event": kind, "flapping": True, "flap_changes": flap.changes, "flap_minutes": rule.minutes}
 

@@ -44,7 +44,7 @@ def evaluate(engine: "Engine", settings: Settings, channels: Sequence[str], now:
         timedelta(minutes=settings.reminder_interval_minutes) if settings.reminder_interval_minutes else None
     )
     remind_before = now - reminder_every if reminder_every else None
-    flap = FlapRule(settings.flap_changes, settings.flap_minutes)
+    flap = FlapRule(settings.flap_changes, settings.flap_minutes) if settings.flap_changes else None
     result = EvaluationResult()
     with engine.begin() as conn:
         result.unmuted = store.unmute_expired(conn, auto_unmute_cutoff(now, settings.auto_unmute_hours), now)
