@@ -144,3 +144,27 @@ def test_out_of_range_is_a_400_naming_the_field_and_changes_nothing(medic, api, 
     assert response.status_code == 400, response.text
     assert field in response.json()["message"]
     assert medic.service()[field] == 1
+
+
+def test_two_workers_send_one_trigger_and_one_resolve_per_incident(medic, make_worker, clock, pagerduty):
+    from collections import Counter
+
+    from tests.worker.test_concurrency import run_together
+
+    names = [f"svc-{i:02d}" for i in range(10)]
+    for name in names:
+        medic.register(name, alert_interval=1, failures_to_open=2, successes_to_close=2)
+        medic.beat(name)
+    workers = [make_worker(), make_worker()]
+    clock.advance(seconds=61)
+    run_together(workers, "run_once")
+    assert pagerduty.requests == []
+    clock.advance(seconds=60)
+    run_together(workers, "run_once")
+    for _ in range(2):
+        for name in names:
+            medic.beat(name)
+        run_together(workers, "run_once")
+    actions = Counter((r.json["dedup_key"], r.json["event_action"]) for r in pagerduty.requests)
+    assert len({key for key, _ in actions}) == len(names)
+    assert set(actions.values()) == {1} and len(actions) == 2 * len(names)
