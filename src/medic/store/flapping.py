@@ -9,11 +9,12 @@ O(services due).
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Mapping, Sequence
 
-from sqlalchemy import Connection, bindparam, select, update
+from sqlalchemy import ARRAY, BigInteger, Connection, any_, bindparam, literal, select, text, update
 
 from medic.core import flapping
 from medic.core.model import NotificationKind, OutboxState
@@ -25,6 +26,15 @@ from medic.store.tables import alerts, notifications, services
 SETTLED_PER_CYCLE = 500  # bounds a cycle (and an IN list); the rest settle on the next ones
 CHUNK = 500
 _CANDIDATE_FIELDS = [f.name for f in fields(Candidate) if f.name in services.c]
+_UPDATE_PG = text(
+    """
+    UPDATE services AS s
+    SET state_changes = r.p_changes, flapping_since = r.p_since, flap_quiet_at = r.p_quiet, flap_dedup_key = r.p_key
+    FROM json_to_recordset(CAST(:doc AS json))
+        AS r(p_sid bigint, p_changes json, p_since timestamptz, p_quiet double precision, p_key varchar)
+    WHERE s.service_id = r.p_sid
+    """
+)
 
 
 @dataclass(frozen=True)
@@ -45,15 +55,13 @@ def record_changes(conn: Connection, keys: Mapping[int, str], now: datetime, rul
         return {}
     epoch = now.timestamp()
     ids = sorted(keys)
-    rows = [
-        row
-        for start in range(0, len(ids), CHUNK)  # bounded IN lists (SQLite's variable limit)
-        for row in conn.execute(
-            select(services.c.service_id, services.c.state_changes, services.c.flapping_since,
-                   services.c.flap_dedup_key)
-            .where(services.c.service_id.in_(ids[start:start + CHUNK]))
-        )
-    ]
+    postgres = conn.dialect.name == "postgresql"
+    columns = (services.c.service_id, services.c.state_changes, services.c.flapping_since, services.c.flap_dedup_key)
+    if postgres:  # one array, one statement
+        rows = conn.execute(select(*columns).where(services.c.service_id == any_(literal(ids, ARRAY(BigInteger))))).all()
+    else:  # bounded IN lists (SQLite's variable limit)
+        rows = [row for start in range(0, len(ids), CHUNK)
+                for row in conn.execute(select(*columns).where(services.c.service_id.in_(ids[start:start + CHUNK])))]
     found: dict[int, Flap] = {}
     writes = []
     for row in rows:
@@ -68,7 +76,11 @@ def record_changes(conn: Connection, keys: Mapping[int, str], now: datetime, rul
             "p_quiet": flapping.quiet_at(epoch, rule) if flapping_now else None,
             "p_key": key if flapping_now else None,
         })
-    if writes:
+    if writes and postgres:
+        # A mass outage opens thousands at once: one statement, not one per service.
+        document = json.dumps([{**w, "p_since": w["p_since"] and w["p_since"].isoformat()} for w in writes])
+        conn.execute(_UPDATE_PG, {"doc": document})
+    elif writes:
         conn.execute(
             update(services).where(services.c.service_id == bindparam("p_sid")).values(
                 state_changes=bindparam("p_changes", type_=services.c.state_changes.type),
