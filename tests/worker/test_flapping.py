@@ -128,3 +128,15 @@ def test_flapping_with_two_workers_sends_each_notice_once(medic, make_worker, cl
     assert pd_events(pagerduty)[7:] == [("trigger", key)]
     assert Counter(events(webhook)) == {"trigger": 4, "resolve": 3, "flapping": 1}
     assert len(slack.requests) == 8
+
+
+def test_deactivating_a_flapping_service_resolves_it_at_once(medic, worker, clock, pagerduty, slack, webhook):
+    start_flapping(medic, clock, [worker], pagerduty, slack, webhook)
+    key = check_flapping_notice(medic, pagerduty, slack, webhook)
+    medic.update(active=False)
+    worker.run_once()
+    assert pd_events(pagerduty)[7:] == [("resolve", key)] and events(webhook)[7:] == ["resolve"]
+    assert medic.service()["flapping"] is False
+    clock.advance(minutes=61)
+    worker.run_once()
+    assert len(pagerduty.requests) == 8 and len(webhook.requests) == 8  # nothing reported twice

@@ -93,6 +93,13 @@ def record_changes(conn: Connection, keys: Mapping[int, str], now: datetime, rul
     return found
 
 
+def end(conn: Connection, service_ids: Sequence[int]) -> None:
+    """End the flapping episodes of ``service_ids`` without reporting (a deactivation resolves)."""
+    for start in range(0, len(service_ids), CHUNK):
+        conn.execute(update(services).where(services.c.service_id.in_(service_ids[start:start + CHUNK]))
+                     .values(flapping_since=None, flap_quiet_at=None, flap_dedup_key=None))
+
+
 def event_for(event: dict, kind: NotificationKind, flap: Flap, rule: flapping.Rule | None) -> dict:
     """The payload a channel is sent: the alert event, or, for the change that starts
     flapping, the flapping notice (and PagerDuty's trigger) made of it."""

@@ -15,7 +15,7 @@ from typing import Iterable, Sequence
 from sqlalchemy import ARRAY, BigInteger, Connection, and_, any_, false, insert, literal, or_, select, true, update
 
 from medic.core.flapping import Rule as FlapRule, kind_for
-from medic.core.model import NotificationKind, OutboxState, channel_receives
+from medic.core.model import CloseReason, NotificationKind, OutboxState, channel_receives
 from medic.core.routing import Route, destinations
 from medic.core.transitions import Candidate, alert_name, payload
 from medic.store import flapping
@@ -232,8 +232,12 @@ def close_alerts(
     closed: list[int] = []
     outbox = []
     where = owed(conn, [alert.alert_id for alert in open_alerts_by_service.values()], channels)
+    # Deactivating is not flapping: resolved at once, and any flapping episode ends.
+    deactivated = [sid for sid in open_alerts_by_service if by_id[sid][1] == CloseReason.DEACTIVATED]
+    flapping.end(conn, [sid for sid in deactivated if by_id[sid][0].flapping])
     flaps = flapping.record_changes(
-        conn, {sid: alert.external_reference_id for sid, alert in open_alerts_by_service.items()}, now, flap)
+        conn, {sid: alert.external_reference_id for sid, alert in open_alerts_by_service.items()
+               if sid not in deactivated}, now, flap)
     for service_id in sorted(won):
         c, reason = by_id[service_id]
         alert = open_alerts_by_service.get(service_id)

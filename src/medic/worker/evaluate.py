@@ -69,6 +69,8 @@ def evaluate(engine: "Engine", settings: Settings, channels: Sequence[str], now:
         result.settled = flapping.settle(conn, now, channels, settings.base_url, routes)
     if result.unmuted:
         log.info("auto-unmuted %d services", result.unmuted)
+    if result.settled:
+        log.info("flapping ended: the state of %d services reported", len(result.settled))
     if result.opened or result.closed:
         log.info("alerts opened: %d, closed: %d", len(result.opened), len(result.closed))
     return result
