@@ -15,7 +15,7 @@ from medic.core.model import (
 
 
 def test_stored_values():
-    assert [m.value for m in NotificationKind] == ["trigger", "resolve", "reminder"]
+    assert [m.value for m in NotificationKind] == ["trigger", "resolve", "reminder", "flapping"]
     assert [m.value for m in OutboxState] == ["pending", "sending", "delivered", "failed"]
     assert [m.value for m in ChannelName] == ["pagerduty", "slack", "webhook", "email", "apprise"]
     assert {m.value for m in OpenReason} == {
