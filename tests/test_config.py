@@ -168,3 +168,14 @@ def test_bad_serve_sizes_name_the_variable(name, value):
     with pytest.raises(ConfigError) as err:
         load_settings({name: value})
     assert name in str(err.value)
+
+
+def test_flapping_settings_have_defaults_and_bounds():
+    settings = load_settings({})
+    assert (settings.flap_changes, settings.flap_minutes) == (6, 60)
+    settings = load_settings({"MEDIC_FLAP_CHANGES": "0", "MEDIC_FLAP_MINUTES": "15"})
+    assert (settings.flap_changes, settings.flap_minutes) == (0, 15)
+    for name, value in (("MEDIC_FLAP_CHANGES", "-1"), ("MEDIC_FLAP_MINUTES", "0")):
+        with pytest.raises(ConfigError) as err:
+            load_settings({name: value})
+        assert name in str(err.value)

@@ -59,6 +59,10 @@ class Settings(BaseModel):
     # A suppressed alert still open this long after its parent's closed pages on its own
     # (docs/alerting.md, "Dependencies").
     dependency_grace_minutes: int = Field(5, alias="MEDIC_DEPENDENCY_GRACE_MINUTES", ge=0, le=10080)
+    # Flapping (docs/alerting.md): more than FLAP_CHANGES opens and closes in FLAP_MINUTES
+    # pause a service's pages until it has been stable that long; 0 changes: never.
+    flap_changes: int = Field(6, alias="MEDIC_FLAP_CHANGES", ge=0, le=1000)
+    flap_minutes: int = Field(60, alias="MEDIC_FLAP_MINUTES", ge=1, le=10080)
     pagerduty_routing_key: str | None = Field(None, alias="PAGERDUTY_ROUTING_KEY")
     pagerduty_events_url: str = Field(DEFAULT_PAGERDUTY_EVENTS_URL, alias="PAGERDUTY_EVENTS_URL")
     slack_api_token: str | None = Field(None, alias="SLACK_API_TOKEN")

@@ -16,7 +16,7 @@ from medic.core.model import (
 
 
 def test_stored_values():
-    assert [m.value for m in NotificationKind] == ["trigger", "resolve", "reminder", "note"]
+    assert [m.value for m in NotificationKind] == ["trigger", "resolve", "reminder", "note", "flapping"]
     assert [m.value for m in OutboxState] == ["pending", "sending", "delivered", "failed"]
     assert [m.value for m in ChannelName] == ["pagerduty", "slack", "webhook", "email", "apprise"]
     assert {m.value for m in OpenReason} == {

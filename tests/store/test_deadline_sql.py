@@ -222,3 +222,24 @@ def test_a_cron_heartbeat_stores_what_next_due_says(engine, backend, clock, path
     stored = _stored(engine, service_id=row.service_id)
     assert (stored.deadline, stored.last_status) == (pytest.approx(expected), last_status)
     assert stored.last_success_at == last_success
+
+
+# Hysteresis (core/hysteresis.py): the statements keep the deadline of a service with
+# failures_to_open or successes_to_close above 1, DOWN included; the recount stores next_due's.
+@pytest.mark.parametrize("path", ["batch", "autocommit"])
+@pytest.mark.parametrize("status", ["UP", "DOWN"])
+def test_a_hysteresis_heartbeat_is_recounted_on_both_paths(engine, backend, clock, path, status):
+    if path == "autocommit" and backend != "postgresql":
+        pytest.skip("the autocommit statement is PostgreSQL's")
+    values = {"heartbeat_name": "svc", "service_name": "s", "alert_interval": 10, "threshold": 1,
+              "grace_period_seconds": 30, "failures_to_open": 3}
+    with engine.begin() as conn:
+        row, _ = svc.create(conn, values, clock())
+    assert deadline.needs_recount(1, None, None, 3, 1) and not deadline.needs_recount(1, None, None, 1, 1)
+    clock.advance(minutes=1)
+    good = clock()
+    _send(engine, backend, path, "UP", good)
+    clock.advance(minutes=1)
+    _send(engine, backend, path, status, clock())
+    newest_good = clock() if status == "UP" else good  # one DOWN of three: the silence rule stands
+    assert _stored(engine, row.service_id).deadline == pytest.approx(newest_good.timestamp() + 3 * (600 + 30))

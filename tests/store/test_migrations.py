@@ -26,7 +26,7 @@ REVISIONS = sorted(path.name.split("_", 1)[0] for path in (MIGRATIONS / "version
 OWNS = {"0001": {"services", "heartbeat_events", "alerts", "notifications", "worker_state"},
         "0002": {"job_runs"}, "0003": {"api_keys"}, "0004": set(), "0005": {"service_slots"}, "0006": set(),
         "0007": {"routes", "route_targets"}, "0008": set(), "0009": {"maintenance_windows"},
-        "0010": {"outage_gaps"}, "0011": {"service_dependencies"}}
+        "0010": {"outage_gaps"}, "0011": {"service_dependencies"}, "0012": set()}
 # The columns a revision adds to a table it does not own (its downgrade drops them).
 ADDS = {"0005": {"services": {"cron", "timezone", "start_margin_seconds", "min_runtime_seconds",
                               "last_success_at", "next_slot_at", "slot_check_at"}},
@@ -34,7 +34,9 @@ ADDS = {"0005": {"services": {"cron", "timezone", "start_margin_seconds", "min_r
         "0007": {"services": {"labels"}, "notifications": {"target_id"}, "alerts": {"escalated_at"}},
         "0008": {"services": {"muted_until"}},
         "0009": {"services": {"suppressed_until", "maintenance_id"}, "service_slots": {"maintenance_id"}},
-        "0011": {"alerts": {"suppressed", "suppressed_by", "released_at"}}}
+        "0011": {"alerts": {"suppressed", "suppressed_by", "released_at"}},
+        "0012": {"services": {"failures_to_open", "successes_to_close", "state_changes", "flapping_since",
+                              "flap_quiet_at", "flap_dedup_key"}}}
 TABLES = (services, heartbeat_events, alerts, notifications, worker_state, job_runs, api_keys, service_slots,
           routes, route_targets, maintenance_windows, outage_gaps, service_dependencies)
 
@@ -119,6 +121,10 @@ def _seed(engine, revision: str) -> None:
             conn.execute(service_dependencies.insert(), [{"service_id": 2, "depends_on_id": 1}])
             conn.execute(alerts.update().where(alerts.c.alert_id == 1).values(
                 suppressed=True, suppressed_by=7, released_at=T0 + timedelta(minutes=5)))
+        elif revision == "0012":
+            conn.execute(services.update().where(services.c.service_id == 1).values(
+                failures_to_open=3, successes_to_close=2, state_changes=[1.6e9], flapping_since=T0,
+                flap_quiet_at=1.6e9 + 3600, flap_dedup_key="medic-1-x"))
 
 
 def _rows(engine) -> dict[str, list[dict]]:

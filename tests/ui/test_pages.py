@@ -124,6 +124,20 @@ def test_edit_uses_the_api_rules_and_shows_the_error_next_to_the_field(page, fle
     assert "Settings saved." in page.get(good.headers["Location"]).text
 
 
+def test_hysteresis_settings_are_edited_with_the_api_rules(page, fleet):
+    fleet.register("alpha-hb")
+    token = csrf(page.get("/ui/service/alpha-hb").text)
+    bad = page.post("/ui/service/alpha-hb/edit", data={"csrf_token": token, "failures_to_open": "101"})
+    assert bad.status_code == 400
+    assert '<p class="field-error" id="e-failures_to_open">Input should be less than or equal to 100</p>' in bad.text
+    good = page.post("/ui/service/alpha-hb/edit", data={"csrf_token": token, "failures_to_open": "3",
+                                                         "successes_to_close": "2"})
+    assert good.status_code == 303
+    service = fleet.service("alpha-hb")
+    assert (service["failures_to_open"], service["successes_to_close"]) == (3, 2)
+    assert 'id="f-failures_to_open" name="failures_to_open" type="text" value="3"' in page.get("/ui/service/alpha-hb").text
+
+
 def test_actions_ask_for_confirmation_then_apply(page, fleet):
     for name in ("alpha-hb", "bravo-hb", "charlie-hb"):
         fleet.register(name)

@@ -10,6 +10,11 @@ job signal, a settings change and a reactivation. Muting is not an input: a
 muted service's deadline keeps moving with its signals, so unmuting it keeps
 the stored deadline. ``after_gap`` moves a deadline that fell inside one of
 Medic's own outages (core/gaps.py).
+
+Hysteresis (core/hysteresis.py) is folded in here too: ``failures_to_open``
+moves the deadline to the end of that many failing windows or slots, and while an
+alert is open (``Signals.down``) a service short of ``successes_to_close``
+successes stays unhealthy. Both default to 1, which is the rule without them.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Sequence
 
-from medic.core import schedule
+from medic.core import hysteresis, schedule
 from medic.core.gaps import Gap
 from medic.core.model import GOOD_STATUSES, JOB_FAILED, JOB_RUNNING, JOB_TOO_FAST, Status
 
@@ -44,6 +49,8 @@ class Settings:
     # A cron schedule (docs/schedules.md); None: the interval schedule above.
     cron: schedule.Cron | None = None
     start_margin_seconds: int | None = None
+    failures_to_open: int = hysteresis.DEFAULT
+    successes_to_close: int = hysteresis.DEFAULT
 
     @property
     def window(self) -> int:
@@ -67,16 +74,34 @@ class Signals:
     oldest_open_start: datetime | None = None  # start of the oldest job run still open
     fresh_window_from: datetime | None = None  # a reactivation: a new first window from then
     last_success: datetime | None = None  # cron: newest UP/DEGRADED heartbeat or completed run (not a start)
+    # Hysteresis, read only when failures_to_open or successes_to_close is above 1
+    # (None: counted from newest_status / last_status, as with both at 1).
+    downs_in_a_row: int | None = None  # newest heartbeats that are DOWN, up to failures_to_open
+    failed_runs_in_a_row: int | None = None  # newest finished job runs that failed
+    failed_slot: datetime | None = None  # cron: the slot the newest failure concerns
+    down: bool = False  # an alert is open: successes_to_close applies
+    successes_since_open: int = 0  # successes in a row since the alert opened
+
+
+def _failing_now(signals: Signals) -> int:
+    """How many failures in a row the newest signals are (interval services)."""
+    downs = signals.downs_in_a_row if signals.downs_in_a_row is not None else int(signals.newest_status == Status.DOWN)
+    if signals.last_status == JOB_FAILED:
+        # Only a completed run clears a failed job (docs/jobs.md).
+        downs = max(downs, signals.failed_runs_in_a_row if signals.failed_runs_in_a_row is not None else 1)
+    return downs
 
 
 def next_due(settings: Settings, signals: Signals) -> float:
     """The deadline implied by a service's settings and its newest signals."""
+    if signals.down and settings.successes_to_close > 1 and signals.successes_since_open < settings.successes_to_close:
+        return UNHEALTHY  # an open alert closes only after successes_to_close successes
     if settings.cron is not None:
         return _cron_due(settings, signals)
     due = _due(settings, signals)
     if signals.fresh_window_from is not None:
         # A reactivated service is given a fresh window, as if newly registered.
-        due = max(due, signals.fresh_window_from.timestamp() + settings.window)
+        due = max(due, signals.fresh_window_from.timestamp() + settings.window * settings.failures_to_open)
     return due
 
 
@@ -95,20 +120,25 @@ def after_gap(settings: Settings, due: float, gap: Gap, *, started: bool = False
 
 
 def _cron_due(settings: Settings, signals: Signals) -> float:
-    """A cron service is due when its oldest unmet slot closes (core/schedule.py)."""
-    if signals.newest_status == Status.DOWN or signals.last_status in (JOB_FAILED, JOB_TOO_FAST):
-        return UNHEALTHY
+    """A cron service is due when its oldest unmet slot closes (core/schedule.py), or
+    with failures_to_open n, when the n-th slot from it closes unmet."""
     cron = settings.cron
     assert cron is not None
-    started = signals.last_status == JOB_RUNNING
+    n = settings.failures_to_open
     slot = schedule.expected_slot(
         cron, date_added=settings.date_added, last_success=signals.last_success,
         grace_seconds=settings.grace_period_seconds,
     )
-    due = NEVER if slot is None else slot.timestamp() + settings.slot_window(started)
+    if signals.newest_status == Status.DOWN or signals.last_status in (JOB_FAILED, JOB_TOO_FAST):
+        # A failure closes its slot at once: unhealthy when it is the n-th failing slot.
+        if n == 1 or hysteresis.slots_through(cron, slot, signals.failed_slot or slot, n) >= n:
+            return UNHEALTHY
+    started = signals.last_status == JOB_RUNNING
+    nth = hysteresis.nth_slot(cron, slot, n)
+    due = NEVER if nth is None else nth.timestamp() + settings.slot_window(started)
     if signals.fresh_window_from is not None:
         # Reactivated: the first slot after reactivation is the first one expected.
-        fresh = schedule.next_slot(cron, signals.fresh_window_from)
+        fresh = hysteresis.nth_slot(cron, schedule.next_slot(cron, signals.fresh_window_from), n)
         due = max(due, NEVER if fresh is None else fresh.timestamp() + settings.slot_window(started))
     if started and signals.oldest_open_start is not None and settings.max_duration_seconds is not None:
         # max_runtime: a run that started must finish within it.
@@ -117,8 +147,7 @@ def _cron_due(settings: Settings, signals: Signals) -> float:
 
 
 def _due(settings: Settings, signals: Signals) -> float:
-    if signals.newest_status == Status.DOWN or signals.last_status == JOB_FAILED:
-        # Only a completed run clears a failed job (docs/jobs.md).
+    if _failing_now(signals) >= settings.failures_to_open:
         return UNHEALTHY
     window = settings.window
     # Nothing alerts before one full window after registration: a new service,
@@ -129,6 +158,8 @@ def _due(settings: Settings, signals: Signals) -> float:
         due = first_window_end
     else:
         due = max(good[settings.threshold - 1].timestamp() + window, first_window_end)
+    # failures_to_open: that many windows of silence (the first window included).
+    due += (settings.failures_to_open - 1) * window
     if signals.oldest_open_start is not None and settings.max_duration_seconds is not None:
         # An open run's limit stays in force whatever heartbeats arrive meanwhile.
         due = min(due, signals.oldest_open_start.timestamp() + settings.max_duration_seconds)
@@ -146,9 +177,12 @@ def status_after_heartbeat(previous: str | None, status: str) -> str:
     return status
 
 
-def needs_recount(threshold: int, max_duration_seconds: int | None, cron: str | None = None) -> bool:
+def needs_recount(threshold: int, max_duration_seconds: int | None, cron: str | None = None,
+                  failures_to_open: int = hysteresis.DEFAULT, successes_to_close: int = hysteresis.DEFAULT) -> bool:
     """Whether a heartbeat's deadline needs the newest signals read back: the batch
-    SQL computes only interval services of threshold 1 without a run limit (and
-    DOWN, and failed jobs); cron services are computed here, in Python."""
-    return threshold > 1 or max_duration_seconds is not None or cron is not None
+    SQL computes only interval services of threshold 1 without a run limit and
+    without hysteresis (and DOWN, and failed jobs); cron services are computed here,
+    in Python."""
+    return (threshold > 1 or max_duration_seconds is not None or cron is not None
+            or hysteresis.applies(failures_to_open, successes_to_close))
 

@@ -86,6 +86,8 @@ class NotificationKind(StrEnum):
     REMINDER = "reminder"
     # In a sent alert's Slack thread: services suppressed by it since (core/dependencies.py).
     NOTE = "note"
+    # A service changing state too often (docs/alerting.md, "Flapping"): its pages pause.
+    FLAPPING = "flapping"
 
 
 class OutboxState(StrEnum):
@@ -122,7 +124,8 @@ class ChannelName(StrEnum):
 def channel_receives(channel: str, kind: str) -> bool:
     """Whether a channel is sent this kind of notification. PagerDuty keeps
     escalating an open incident itself, so reminders go to every other channel;
-    notes go to Slack threads only."""
+    notes go to Slack threads only; a flapping service keeps one PagerDuty incident
+    open instead of a notice."""
     if kind == NotificationKind.NOTE:
         return channel == ChannelName.SLACK
-    return not (channel == ChannelName.PAGERDUTY and kind == NotificationKind.REMINDER)
+    return not (channel == ChannelName.PAGERDUTY and kind in (NotificationKind.REMINDER, NotificationKind.FLAPPING))

@@ -49,6 +49,7 @@ class Candidate:
     start_margin_seconds: int | None = None
     labels: dict | None = None  # matched by routes (core.routing)
     alert_suppressed: bool | None = None  # the open alert waits on a parent's (core.dependencies)
+    flapping: bool = False  # pages paused (core/flapping.py): no reminders
 
     def reason(self) -> OpenReason:
         """Why the service is unhealthy, in the words of its schedule."""
@@ -74,7 +75,7 @@ def decide(c: Candidate, now: datetime, reminder_every: timedelta | None = None)
             # Rule 5. A recovery is resolved even while muted: a resolve wakes
             # nobody, and an incident left open would be a false page.
             return Decision(Action.CLOSE, CloseReason.RECOVERED)
-        if reminder_every and not c.muted and not c.alert_suppressed and c.alert_created is not None:
+        if reminder_every and not c.muted and not c.alert_suppressed and not c.flapping and c.alert_created is not None:
             last = c.last_reminded_at or c.alert_created
             if now >= last + reminder_every:
                 return Decision(Action.REMIND, c.reason())

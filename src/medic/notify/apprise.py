@@ -40,6 +40,7 @@ from medic.notify.base import (
     DeliveryResult,
     Notification,
     down_for,
+    flapping_words,
     reason_text,
     safe_error,
     service_words,
@@ -103,6 +104,7 @@ NOTIFY_TYPES = {
     NotificationKind.TRIGGER: apprise.NotifyType.FAILURE,
     NotificationKind.REMINDER: apprise.NotifyType.WARNING,
     NotificationKind.RESOLVE: apprise.NotifyType.SUCCESS,
+    NotificationKind.FLAPPING: apprise.NotifyType.WARNING,
 }
 
 
@@ -112,6 +114,8 @@ def title_for(kind: str, payload: dict) -> str:
         title = f"[Medic] DOWN ({priority}): {service_words(payload)}"
     elif kind == NotificationKind.RESOLVE:
         title = f"[Medic] RESOLVED: {service_words(payload)}"
+    elif kind == NotificationKind.FLAPPING:
+        title = f"[Medic] FLAPPING ({priority}): {service_words(payload)}"
     else:
         title = f"[Medic] STILL DOWN ({priority}): {service_words(payload)}"
     return " ".join(title.split())[:250]
@@ -130,6 +134,8 @@ def body_for(kind: str, payload: dict) -> str:
             lines = [f"Service {payload.get('service_name') or '?'} was deactivated; its alert was closed{after}."]
         else:
             lines = [f"Recovered{after}: {service_words(payload)} is sending heartbeats again."]
+    elif kind == NotificationKind.FLAPPING:
+        lines = [f"Flapping: {service_words(payload)} {flapping_words(payload)}."]
     else:
         duration = down_for(payload, "occurred_at")
         since = f" for {duration}" if duration else ""

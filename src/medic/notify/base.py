@@ -185,6 +185,13 @@ def down_for(payload: Mapping[str, Any], until_key: str) -> str | None:
     return format_duration((until - opened).total_seconds())
 
 
+def flapping_words(payload: Mapping[str, Any]) -> str:
+    """What a flapping notice says, after the service's words (docs/alerting.md, "Flapping")."""
+    changes, minutes = payload.get("flap_changes") or "many", payload.get("flap_minutes") or "?"
+    return (f"changed state {changes} times in {minutes} min; its pages are paused until it has been "
+            f"stable for {minutes} min, then its state is reported")
+
+
 def service_words(payload: Mapping[str, Any]) -> str:
     """'heartbeat billing-hb of service billing', for channels that send plain text."""
     return f"heartbeat {payload.get('heartbeat_name') or '?'} of service {payload.get('service_name') or '?'}"

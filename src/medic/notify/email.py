@@ -48,6 +48,7 @@ from medic.notify.base import (
     DeliveryResult,
     Notification,
     down_for,
+    flapping_words,
     exception_error,
     reason_text,
     safe_error,
@@ -140,6 +141,8 @@ def headline(kind: str, payload: dict) -> str:
             return _one_line(f"RESOLVED: service {payload.get('service_name') or '?'} was deactivated; "
                              f"its alert was closed{after}")
         return _one_line(f"RECOVERED{after}: {service_words(payload)} is sending heartbeats again")
+    if kind == NotificationKind.FLAPPING:
+        return _one_line(f"FLAPPING: {service_words(payload)} {flapping_words(payload)}")
     duration = down_for(payload, "occurred_at")
     since = f" for {duration}" if duration else ""
     return _one_line(f"STILL DOWN{since}: {service_words(payload)} ({reason_text(payload.get('reason'))})")
@@ -316,7 +319,8 @@ class EmailChannel:
         """Nothing to release: one SMTP connection per message."""
 
     def send(self, notification: Notification) -> DeliveryResult:
-        if notification.kind not in (NotificationKind.TRIGGER, NotificationKind.RESOLVE, NotificationKind.REMINDER):
+        if notification.kind not in (NotificationKind.TRIGGER, NotificationKind.RESOLVE, NotificationKind.REMINDER,
+                                     NotificationKind.FLAPPING):
             return DeliveryResult(DeliveryOutcome.PERMANENT, error=f"unknown notification kind {notification.kind!r}")
         now = datetime.fromtimestamp(self._clock(), tz=timezone.utc)
         message = build_message(notification, self._sender, self._recipients, self._domain, now)

@@ -44,6 +44,8 @@ def summary_for(payload: dict) -> str:
     heartbeat = payload.get("heartbeat_name") or "?"
     service = payload.get("service_name") or "?"
     text = f"Heartbeat '{heartbeat}' of service '{service}': {reason_text(payload.get('reason'))}"
+    if payload.get("flapping"):  # the one incident of a flapping episode (docs/alerting.md)
+        text += " (flapping: further changes are not paged until it is stable)"
     return text[:MAX_SUMMARY_CHARS]
 
 

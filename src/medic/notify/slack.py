@@ -37,6 +37,7 @@ from medic.notify.base import (
     Notification,
     classify_status,
     down_for,
+    flapping_words,
     exception_error,
     header_value,
     parse_retry_after,
@@ -159,6 +160,10 @@ def reminder_message(payload: dict) -> tuple[str, list[dict]]:
     return _simple(text, payload)
 
 
+def flapping_message(payload: dict) -> tuple[str, list[dict]]:
+    return _simple(f":warning: Flapping: {_subject(payload)} {_escape(flapping_words(payload))}.", payload)
+
+
 def _simple(text: str, payload: dict) -> tuple[str, list[dict]]:
     text = _clip(text, MAX_TEXT_CHARS)
     blocks: list[dict] = [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
@@ -178,6 +183,7 @@ MESSAGE_BUILDERS = {
     NotificationKind.RESOLVE: resolve_message,
     NotificationKind.REMINDER: reminder_message,
     NotificationKind.NOTE: note_message,
+    NotificationKind.FLAPPING: flapping_message,
 }
 
 
@@ -226,7 +232,7 @@ class SlackChannel:
         }
         if notification.kind != NotificationKind.TRIGGER and notification.thread_ref:
             kwargs["thread_ts"] = notification.thread_ref
-            if notification.kind == NotificationKind.RESOLVE:
+            if notification.kind in (NotificationKind.RESOLVE, NotificationKind.FLAPPING):
                 kwargs["reply_broadcast"] = True
         kwargs["metadata"] = {
             "event_type": METADATA_EVENT,

@@ -12,6 +12,7 @@ from typing import Sequence
 from sqlalchemy import Connection, and_, delete, false, func, insert, or_, select, text, true, update
 
 from medic.core import dependencies as rules
+from medic.core.flapping import Rule as FlapRule
 from medic.core.model import ChannelName, NotificationKind, OutboxState
 from medic.core.routing import Route
 from medic.core.transitions import Candidate
@@ -123,13 +124,14 @@ def open_alerts(
     base_url: str | None,
     routes: Sequence[Route] = (),
     open_through: float | None = None,
+    flap: FlapRule | None = None,
 ) -> tuple[list[int], list[int]]:
     """store.transitions.open_alerts, with the alerts of services below an open alert
     opened suppressed (core.dependencies.plan_openings). Returns (opened, suppressed)."""
     ids = [c.service_id for c, _ in decided]
     graph, _ = parents_above(conn, ids)
     if not graph:  # no dependencies among these: the common case, one query
-        return store.open_alerts(conn, decided, now, channels, base_url, routes, open_through), []
+        return store.open_alerts(conn, decided, now, channels, base_url, routes, open_through, flap=flap), []
     state = _open_state(conn, graph)
     plan = rules.plan_openings(ids, graph, {s: rules.OpenAlert(a, sup) for s, (a, sup) in state.items()})
     alert_of = {s: alert_id for s, (alert_id, _) in state.items()}
@@ -148,7 +150,7 @@ def open_alerts(
         # A suppressor whose alert did not open after all (a heartbeat came): page.
         held = rules.paged_for(ready, alert_of)
         new = store.open_alerts(conn, [by_id[s] for s in sorted(ready)], now, channels, base_url, routes, open_through,
-                               suppressed_by=held)
+                               suppressed_by=held, flap=flap)
         opened += new
         if held:
             mine = set(new)

@@ -42,6 +42,7 @@ def escalate(conn: Connection, now: datetime, routes: Sequence[Route]) -> list[i
                 # A suppressed alert that paged later counts from then (core.dependencies).
                 func.coalesce(alerts.c.released_at, alerts.c.created_date) <= due,
                 ~services.c.muted,
+                services.c.flapping_since.is_(None),  # a flapping service's pages are paused
             )
             .order_by(n.c.alert_id, n.c.notification_id)
         )

@@ -72,6 +72,8 @@ _RETURNED = (
     services.c.max_duration_seconds,
     services.c.last_status,
     services.c.cron,
+    services.c.failures_to_open,
+    services.c.successes_to_close,
 )
 
 
@@ -87,7 +89,9 @@ def _batch_set(source: str) -> str:
                                WHEN services.last_status = :running AND {source}.status <> :down
                                    THEN services.last_status
                                ELSE {source}.status END,
-            deadline = CASE WHEN {source}.status = :down OR services.last_status = :failed THEN :unhealthy
+            deadline = CASE WHEN services.failures_to_open > 1 OR services.successes_to_close > 1
+                                THEN services.deadline  -- hysteresis (core/hysteresis.py): recounted by the caller
+                            WHEN {source}.status = :down OR services.last_status = :failed THEN :unhealthy
                             WHEN services.threshold > 1 OR services.max_duration_seconds IS NOT NULL
                                 OR services.cron IS NOT NULL
                                 THEN services.deadline  -- recounted by the caller
@@ -119,7 +123,7 @@ _STORE_BATCH_PG = text(
         RETURNING locked.name_lower, services.service_id, services.heartbeat_name, services.service_name,
             services.team, services.priority, services.threshold, services.alert_interval,
             services.grace_period_seconds, services.date_added, services.max_duration_seconds,
-            services.last_status, services.cron
+            services.last_status, services.cron, services.failures_to_open, services.successes_to_close
     ), inserted AS (
         INSERT INTO heartbeat_events (service_id, time, status)
         SELECT touched.service_id, :at, b.status
@@ -319,7 +323,8 @@ def outcomes(
                 status=beat.status,
             )
         )
-        if deadline.needs_recount(row["threshold"], row["max_duration_seconds"], row["cron"]):
+        if deadline.needs_recount(row["threshold"], row["max_duration_seconds"], row["cron"],
+                                  row["failures_to_open"], row["successes_to_close"]):
             # The statement kept the deadline; count the newest signals instead
             # (after the insert, once per service however often it is in the batch).
             recount[row["service_id"]] = row

@@ -14,7 +14,7 @@ from medic.core.jobs import (
 )
 from medic.core.schedule import SlotOutcome
 from medic.core.model import GOOD_STATUSES
-from medic.store import schedules
+from medic.store import hysteresis, schedules
 from medic.store import services as service_queries
 from medic.store.tables import heartbeat_events, job_runs, services
 
@@ -109,6 +109,8 @@ def apply_signal(conn: Connection, service_id: int, signal: Signal, now: datetim
             last_status=last_status,
             oldest_open_start=oldest_open_start,
             last_success=last_success,
+            **hysteresis.signals(conn, {**service._mapping, "last_status": last_status, "last_success_at": last_success},
+                                 status),
         ),
     )
     conn.execute(

@@ -12,7 +12,7 @@ from medic.core import deadline
 from medic.core.jobs import RunState
 from medic.core.model import GOOD_STATUSES
 from medic.core.transitions import mute_end
-from medic.store import schedules
+from medic.store import hysteresis, schedules
 from medic.store.tables import heartbeat_events, job_runs, services
 
 
@@ -79,7 +79,7 @@ def create(conn: Connection, values: dict[str, Any], now: datetime) -> tuple[Row
 
 # Settings that change how the deadline is computed.
 _DEADLINE_INPUTS = frozenset({"alert_interval", "threshold", "grace_period_seconds", "max_duration_seconds",
-                              "cron", "timezone", "start_margin_seconds"})
+                              "cron", "timezone", "start_margin_seconds", "failures_to_open", "successes_to_close"})
 # Settings that change which slots a cron service expects.
 _SCHEDULE_INPUTS = frozenset({"cron", "timezone"})
 
@@ -136,6 +136,8 @@ def settings_of(service: Mapping[str, Any]) -> deadline.Settings:
         date_added=service["date_added"],
         cron=schedules.cron_of(service),
         start_margin_seconds=service.get("start_margin_seconds"),
+        failures_to_open=service.get("failures_to_open") or 1,
+        successes_to_close=service.get("successes_to_close") or 1,
     )
 
 
@@ -190,6 +192,7 @@ def newest_signals(
         oldest_open_start=oldest_open_run_start(conn, service_id) if has_limit else None,
         fresh_window_from=fresh_window_from,
         last_success=service.get("last_success_at") if cron else None,
+        **hysteresis.signals(conn, service, newest),
     )
 
 

@@ -112,10 +112,22 @@ services = Table(
     # then, so the worker does not look at the service again each cycle until it ends.
     Column("suppressed_until", UTCDateTime),
     Column("maintenance_id", BigInteger),
+    # Hysteresis and flapping (docs/alerting.md): failures in a row that open an alert,
+    # successes in a row that close it; the Unix times of the recent opens and closes
+    # (a few, core/flapping.py); while flapping, since when, when it is quiet enough to
+    # report the current state (indexed: the worker reads only those due), and the
+    # dedup key the episode's alerts share (one PagerDuty incident).
+    Column("failures_to_open", Integer, nullable=False, server_default=text("1")),
+    Column("successes_to_close", Integer, nullable=False, server_default=text("1")),
+    Column("state_changes", JSON),
+    Column("flapping_since", UTCDateTime),
+    Column("flap_quiet_at", Float),
+    Column("flap_dedup_key", String(255)),
 )
 Index("uq_services_heartbeat_name_lower", func.lower(services.c.heartbeat_name), unique=True)
 Index("ix_services_service_name", services.c.service_name)
 Index("ix_services_slot_check_at", services.c.slot_check_at)
+Index("ix_services_flap_quiet_at", services.c.flap_quiet_at)
 
 heartbeat_events = Table(
     "heartbeat_events",

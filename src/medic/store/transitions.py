@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Iterable, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 from sqlalchemy import ARRAY, BigInteger, Connection, and_, any_, false, insert, literal, or_, select, true, update
 
-from medic.core.model import NotificationKind, OutboxState, channel_receives
+from medic.core.flapping import Rule as FlapRule, kind_for
+from medic.core.model import CloseReason, NotificationKind, OutboxState, channel_receives
 from medic.core.routing import Route, destinations
 from medic.core.transitions import Candidate, alert_name, payload
+from medic.store import flapping
 from medic.store.bulk import insert_rows
 from medic.store.tables import alerts, notifications, services
 
@@ -47,6 +49,7 @@ _CANDIDATE_COLUMNS = (
     services.c.start_margin_seconds,
     services.c.labels,
     alerts.c.suppressed.label("alert_suppressed"),
+    services.c.flapping_since.is_not(None).label("flapping"),
 )
 
 
@@ -141,12 +144,13 @@ def open_alerts(
     routes: Sequence[Route] = (),
     open_through: float | None = None,
     suppressed_by: Mapping[int, int] | None = None,
+    flap: FlapRule | None = None,
 ) -> list[int]:
     """Mark services down, open their alerts, queue triggers (to the targets of the
-    routes that match each service, else to ``channels``: core.routing). Returns
-    alert ids opened. ``open_through`` as for ``candidates``. A service in
-    ``suppressed_by`` (service id to the parent's open alert: core.dependencies) opens
-    its alert suppressed, with no trigger."""
+    routes that match each service, else to ``channels``: core.routing; a flapping
+    service's as core.flapping says). Returns alert ids opened. ``open_through`` as
+    for ``candidates``. A service in ``suppressed_by`` (service id to the parent's
+    open alert: core.dependencies) opens its alert suppressed, with no trigger."""
     suppressed_by = suppressed_by or {}
     by_id = {c.service_id: (c, reason) for c, reason in decided}
     won = _compare_and_set(
@@ -164,6 +168,8 @@ def open_alerts(
     if not won:
         return []
     won.sort()
+    keys = {service_id: f"medic-{service_id}-{uuid.uuid4().hex}" for service_id in won}
+    flaps = flapping.record_changes(conn, keys, now, flap)
     rows = []
     for service_id in won:
         c, reason = by_id[service_id]
@@ -172,7 +178,8 @@ def open_alerts(
                 "service_id": service_id,
                 "alert_name": alert_name(c, reason)[:512],
                 "active": True,
-                "external_reference_id": f"medic-{service_id}-{uuid.uuid4().hex}",
+                # A flapping service's alerts share one dedup key: one PagerDuty incident.
+                "external_reference_id": flaps.get(service_id, flapping.NORMAL).dedup_key or keys[service_id],
                 "open_reason": reason,
                 "created_date": now,
                 "suppressed": service_id in suppressed_by,
@@ -183,7 +190,7 @@ def open_alerts(
     queue_triggers(conn, [
         (by_id[row["service_id"]][0], row["open_reason"], alert_id, row["external_reference_id"], row["alert_name"], now)
         for row, alert_id in zip(rows, alert_ids) if not row["suppressed"]
-    ], now, channels, base_url, routes)
+    ], now, channels, base_url, routes, flaps, flap)
     return list(alert_ids)
 
 
@@ -194,17 +201,23 @@ def queue_triggers(
     channels: Sequence[str],
     base_url: str | None,
     routes: Sequence[Route] = (),
+    flaps: Mapping[int, Any] | None = None,
+    flap: FlapRule | None = None,
 ) -> None:
-    """Trigger rows for alerts (candidate, reason, alert id, dedup key, name, opened at)."""
+    """Trigger rows for alerts (candidate, reason, alert id, dedup key, name, opened at);
+    ``flaps``: the services' flapping states (store.flapping.record_changes)."""
+    flaps = flaps or {}
     outbox = []
     for c, reason, alert_id, dedup_key, name, opened_at in opened:
         event = payload(
             NotificationKind.TRIGGER, c, alert_id=alert_id, dedup_key=dedup_key, name=name,
             reason=reason, opened_at=opened_at, closed_at=None, now=now, base_url=base_url,
         )
+        f = flaps.get(c.service_id, flapping.NORMAL)
         outbox += [
-            _notification(alert_id, channel, NotificationKind.TRIGGER, event, now, target_id)
+            _notification(alert_id, channel, kind, flapping.event_for(event, kind, f, flap), now, target_id)
             for channel, target_id in destinations(routes, channels, c.team, c.priority, c.labels)
+            if (kind := kind_for(f.mode, NotificationKind.TRIGGER, channel))
         ]
     insert_rows(conn, notifications, outbox)
 
@@ -236,8 +249,10 @@ def close_alerts(
     now: datetime,
     channels: Sequence[str],
     base_url: str | None,
+    flap: FlapRule | None = None,
 ) -> list[int]:
-    """Clear ``down``, close the open alerts, queue resolves. Returns alert ids closed."""
+    """Clear ``down``, close the open alerts, queue resolves (a flapping service's as
+    core.flapping says). Returns alert ids closed."""
     by_id = {c.service_id: (c, reason) for c, reason in decided}
     won = _compare_and_set(
         conn,
@@ -266,6 +281,12 @@ def close_alerts(
     closed: list[int] = []
     outbox = []
     where = owed(conn, [alert.alert_id for alert in open_alerts_by_service.values()], channels)
+    # Deactivating is not flapping: resolved at once, and any flapping episode ends.
+    deactivated = [sid for sid in open_alerts_by_service if by_id[sid][1] == CloseReason.DEACTIVATED]
+    flapping.end(conn, [sid for sid in deactivated if by_id[sid][0].flapping])
+    flaps = flapping.record_changes(
+        conn, {sid: alert.external_reference_id for sid, alert in open_alerts_by_service.items()
+               if sid not in deactivated}, now, flap)
     for service_id in sorted(won):
         c, reason = by_id[service_id]
         alert = open_alerts_by_service.get(service_id)
@@ -278,9 +299,11 @@ def close_alerts(
             NotificationKind.RESOLVE, c, alert_id=alert.alert_id, dedup_key=alert.external_reference_id, name=alert.alert_name,
             reason=reason, opened_at=alert.created_date, closed_at=now, now=now, base_url=base_url,
         )
+        f = flaps.get(service_id, flapping.NORMAL)
         outbox += [
-            _notification(alert.alert_id, channel, NotificationKind.RESOLVE, event, now, target_id)
+            _notification(alert.alert_id, channel, kind, flapping.event_for(event, kind, f, flap), now, target_id)
             for channel, target_id in where[alert.alert_id]
+            if (kind := kind_for(f.mode, NotificationKind.RESOLVE, channel))
         ]
     insert_rows(conn, notifications, outbox)
     return closed

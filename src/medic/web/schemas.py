@@ -20,6 +20,7 @@ from pydantic import (
     StringConstraints,
 )
 
+from medic.core import hysteresis
 from medic.core.dependencies import MAX_DEPENDS_ON
 from medic.core.transitions import MUTE_FOR_PATTERN, parse_mute_for
 from medic.core.model import DEFAULT_PRIORITY, DEFAULT_TEAM, Priority, ServiceState, Status
@@ -111,6 +112,8 @@ DependsOn = Annotated[list[HeartbeatName], Field(max_length=MAX_DEPENDS_ON, desc
 Minutes = Annotated[int, Field(strict=True, ge=1, le=525600, description="minutes")]
 Count = Annotated[int, Field(strict=True, ge=1, le=10000)]
 Seconds = Annotated[int, Field(strict=True, ge=0, le=31536000)]
+# Hysteresis (docs/alerting.md): failures in a row that open an alert, successes in a row that close it.
+Streak = Annotated[int, Field(strict=True, ge=hysteresis.MIN, le=hysteresis.MAX)]
 
 
 def _mute_for(value: str) -> str:
@@ -222,6 +225,10 @@ class ServiceCreate(Strict):
     max_duration_seconds: Annotated[int, Field(strict=True, ge=1, le=31536000)] | None = None
     labels: Labels | None = None
     depends_on: DependsOn | None = None
+    failures_to_open: Streak = Field(hysteresis.DEFAULT, description="missed or failed windows (or slots) in a row "
+                                     "before an alert opens")
+    successes_to_close: Streak = Field(hysteresis.DEFAULT, description="successes in a row, after the alert opened, "
+                                       "before it closes")
     environment: Annotated[
         str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
     ] | None = None
@@ -254,6 +261,8 @@ class ServiceUpdate(Strict):
     schedule: ScheduleIn | None = None
     labels: Labels | None = None  # replaces the service's labels; null or {} clears them
     depends_on: DependsOn | None = None  # replaces the service's dependencies; null or [] clears them
+    failures_to_open: Streak = None
+    successes_to_close: Streak = None
 
 
 LABEL_FILTER = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._/-]{0,62})=([^,=\x00-\x1f\x7f]{1,255})\s*$")
@@ -337,6 +346,11 @@ class ServiceOut(BaseModel):
     last_status: str | None
     labels: dict[str, str] = {}
     depends_on: list[str] = []  # heartbeat names (docs/alerting.md, "Dependencies")
+    failures_to_open: int = hysteresis.DEFAULT
+    successes_to_close: int = hysteresis.DEFAULT
+    # Changing state too often (docs/alerting.md, "Flapping"): pages paused since then.
+    flapping: bool = False
+    flapping_since: datetime | None = None
     state: one_of(ServiceState)
     # {"kind": "interval", ...} or {"kind": "cron", "cron", "timezone", "description", "next_slots", ...}
     schedule: dict[str, Any]

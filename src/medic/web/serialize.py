@@ -50,6 +50,7 @@ def service_out(row: Any, now: datetime, ratios: Mapping[str, float | None] | No
     data = dict(row._mapping)
     data["labels"] = data.get("labels") or {}
     data["depends_on"] = depends_on or []
+    data["flapping"] = data.get("flapping_since") is not None
     data["state"] = state_of(
         active=row.active, muted=row.muted, down=row.down, last_heartbeat_at=row.last_heartbeat_at
     ).value

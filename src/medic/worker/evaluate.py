@@ -8,11 +8,12 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Sequence
 
 from medic.config import Settings
+from medic.core.flapping import Rule as FlapRule
 from medic.core.gaps import Gap, GapCause, cycle_gap_cause, cycle_gap_seconds, is_gap
 from medic.core.maintenance import window_at
 from medic.core.transitions import Action, auto_unmute_cutoff, decide
 from medic.core.model import NotificationKind, channel_receives
-from medic.store import dependencies, gaps, maintenance, schedules
+from medic.store import dependencies, flapping, gaps, maintenance, schedules
 from medic.store import worker_state as ws
 from medic.store import transitions as store
 from medic.store.escalations import escalate
@@ -45,6 +46,7 @@ class EvaluationResult:
     # Dependencies (docs/alerting.md): opened without a page; paged on their own later.
     suppressed: list[int] = field(default_factory=list)
     released: list[int] = field(default_factory=list)
+    settled: list[int] = field(default_factory=list)  # flapping services' states reported (core/flapping.py)
 
 
 def evaluate(
@@ -61,6 +63,7 @@ def evaluate(
         timedelta(minutes=settings.reminder_interval_minutes) if settings.reminder_interval_minutes else None
     )
     remind_before = now - reminder_every if reminder_every else None
+    flap = FlapRule(settings.flap_changes, settings.flap_minutes) if settings.flap_changes else None
     result = EvaluationResult()
     with engine.begin() as conn:
         # First, before this transaction locks any service row: a second worker applying
@@ -87,17 +90,18 @@ def evaluate(
         maintenance.hold(conn, held)
         result.held = len(held)
         if to_close:
-            result.closed = store.close_alerts(conn, to_close, now, channels, settings.base_url)
+            result.closed = store.close_alerts(conn, to_close, now, channels, settings.base_url, flap)
         routes = live_routes(conn)
         if to_open:
             result.opened, result.suppressed = dependencies.open_alerts(
-                conn, to_open, now, channels, settings.base_url, routes, open_through)
+                conn, to_open, now, channels, settings.base_url, routes, open_through, flap)
         result.released = dependencies.release_due(
             conn, now, timedelta(minutes=settings.dependency_grace_minutes), channels, settings.base_url, routes)
         if to_remind:
             told = [channel for channel in channels if channel_receives(channel, NotificationKind.REMINDER)]
             result.reminded = store.remind(conn, to_remind, now, remind_before, told, settings.base_url)
         result.escalated = escalate(conn, now, routes)
+        result.settled = flapping.settle(conn, now, channels, settings.base_url, routes)
     for gap, moved in result.gaps:
         log.warning(
             "gap detected: %s from %s to %s (%d s); %d services due in it get a fresh window from its end",
@@ -107,6 +111,8 @@ def evaluate(
         log.info("auto-unmuted %d services", result.unmuted)
     if result.held:
         log.info("held by maintenance windows: %d services", result.held)
+    if result.settled:
+        log.info("flapping ended: the state of %d services reported", len(result.settled))
     if result.opened or result.closed:
         log.info("alerts opened: %d, closed: %d", len(result.opened), len(result.closed))
     if result.suppressed or result.released:

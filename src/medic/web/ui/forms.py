@@ -76,8 +76,9 @@ def reason(args) -> str | None:
 
 # The edit form: every field of ServiceUpdate a person edits as text.
 EDITABLE = ("service_name", "team", "priority", "alert_interval", "threshold", "grace_period_seconds",
-            "max_duration_seconds", "runbook")
-INTEGERS = {"alert_interval", "threshold", "grace_period_seconds", "max_duration_seconds"}
+            "max_duration_seconds", "failures_to_open", "successes_to_close", "runbook")
+INTEGERS = {"alert_interval", "threshold", "grace_period_seconds", "max_duration_seconds", "failures_to_open",
+            "successes_to_close"}
 CLEARABLE = {"runbook", "max_duration_seconds"}  # blank clears them
 
 
