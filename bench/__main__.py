@@ -22,7 +22,7 @@ FULL = {
     "layouts": lambda: layouts.run(runs=2, seconds=10),
     "ceilings": lambda: ceilings.run(runs=2, seconds=10),
     "profile": lambda: profile.run(connections=64, seconds=15),
-    "ingest-sqlite": lambda: ingest.sqlite(runs=2, seconds=15),
+    "ingest-sqlite": lambda: ingest.sqlite(runs=3, seconds=10, connections=(16, 64, 256)),
     "cycle": lambda: worker_cycle.postgres([10_000, 100_000, 1_000_000], runs=2),
     "cycle-sqlite": lambda: worker_cycle.sqlite([10_000, 100_000], runs=2),
     "outage": lambda: outage.postgres(runs=2, deliver_runs=1),
@@ -34,7 +34,7 @@ FULL = {
 
 QUICK = {
     "ingest": lambda: ingest.postgres(runs=2, seconds=5, warm_seconds=1),
-    "ingest-sqlite": lambda: ingest.sqlite(runs=2, seconds=5, warm_seconds=1),
+    "ingest-sqlite": lambda: ingest.sqlite(runs=2, seconds=5, warm_seconds=1, connections=(16, 64, 256)),
     "cycle": lambda: worker_cycle.postgres([10_000], runs=2, budget=40_000),
     "cycle-sqlite": lambda: worker_cycle.sqlite([10_000], runs=2, budget=40_000),
     "outage": lambda: outage.postgres(runs=2, deliver_runs=0),
