@@ -110,16 +110,24 @@ def _open_idle(port: int, count: int) -> tuple[list[socket.socket], int]:
     for n in range(count):
         body = b'{"heartbeat_name":"bench-%d","status":"UP"}' % (n % 1000)
         sock = socket.create_connection(("127.0.0.1", port), timeout=10)
-        sock.sendall(REQUEST % (len(body), body))
-        reply = sock.recv(65536)
-        answered += reply.startswith(b"HTTP/1.1 201")
         held.append(sock)
+        sock.sendall(REQUEST % (len(body), body))
+        try:
+            reply = sock.recv(65536)
+        except TimeoutError:
+            continue  # no answer within 10 s: counted as not answered
+        answered += reply.startswith(b"HTTP/1.1 201")
     return held, answered
 
 
 def idle(medic_url: str, *, count: int) -> dict:
-    # Keep-alive long enough for every connection to stay open while it is measured.
-    server = common.start_medic_serve(medic_url, name="medic-serve-idle", WEB_KEEPALIVE_SECONDS="300")
+    # Keep-alive long enough for every connection to stay open while it is measured, and
+    # room for them: an open connection holds one of WEB_CONNECTIONS per process until
+    # WEB_KEEPALIVE_SECONDS of silence close it, so at the default 2 x 1,000 the 2,001st
+    # would wait.
+    per_process = str(count // int(common.WEB_CONCURRENCY) + 500)
+    server = common.start_medic_serve(medic_url, name="medic-serve-idle", WEB_KEEPALIVE_SECONDS="300",
+                                      WEB_CONNECTIONS=per_process)
     held: list[socket.socket] = []
     try:
         server.wait_ready()
@@ -141,7 +149,7 @@ def idle(medic_url: str, *, count: int) -> dict:
         "fresh_heartbeat_ms": round(probe_ms, 1), "fresh_answered": bool(fresh_answered),
         "web_peak_rss_mib_before": max(v for v in before.values() if v) / 1024,
         "web_peak_rss_mib_with_idle": max(v for v in after.values() if v) / 1024,
-        "web_processes": len(after),
+        "web_processes": len(after), "web_connections_per_process": int(per_process),
     }
     common.log(f"idle: {answered}/{count} answered, web peak RSS {result['web_peak_rss_mib_before']:.0f} -> "
                f"{result['web_peak_rss_mib_with_idle']:.0f} MiB; a fresh heartbeat meanwhile {probe_ms:.0f} ms")
