@@ -43,6 +43,9 @@ class Settings(BaseModel):
     web_worker_class: Literal["auto", "gevent", "gthread"] = Field("auto", alias="WEB_WORKER_CLASS")
     web_connections: int = Field(1000, alias="WEB_CONNECTIONS", ge=1, le=100_000)
     web_threads: int = Field(16, alias="WEB_THREADS", ge=1, le=256)
+    # `medic run` keeps its threads on one CPU (docs/performance.md): on two or more, they
+    # pass Python's GIL from core to core and a heartbeat's CPU grew fivefold by 256 connections.
+    run_one_cpu: bool = Field(True, alias="MEDIC_RUN_ONE_CPU")
     # How long a connection may take to send a request's line and headers, the wait on an
     # idle keep-alive connection included. Behind a load balancer, make it longer than the
     # balancer's own idle timeout, or it may reuse a connection just closed.

@@ -20,6 +20,8 @@ log = logging.getLogger("medic")
 def run() -> None:
     """Web, worker and daily cleanup in one process, on the embedded SQLite default."""
     settings = common.settings(LOG_FORMAT="text", HOST="127.0.0.1", MEDIC_AUTH="disabled")
+    if settings.run_one_cpu:
+        _keep_to_one_cpu()  # first: the threads started below inherit it
     from medic.store.migrate import upgrade
     from medic.web import create_app
     from medic.web.waitress_server import create_server
@@ -52,6 +54,16 @@ def run() -> None:
         thread.join(timeout=30)
         app.extensions["medic"].ingest.close()
         engine.dispose()
+
+
+def _keep_to_one_cpu() -> None:
+    """Keep this process's threads on one of the CPUs it may use. One process runs
+    Python on one core at a time anyway (the GIL); spread over several, its threads
+    hand the GIL from core to core, and `medic run` on two cores fell from 1,700 to
+    250 heartbeats/s between 16 and 256 connections (bench/RESULTS.md)."""
+    allowed = getattr(os, "sched_getaffinity", lambda _pid: set())(0)
+    if len(allowed) > 1:
+        os.sched_setaffinity(0, {max(allowed)})
 
 
 @click.command()
