@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
+
 import textwrap
 
 import pytest
@@ -300,7 +302,11 @@ maintenance:
 def test_maintenance_windows(server, api, tmp_path):
     if api.get("/v2/maintenance").status_code == 404:
         pytest.skip("this server has no /v2/maintenance yet")
-    once = "  - team: payments\n    start: 2026-01-06T02:00:00Z\n    end: 2026-01-06T04:00:00Z\n    reason: upgrade\n"
+    # In the future of both clocks: the server's (injected) and the one apply judges
+    # "already over" by (this machine's).
+    start = (datetime.now(timezone.utc) + timedelta(days=30)).strftime("%Y-%m-%dT%H:00:00Z")
+    end = (datetime.now(timezone.utc) + timedelta(days=30, hours=2)).strftime("%Y-%m-%dT%H:00:00Z")
+    once = f"  - team: payments\n    start: {start}\n    end: {end}\n    reason: upgrade\n"
     weekly = ("  - services: [billing-hb]\n    cron: \"0 2 * * 0\"\n    timezone: Europe/Berlin\n    duration_minutes: 60\n"
               "    reason: weekly vacuum\n")
     path = write(tmp_path, CONFIG + "maintenance:\n" + once + weekly)

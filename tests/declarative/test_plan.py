@@ -4,7 +4,9 @@ server yet, and the normal forms the diff compares."""
 from __future__ import annotations
 
 from medic.declarative.document import Document
-from medic.declarative.plan import CREATE, LEAVE, REMOVE, UNCHANGED, State, make_plan
+from datetime import datetime, timezone
+
+from medic.declarative.plan import CREATE, ENDED, LEAVE, REMOVE, UNCHANGED, State, describe, make_plan, summary
 
 ONCE = {"team": "payments", "start": "2026-06-01T04:00:00+02:00", "end": "2026-06-01T06:00:00+02:00", "reason": "upgrade"}
 WEEKLY = {"services": ["b-hb", "a-hb"], "cron": "0 2 * * 0", "duration_minutes": 90, "reason": "vacuum"}
@@ -49,3 +51,16 @@ def test_a_server_without_the_maintenance_api():
     assert made.problems and "no maintenance API" in made.problems[0]
     made = plan([], None, prune=True)
     assert not made.problems and made.changes == []
+
+
+def test_a_one_off_window_already_over_is_left_out_not_sent():
+    # The server lists only windows in force or upcoming and refuses to create one that
+    # has ended: a file still holding last week's window must apply cleanly.
+    document = Document.model_validate({"maintenance": [ONCE, WEEKLY]})
+    after = datetime(2026, 6, 2, tzinfo=timezone.utc)
+    made = make_plan(document, State([], [], []), prune=True, now=after)
+    assert actions(made) == [(ENDED, []), (CREATE, [("POST", "/v2/maintenance")])]
+    assert describe(made.changes[0])[0].endswith("ended before this apply, left out")
+    assert summary(made) == "1 to create, 1 ended"
+    before = datetime(2026, 6, 1, tzinfo=timezone.utc)
+    assert [a for a, _ in actions(make_plan(document, State([], [], []), now=before))] == [CREATE, CREATE]

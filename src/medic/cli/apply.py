@@ -9,6 +9,8 @@ The files are validated whole before the server is asked anything.
 from __future__ import annotations
 
 import sys
+from datetime import datetime, timezone
+
 import click
 
 from medic.cli.http_client import Unsent, client, connection_options, request
@@ -51,7 +53,7 @@ def apply(paths, dry_run, prune, url, api_key, timeout, retries) -> None:
             state = remote.read_state(call)
         except Unsent as exc:
             raise click.ClickException(f"cannot read the current state: {exc}") from None
-        plan = planning.make_plan(document, state, prune=prune)
+        plan = planning.make_plan(document, state, prune=prune, now=datetime.now(timezone.utc))
         if plan.problems:
             for problem in plan.problems:
                 click.echo(f"medic apply: {problem}", err=True)

@@ -21,6 +21,7 @@ MASK = "********"  # how the routes API shows a secret it holds encrypted
 STORED = {"stored": True}
 
 CREATE, UPDATE, UNCHANGED, DEACTIVATE, REMOVE, LEAVE = "create", "update", "unchanged", "deactivate", "remove", "leave"
+ENDED = "ended"  # a one-off maintenance window over before the apply: nothing to send
 
 
 @dataclass(frozen=True)
@@ -176,11 +177,14 @@ def _differences(current: dict[str, Any], desired: dict[str, Any], prefix: str =
 # --- the plan ---------------------------------------------------------------------
 
 
-def make_plan(document: Document, state: State, *, prune: bool = False) -> Plan:
+def make_plan(document: Document, state: State, *, prune: bool = False, now: datetime | None = None) -> Plan:
+    """What to send to make the server match ``document``; ``now``, when given, leaves
+    out the one-off maintenance windows already over (the server lists only windows in
+    force or upcoming, and refuses to create one that has ended)."""
     plan = Plan()
     _plan_services(plan, document, state, prune)
     _plan_routes(plan, document, state, prune)
-    _plan_maintenance(plan, document, state, prune)
+    _plan_maintenance(plan, document, state, prune, now)
     return plan
 
 
@@ -269,8 +273,14 @@ def maintenance_key(form: dict[str, Any]) -> str:
     return f"{scope} {when}"
 
 
-def _plan_maintenance(plan: Plan, document: Document, state: State, prune: bool) -> None:
-    wanted = [maintenance_form(m.model_dump(mode="json")) for m in document.maintenance]
+def _plan_maintenance(plan: Plan, document: Document, state: State, prune: bool, now: datetime | None) -> None:
+    wanted = []
+    for window in document.maintenance:
+        form = maintenance_form(window.model_dump(mode="json"))
+        if now is not None and window.end is not None and window.end <= now:
+            plan.changes.append(Change("maintenance", maintenance_key(form), ENDED))
+        else:
+            wanted.append(form)
     if state.maintenance is None:
         if wanted:
             plan.problems.append(f"the file has {len(wanted)} maintenance window(s), but this Medic server has no "
@@ -320,7 +330,8 @@ def exported(state: State) -> dict[str, Any]:
 _SHOWN = {CREATE: ("+", "create", "created"), UPDATE: ("~", "update", "updated"), UNCHANGED: ("=", "unchanged", "unchanged"),
           DEACTIVATE: ("-", "deactivate", "deactivated"), REMOVE: ("-", "remove", "removed"),
           LEAVE: ("?", "not in the file, left alone (--prune to deactivate or remove)",
-                  "not in the file, left alone (--prune to deactivate or remove)")}
+                  "not in the file, left alone (--prune to deactivate or remove)"),
+          ENDED: ("=", "ended before this apply, left out", "ended before this apply, left out")}
 
 
 def _shown(value: Any) -> str:
@@ -343,5 +354,5 @@ def summary(plan: Plan, done: bool = False) -> str:
         return "no changes: Medic matches the file" + (f" ({counts[LEAVE]} not in the file, left alone)" if LEAVE in counts else "")
     words = [(CREATE, "created" if done else "to create"), (UPDATE, "updated" if done else "to update"),
              (DEACTIVATE, "deactivated" if done else "to deactivate"), (REMOVE, "removed" if done else "to remove"),
-             (UNCHANGED, "unchanged"), (LEAVE, "left alone")]
+             (UNCHANGED, "unchanged"), (ENDED, "ended"), (LEAVE, "left alone")]
     return ", ".join(f"{counts[action]} {word}" for action, word in words if counts.get(action))
