@@ -141,3 +141,21 @@ def test_odd_ranges_are_empty_or_a_clear_400(svc, clock):
     response = svc.api.get("/v2/services/ranges/slots", params={"from": "2026-01-05T12:00:00Z",
                                                                 "to": "2026-01-05T11:00:00Z"})
     assert response.status_code == 400 and response.json()["message"] == "invalid query: from: must be before to"
+
+
+def test_windows_medic_itself_could_not_receive_in_are_unknown(svc, clock, engine):
+    # A silence that was Medic's own outage (docs/alerting.md, "When Medic itself was
+    # down") is nobody's missed window.
+    from medic.core.gaps import Gap, GapCause
+    from medic.store import gaps
+
+    svc.register("quiet", alert_interval=5)
+    beat_every_minute(svc, clock, "quiet", 11)  # 12:00 .. 12:10: due at 12:15
+    with engine.begin() as conn:
+        gaps.record(conn, Gap(at(2026, 1, 5, 12, 14), at(2026, 1, 5, 12, 22), GapCause.WEB.value), clock())
+    clock.set(at(2026, 1, 5, 12, 27))
+    beat_every_minute(svc, clock, "quiet", 13)  # 12:27 .. 12:39, now 12:40
+    assert windows(svc, "quiet") == [
+        ("12:00", "on_time"), ("12:05", "on_time"), ("12:10", "unknown"),
+        ("12:15", "unknown"), ("12:20", "unknown"), ("12:25", "missed"),
+        ("12:30", "on_time"), ("12:35", "on_time")]

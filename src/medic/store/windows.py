@@ -10,12 +10,13 @@ every second sends a handful of rows to Python, not its heartbeats.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping
 
 from sqlalchemy import Connection, case, extract, func, or_, select
 
 from medic.core import windows
 from medic.core.model import GOOD_STATUSES, Status
+from medic.store import gaps as outage_gaps
 from medic.store.tables import heartbeat_events, service_slots
 
 # The ratios' periods, in days (GET /service/<name>).
@@ -104,9 +105,10 @@ def first_listed(conn: Connection, service: Mapping[str, Any], now: datetime, re
 
 def interval_windows(
     conn: Connection, service: Mapping[str, Any], start: datetime, end: datetime, *, now: datetime,
-    retention_days: int, limit: int | None = None, outages: Sequence[windows.Span] = (),
+    retention_days: int, limit: int | None = None,
 ) -> list[windows.Window]:
-    """The ended windows of an interval service starting in [start, end), oldest first."""
+    """The ended windows of an interval service starting in [start, end), oldest first;
+    those one of Medic's own recorded outages overlapped are ``unknown`` (core/gaps.py)."""
     width = service["alert_interval"] * 60
     if start >= now or end <= start:
         return []  # no window that starts then has ended
@@ -124,6 +126,7 @@ def interval_windows(
     late, missed = windows.overdue_spans(
         success_gaps(conn, service, since, until), width, service["grace_period_seconds"])
     down = down_changes(conn, service["service_id"], first, until)
+    outages = [(gap.start, gap.end) for gap in outage_gaps.ended_since(conn, first) if gap.start < until]
     return windows.judge(first, count, width, missed=missed, down=down, late=late, outages=outages)
 
 
