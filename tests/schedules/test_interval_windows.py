@@ -159,3 +159,19 @@ def test_windows_medic_itself_could_not_receive_in_are_unknown(svc, clock, engin
         ("12:00", "on_time"), ("12:05", "on_time"), ("12:10", "unknown"),
         ("12:15", "unknown"), ("12:20", "unknown"), ("12:25", "missed"),
         ("12:30", "on_time"), ("12:35", "on_time")]
+
+
+def test_windows_in_a_maintenance_window_are_noted_with_it(svc, clock):
+    svc.register("nightly-db", alert_interval=5, team="db")
+    beat_every_minute(svc, clock, "nightly-db", 11)  # 12:00 .. 12:10, now 12:11
+    made = svc.api.post("/v2/maintenance", json={"team": "db", "start": "2026-01-05T12:14:00Z",
+                                                 "end": "2026-01-05T12:26:00Z", "reason": "db upgrade"})
+    assert made.status_code == 201, made.text
+    clock.set(at(2026, 1, 5, 12, 27))
+    beat_every_minute(svc, clock, "nightly-db", 8)  # 12:27 .. 12:34, now 12:35
+    rows = svc.api.get("/v2/services/nightly-db/slots", params=DAY).json()["results"]
+    noted = {row["slot_at"][11:16]: row["maintenance_id"] for row in rows}
+    window = made.json()["results"]["id"]
+    assert noted == {"12:00": None, "12:05": None, "12:10": window, "12:15": window, "12:20": window,
+                     "12:25": window, "12:30": None}
+    assert svc.service("nightly-db")["on_time_ratio_7d"] == 1.0  # the silence in the window is left out

@@ -127,6 +127,17 @@ def window_at(windows: Iterable[Window], service_id: int, team: str, labels: Map
     return found
 
 
+def window_over(windows: Iterable[Window], service_id: int, team: str, labels: Mapping[str, str] | None,
+                start: datetime, end: datetime) -> int | None:
+    """The id of a window the service was in at the start or the close of [start, end)
+    (an interval service's window, noted as a cron slot is); None if neither."""
+    for t in (start, end - timedelta(microseconds=1)):
+        found = window_at(windows, service_id, team, labels, t)
+        if found is not None:
+            return found[0].window_id
+    return None
+
+
 def check_times(*, start: datetime | None, end: datetime | None, cron: str | None, timezone: str | None,
                 duration_minutes: int | None, now: datetime) -> schedule.Cron | None:
     """The rules a window's times follow; MaintenanceError naming the field, else the

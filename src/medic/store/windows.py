@@ -15,8 +15,10 @@ from typing import Any, Mapping
 from sqlalchemy import Connection, case, extract, func, or_, select
 
 from medic.core import windows
+from medic.core.maintenance import window_over
 from medic.core.model import GOOD_STATUSES, Status
 from medic.store import gaps as outage_gaps
+from medic.store import maintenance
 from medic.store.tables import heartbeat_events, service_slots
 
 # The ratios' periods, in days (GET /service/<name>).
@@ -135,6 +137,10 @@ def on_time_ratios(conn: Connection, service: Mapping[str, Any], now: datetime, 
     of that period that were on time (None without windows)."""
     longest = max(RATIO_DAYS)
     judged = interval_windows(conn, service, now - timedelta(days=longest), now, now=now, retention_days=retention_days)
+    # Windows in a maintenance window are left out, as cron slots are (docs/maintenance.md).
+    held = maintenance.windows_since(conn, judged[0].start) if judged else []
+    judged = [w for w in judged if window_over(held, service["service_id"], service["team"], service.get("labels"),
+                                               w.start, w.end) is None]
     return {
         f"on_time_ratio_{days}d": windows.on_time_ratio(
             w.outcome for w in judged if w.start >= now - timedelta(days=days))

@@ -10,7 +10,9 @@ from flask import Blueprint
 from medic.core import schedule, transitions
 from medic.core.dependencies import DependencyError
 from medic.core.health import window_fits_retention
+from medic.core.maintenance import window_over
 from medic.store import dependencies as dependency_store
+from medic.store import maintenance as maintenance_store
 from medic.store import schedules as slot_store
 from medic.store import services as store
 from medic.store import windows as window_store
@@ -295,8 +297,10 @@ def list_slots(heartbeat_name: str, query: SlotsQuery):
         if cron is None:  # interval windows, derived from the heartbeats
             judged = window_store.interval_windows(conn, row._mapping, start, end, now=now, limit=query.limit,
                                                    retention_days=rt.settings.heartbeat_retention_days)
-            out = [SlotOut(slot_at=w.start, local=None, outcome=w.outcome.value, signal_at=None).model_dump(mode="json")
-                   for w in judged]
+            held = maintenance_store.windows_since(conn, judged[0].start) if judged else []
+            out = [SlotOut(slot_at=w.start, local=None, outcome=w.outcome.value, signal_at=None,
+                           maintenance_id=window_over(held, row.service_id, row.team, row.labels, w.start, w.end))
+                   .model_dump(mode="json") for w in judged]
             return reply(out, f"{len(out)} windows")
         rows = slot_store.list_slots(conn, row.service_id, start, end, query.limit)
     out = [
