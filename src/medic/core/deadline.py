@@ -177,6 +177,27 @@ def status_after_heartbeat(previous: str | None, status: str) -> str:
     return status
 
 
+def cron_success_moves_nothing(
+    cron: schedule.Cron, grace_seconds: int, *, status: str, at: datetime, previous_status: str | None,
+    previous_success: datetime | None, changed: datetime, max_duration_seconds: int | None,
+    failures_to_open: int = hysteresis.DEFAULT, successes_to_close: int = hysteresis.DEFAULT,
+) -> bool:
+    """Whether a cron service's heartbeat at ``at`` leaves its deadline and slots as they
+    are: a success after a success, meeting the slot the previous one met (a service that
+    beats often meets one slot many times). Only its newest success time moves, which the
+    heartbeat batch statement writes itself, so nothing needs recounting. ``changed``: when
+    the service was registered or last changed; a success before it (another schedule,
+    another grace) proves nothing about the slots of this one."""
+    if max_duration_seconds is not None or hysteresis.applies(failures_to_open, successes_to_close):
+        return False
+    if status not in GOOD_STATUSES or previous_status not in GOOD_STATUSES:
+        return False
+    if previous_success is None or previous_success <= changed:
+        return False
+    met = schedule.slot_met_by(cron, at, grace_seconds)
+    return met is not None and met == schedule.slot_met_by(cron, previous_success, grace_seconds)
+
+
 def needs_recount(threshold: int, max_duration_seconds: int | None, cron: str | None = None,
                   failures_to_open: int = hysteresis.DEFAULT, successes_to_close: int = hysteresis.DEFAULT) -> bool:
     """Whether a heartbeat's deadline needs the newest signals read back: the batch

@@ -28,7 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import psycopg as postgresql_psycopg
 from sqlalchemy.exc import DBAPIError
 
-from medic.core import deadline
+from medic.core import deadline, schedule
 from medic.core.model import GOOD_STATUSES, JOB_FAILED, JOB_RUNNING, Status
 from medic.store import schedules
 from medic.store import services as service_queries
@@ -69,9 +69,11 @@ _RETURNED = (
     services.c.alert_interval,
     services.c.grace_period_seconds,
     services.c.date_added,
+    services.c.date_modified,
     services.c.max_duration_seconds,
     services.c.last_status,
     services.c.cron,
+    services.c.timezone,
     services.c.failures_to_open,
     services.c.successes_to_close,
 )
@@ -84,7 +86,10 @@ def _batch_set(source: str) -> str:
     settle without the history (tests/store/test_deadline_sql.py holds them equal to
     it); the others keep their deadline and are recounted by the caller
     (``needs_recount``)."""
+    good = ", ".join(f"'{status}'" for status in sorted(GOOD_STATUSES))  # fixed words, not input
     return f"""SET last_heartbeat_at = :at,
+            last_success_at = CASE WHEN services.cron IS NOT NULL AND {source}.status IN ({good}) THEN :at
+                                   ELSE services.last_success_at END,
             last_status = CASE WHEN services.last_status = :failed THEN services.last_status
                                WHEN services.last_status = :running AND {source}.status <> :down
                                    THEN services.last_status
@@ -110,7 +115,7 @@ def _batch_set(source: str) -> str:
 _STORE_BATCH_PG = text(
     f"""
     WITH locked AS MATERIALIZED (
-        SELECT s.service_id, v.name_lower, v.status
+        SELECT s.service_id, v.name_lower, v.status, s.last_status AS prev_status, s.last_success_at AS prev_success
         FROM unnest(CAST(:names AS text[]), CAST(:last_statuses AS text[])) AS v(name_lower, status)
         JOIN services AS s ON lower(s.heartbeat_name) = v.name_lower
         WHERE s.active
@@ -122,8 +127,9 @@ _STORE_BATCH_PG = text(
         WHERE services.service_id = locked.service_id
         RETURNING locked.name_lower, services.service_id, services.heartbeat_name, services.service_name,
             services.team, services.priority, services.threshold, services.alert_interval,
-            services.grace_period_seconds, services.date_added, services.max_duration_seconds,
-            services.last_status, services.cron, services.failures_to_open, services.successes_to_close
+            services.grace_period_seconds, services.date_added, services.date_modified, services.max_duration_seconds,
+            services.last_status, services.cron, services.timezone, services.failures_to_open,
+            services.successes_to_close, locked.prev_status, locked.prev_success
     ), inserted AS (
         INSERT INTO heartbeat_events (service_id, time, status)
         SELECT touched.service_id, :at, b.status
@@ -135,7 +141,8 @@ _STORE_BATCH_PG = text(
     SELECT inserted.heartbeat_id, touched.*
     FROM inserted JOIN touched USING (service_id)
     """
-).columns(column("heartbeat_id", BigInteger), column("name_lower", String), *_RETURNED)
+).columns(column("heartbeat_id", BigInteger), column("name_lower", String), *_RETURNED,
+           column("prev_status", String), column("prev_success", services.c.last_success_at.type))
 
 
 # The same statement as psycopg takes it, for the group-commit writer's autocommit path.
@@ -324,11 +331,25 @@ def outcomes(
             )
         )
         if deadline.needs_recount(row["threshold"], row["max_duration_seconds"], row["cron"],
-                                  row["failures_to_open"], row["successes_to_close"]):
+                                  row["failures_to_open"], row["successes_to_close"]) \
+                and not _success_moves_nothing(row, beat.status, now):
             # The statement kept the deadline; count the newest signals instead
             # (after the insert, once per service however often it is in the batch).
             recount[row["service_id"]] = row
     return results, recount
+
+
+def _success_moves_nothing(row: Mapping, status: str, now: datetime) -> bool:
+    # PostgreSQL's batch statement hands back the status and success before it (SQLite's
+    # does not: its services are recounted as before).
+    if "prev_status" not in row or row["cron"] is None:
+        return False
+    cron = schedule.Cron(row["cron"], row["timezone"] or schedule.DEFAULT_TIMEZONE)
+    return deadline.cron_success_moves_nothing(
+        cron, row["grace_period_seconds"], status=status, at=now, previous_status=row["prev_status"],
+        previous_success=row["prev_success"], changed=row["date_modified"],
+        max_duration_seconds=row["max_duration_seconds"], failures_to_open=row["failures_to_open"],
+        successes_to_close=row["successes_to_close"])
 
 
 def successes(results: Sequence[Stored | str | Exception]) -> set[int]:
