@@ -18,7 +18,7 @@ from bench import (
 PARTS = ("ingest", "layouts", "ceilings", "profile", "ingest-sqlite", "cycle", "cycle-sqlite", "outage", "outage-routes", "recovery", "cleanup", "memory")
 
 FULL = {
-    "ingest": lambda: ingest.postgres(runs=2, seconds=15),
+    "ingest": lambda: ingest.postgres(runs=2, seconds=10, connections=(16, 64, 256)),
     "layouts": lambda: layouts.run(runs=2, seconds=10),
     "ceilings": lambda: ceilings.run(runs=2, seconds=10),
     "profile": lambda: profile.run(connections=64, seconds=15),
