@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable, Mapping, Sequence
 
-from functools import lru_cache
 
 from sqlalchemy import Connection, Row, and_, bindparam, func, or_, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -140,12 +139,6 @@ def _record_met(conn: Connection, slots: list[dict]) -> None:
     conn.execute(statement, slots[0] if len(slots) == 1 else slots)
 
 
-@lru_cache(maxsize=65536)
-def _slot_after(expression: str, zone: str, slot: datetime) -> datetime | None:
-    # A fleet shares few expressions and zones, and slots close together: cached.
-    return schedule.next_slot(schedule.Cron(expression, zone), slot)
-
-
 def sweep(
     conn: Connection, now: datetime, windows: Iterable[Window] = (), *, gaps: bool = False,
     through: float | None = None,
@@ -187,7 +180,7 @@ def sweep(
         slot, closed = service.next_slot_at, []
         while slot is not None and slot + grace <= now and len(closed) < SLOTS_PER_SERVICE:
             closed.append(slot)
-            slot = _slot_after(service.cron, zone, slot)
+            slot = schedule.next_slot(schedule.Cron(service.cron, zone), slot)  # cached by expression, zone, minute
         plans.append((service, closed, {
             "sid": service.service_id, "old": service.slot_check_at, "nxt": slot,
             "chk": None if slot is None else (slot + grace).timestamp(),
