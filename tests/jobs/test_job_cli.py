@@ -162,18 +162,42 @@ def test_job_command_passes_sigterm_to_the_command_and_reports_its_exit(jobs, ap
     jobs.register()
     clean = {k: v for k, v in os.environ.items() if not k.startswith("MEDIC_")}
     script = "trap 'kill $!; echo stopping >&2; exit 7' TERM; sleep 60 & echo ready; wait"
+    # The wrapper's own retry budget (5 s per request, one retry) stays well inside the
+    # wait below, so a slow server on a loaded machine cannot pass for a lost signal.
     proc = subprocess.Popen(
-        [sys.executable, "-m", "medic", "job", "--url", server.url, "nightly", "--", "sh", "-c", script],
+        [sys.executable, "-m", "medic", "job", "--url", server.url, "--timeout", "5", "--retries", "1",
+         "nightly", "--", "sh", "-c", script],
         env=clean, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     try:
         assert proc.stdout.readline() == "ready\n"  # the command runs, its trap is set
         proc.send_signal(signal.SIGTERM)  # as cron, systemd or Kubernetes stop the wrapper
-        assert proc.wait(timeout=30) == 7
+        try:
+            code = proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"medic job did not exit after SIGTERM: {process_tree_state(proc.pid)}")
+        assert code == 7, proc.stderr.read()
     finally:
         proc.kill()
     [run] = runs(api)
     assert run["state"] == "failed" and run["message"] == "exit 7: stopping"
+
+
+def process_tree_state(pid: int) -> str:
+    """Each thread's pending and blocked signals and each child's state, for a failure
+    message that says where a signal stopped."""
+    lines = []
+    for task in sorted(os.listdir(f"/proc/{pid}/task")):
+        with open(f"/proc/{pid}/task/{task}/status") as status:
+            fields = dict(line.split(":", 1) for line in status if ":" in line)
+        lines.append(f"thread {task} {fields['State'].strip()} " + " ".join(
+            f"{key}={fields[key].strip()}" for key in ("SigPnd", "ShdPnd", "SigBlk", "SigCgt")))
+    children = open(f"/proc/{pid}/task/{pid}/children").read().split()
+    for child in children:
+        with open(f"/proc/{child}/cmdline", "rb") as cmdline:
+            argv = cmdline.read().replace(b"\0", b" ").decode()
+        lines.append(f"child {child}: {argv!r}")
+    return "; ".join(lines) or "no threads"
 
 
 def test_stderr_pump_thread_never_takes_the_forwarded_signals():
