@@ -184,20 +184,21 @@ def test_job_command_passes_sigterm_to_the_command_and_reports_its_exit(jobs, ap
 
 
 def process_tree_state(pid: int) -> str:
-    """Each thread's pending and blocked signals and each child's state, for a failure
-    message that says where a signal stopped."""
+    """Each thread's pending, blocked and caught signals and each child's command line,
+    for a failure message that says where a signal stopped."""
     lines = []
     for task in sorted(os.listdir(f"/proc/{pid}/task")):
         with open(f"/proc/{pid}/task/{task}/status") as status:
             fields = dict(line.split(":", 1) for line in status if ":" in line)
         lines.append(f"thread {task} {fields['State'].strip()} " + " ".join(
             f"{key}={fields[key].strip()}" for key in ("SigPnd", "ShdPnd", "SigBlk", "SigCgt")))
-    children = open(f"/proc/{pid}/task/{pid}/children").read().split()
-    for child in children:
+    with open(f"/proc/{pid}/task/{pid}/children") as children:
+        child_pids = children.read().split()
+    for child in child_pids:
         with open(f"/proc/{child}/cmdline", "rb") as cmdline:
             argv = cmdline.read().replace(b"\0", b" ").decode()
         lines.append(f"child {child}: {argv!r}")
-    return "; ".join(lines) or "no threads"
+    return "; ".join(lines)
 
 
 def test_stderr_pump_thread_never_takes_the_forwarded_signals():
