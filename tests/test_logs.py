@@ -6,11 +6,17 @@ import io
 import json
 import logging
 import re
+import sys
+import threading
 import time
 
 import pytest
 from prometheus_client import CollectorRegistry
 
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import OperationalError
+
+from medic.config import ConfigError, load_settings
 from medic.logs import configure
 from medic.metrics import ProcessMetrics
 from medic.web import access
@@ -33,6 +39,7 @@ def logged():
     """configure() as production does, its handler writing to a buffer; yields (buffer, records)."""
     root = logging.getLogger()
     handlers, level = root.handlers[:], root.level
+    hooks = sys.excepthook, threading.excepthook
 
     def start(level: str, fmt: str):
         configure(level, fmt)
@@ -44,6 +51,7 @@ def logged():
 
     yield start
     root.handlers[:] = handlers
+    sys.excepthook, threading.excepthook = hooks
     root.setLevel(level)
 
 
@@ -117,16 +125,71 @@ def test_ordinary_lines_with_and_without_extras(logged):
     assert [line["level"] for line in lines] == ["INFO", "WARNING", "INFO", "DEBUG"]
 
 
-def test_an_exception_line_carries_the_traceback(logged):
+def test_an_exception_line_names_it_and_where_it_was_raised_without_the_traceback(logged):
     out, _ = logged("INFO", "json")
+    try:
+        load_settings({"LOG_LEVEL": "loud"})  # raises inside Medic's own code
+    except ConfigError:
+        logging.getLogger("medic.worker").exception("worker cycle failed", extra={"cycle": 3})
+    (line,) = [json.loads(line) for line in _lines(out)]
+    assert list(line)[3:] == ["message", "cycle"] and line["cycle"] == 3
+    assert re.fullmatch(r"worker cycle failed \(ConfigError: .*LOG_LEVEL.* at medic/config\.py:\d+\)", line["message"])
+    assert "Traceback" not in out.getvalue() and "exc_info" not in line
+
+
+def test_a_database_error_line_shows_neither_the_statement_nor_its_parameters(logged, tmp_path):
+    out, _ = logged("INFO", "text")
+    engine = create_engine(f"sqlite:///{tmp_path / 'x.db'}")
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("select secret from nowhere where token = :t"), {"t": "tok-s3cr3t"})
+    except OperationalError:
+        logging.getLogger("medic.web").exception("unhandled error")
+    finally:
+        engine.dispose()
+    (line,) = _lines(out)
+    assert re.fullmatch(r".* medic\.web: unhandled error \(OperationalError: no such table: nowhere at [\w/.]+:\d+\)", line)
+    assert "tok-s3cr3t" not in line and "token" not in line
+
+
+def test_a_password_in_a_quoted_url_is_masked(logged):
+    out, _ = logged("INFO", "text")
+    try:
+        raise ValueError("cannot reach postgresql://medic:hunter2@db.internal:5432/medic\nsecond line")
+    except ValueError:
+        logging.getLogger("medic").error("start failed", exc_info=True)
+    (line,) = _lines(out)
+    assert "postgresql://medic:***@db.internal:5432/medic" in line
+    assert "hunter2" not in line and "second line" not in line
+
+
+def test_an_uncaught_exception_in_a_thread_is_one_log_line(logged):
+    out, _ = logged("INFO", "json")
+
+    def fail():
+        raise RuntimeError("thread broke")
+
+    thread = threading.Thread(target=fail, name="sweeper")
+    thread.start()
+    thread.join()
+    (line,) = [json.loads(line) for line in _lines(out)]
+    assert line["level"] == "CRITICAL"
+    assert line["message"].startswith("uncaught exception in thread sweeper (RuntimeError: thread broke at test_logs.py:")
+
+
+def test_log_tracebacks_keeps_the_full_traceback(logged):
+    root = logging.getLogger()
+    configure("INFO", "json", tracebacks=True)
+    out = io.StringIO()
+    root.handlers[0].setStream(out)
     try:
         raise ValueError("bad row")
     except ValueError:
-        logging.getLogger("medic.worker").exception("worker cycle failed", extra={"cycle": 3})
+        logging.getLogger("medic.worker").exception("worker cycle failed")
     (line,) = [json.loads(line) for line in _lines(out)]
-    assert list(line)[3:] == ["message", "exc_info", "cycle"]
-    assert line["message"] == "worker cycle failed" and line["cycle"] == 3
+    assert line["message"] == "worker cycle failed"
     assert line["exc_info"].startswith("Traceback") and line["exc_info"].endswith("ValueError: bad row")
+    assert load_settings({"LOG_TRACEBACKS": "true"}).log_tracebacks is True
 
 
 def test_the_text_format_still_writes_one_plain_line(logged):
@@ -156,5 +219,6 @@ def test_a_server_layer_line_names_its_exception_without_the_traceback(logged, l
     except ConnectionResetError:
         logging.getLogger(logger).exception("Exception while serving %s", "/heartbeat")
     (line,) = [json.loads(line) for line in _lines(out)]
-    assert line["message"] == "Exception while serving /heartbeat (ConnectionResetError: peer went away)"
+    assert re.fullmatch(r"Exception while serving /heartbeat \(ConnectionResetError: peer went away at test_logs\.py:\d+\)",
+                        line["message"])
     assert "exc_info" not in line and "Traceback" not in out.getvalue()

@@ -88,6 +88,9 @@ class Settings(BaseModel):
     allowed_origins: str = Field("", alias="MEDIC_ALLOWED_ORIGINS")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field("INFO", alias="LOG_LEVEL")
     log_format: Literal["json", "text"] = Field("json", alias="LOG_FORMAT")
+    # Full tracebacks in log lines, for a developer's terminal; by default a failure is
+    # one line naming the exception and where it was raised (src/medic/logs.py).
+    log_tracebacks: bool = Field(False, alias="LOG_TRACEBACKS")
     # An access line per stored heartbeat repeats its heartbeat_events row (thousands of
     # lines a second for a large fleet); refused heartbeats and every other request are
     # always logged.

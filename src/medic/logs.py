@@ -1,33 +1,77 @@
-"""Logging: JSON lines for containers, plain text for a terminal."""
+"""Logging: JSON lines for containers, plain text for a terminal, one line per record."""
 
 from __future__ import annotations
 
 import logging
+import os
+import re
 import sys
+import threading
+import traceback
 
 from pythonjsonlogger.json import JsonFormatter
 
 TEXT_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
+MAX_EXCEPTION_CHARS = 300
 
-# The HTTP server layers' own loggers (gunicorn's, waitress's, Medic's edge).
-SERVER_LOGGERS = ("gunicorn", "waitress", "medic.http")
+# `scheme://user:password@host`: a database or provider URL quoted in an error message.
+_URL_PASSWORD = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^/\s:@]*:)[^@\s/]+@", re.IGNORECASE)
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
 
-class NoServerTracebacks(logging.Filter):
-    """A server layer's line names its exception instead of carrying the traceback:
-    what a client sent can make the server fail, and a traceback in front of every
-    client's error buries the lines an operator needs (the app's own errors keep theirs)."""
+def describe_exception(exc: BaseException) -> str:
+    """`Type: first line of the message`, without SQL, bound parameters or URL passwords.
+
+    SQLAlchemy's errors append the statement and its parameters (which can hold a
+    key's hash or a target's settings); the driver's own error underneath says what
+    went wrong."""
+    original = getattr(exc, "orig", None) or exc
+    first_line = (str(original).strip().splitlines() or [""])[0]
+    first_line = _URL_PASSWORD.sub(r"\1***@", first_line)[:MAX_EXCEPTION_CHARS]
+    name = type(original).__name__
+    return f"{name}: {first_line}" if first_line else name
+
+
+def raised_at(tb) -> str | None:
+    """Where it went wrong, as `medic/module.py:line`: the innermost frame in Medic's own
+    code (what the next engineer opens), else the innermost frame of all."""
+    frames = traceback.extract_tb(tb) if tb is not None else []
+    if not frames:
+        return None
+    ours = [f for f in frames if f.filename.startswith(_PACKAGE_DIR)]
+    frame = (ours or frames)[-1]
+    shown = "medic/" + frame.filename[len(_PACKAGE_DIR):] if ours else os.path.basename(frame.filename)
+    return f"{shown}:{frame.lineno}"
+
+
+class OneLineExceptions(logging.Filter):
+    """A record that carries an exception names it on its own line instead of carrying
+    the traceback: a traceback shows code paths and values to whoever reads the log, a
+    client that can make a server layer fail would otherwise write one per request, and a
+    multi-line entry breaks a log pipeline's one-event-per-line framing. The line keeps
+    what an operator needs: the exception's type and message and where it was raised.
+    `LOG_TRACEBACKS=true` keeps full tracebacks, for a developer's terminal."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.name.startswith(SERVER_LOGGERS) and (record.exc_info or record.stack_info):
-            if record.exc_info and record.exc_info[0] is not None:
+        if record.exc_info or record.stack_info or record.exc_text:
+            message = record.getMessage()
+            if record.exc_info and record.exc_info[1] is not None:
                 exc = record.exc_info[1]
-                record.msg, record.args = f"{record.getMessage()} ({type(exc).__name__}: {exc})"[:500], None
+                where = raised_at(record.exc_info[2])
+                message = f"{message} ({describe_exception(exc)}{f' at {where}' if where else ''})"
+            record.msg, record.args = message, None
             record.exc_info = record.exc_text = record.stack_info = None
         return True
 
 
-def configure(level: str, fmt: str) -> None:
+def _log_uncaught(exc_type, exc, tb, *, thread: str | None = None) -> None:
+    if issubclass(exc_type, (KeyboardInterrupt, SystemExit)):
+        return
+    where = f" in thread {thread}" if thread else ""
+    logging.getLogger("medic").critical("uncaught exception%s", where, exc_info=(exc_type, exc, tb))
+
+
+def configure(level: str, fmt: str, *, tracebacks: bool = False) -> None:
     handler = logging.StreamHandler(sys.stderr)
     if fmt == "json":
         handler.setFormatter(
@@ -39,7 +83,14 @@ def configure(level: str, fmt: str) -> None:
         )
     else:
         handler.setFormatter(logging.Formatter(TEXT_FORMAT))
-    handler.addFilter(NoServerTracebacks())
+    if not tracebacks:
+        handler.addFilter(OneLineExceptions())
+        # An exception nothing caught would otherwise print its traceback to stderr
+        # around the handler; it becomes a log line like any other.
+        sys.excepthook = _log_uncaught
+        threading.excepthook = lambda args: _log_uncaught(
+            args.exc_type, args.exc_value, args.exc_traceback, thread=getattr(args.thread, "name", None)
+        )
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

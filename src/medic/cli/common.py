@@ -40,7 +40,7 @@ def settings(*, needs_database: str | None = None, **defaults: str) -> Settings:
         sys.exit(2)
     from medic.logs import configure
 
-    configure(loaded.log_level, loaded.log_format)
+    configure(loaded.log_level, loaded.log_format, tracebacks=loaded.log_tracebacks)
     for warning in config_warnings(os.environ):
         log.warning("%s", warning)
     return loaded

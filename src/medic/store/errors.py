@@ -10,6 +10,8 @@ from sqlalchemy.exc import (
     TimeoutError,
 )
 
+from medic.logs import describe_exception
+
 # InternalError covers a server that turned read-only (a PostgreSQL standby after a
 # failover, SQLSTATE 25006): a 503 the client retries, not a 500.
 DATABASE_UNAVAILABLE = (OperationalError, InterfaceError, InternalError, DisconnectionError, TimeoutError)
@@ -17,10 +19,8 @@ DATABASE_ERROR = SQLAlchemyError
 
 
 def describe_db_error(exc: BaseException) -> str:
-    """One line naming a database failure: no SQL, parameters or traceback."""
-    original = getattr(exc, "orig", None) or exc
-    first_line = (str(original).strip().splitlines() or [""])[0][:200]
-    return f"{type(original).__name__}: {first_line}" if first_line else type(original).__name__
+    """One line naming a database failure: no SQL, parameters, password or traceback."""
+    return describe_exception(exc)
 
 
 # Deadlock detected, serialization failure: the transaction lost a race and can be retried.

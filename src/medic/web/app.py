@@ -14,7 +14,7 @@ from medic.config import Settings
 from medic.ingest import Ingest
 from medic.store.engine import make_engine
 from medic.store.replica import ReadRouter
-from medic.store.errors import DATABASE_UNAVAILABLE
+from medic.store.errors import DATABASE_UNAVAILABLE, describe_db_error
 from medic.store.instrument import instrument
 from medic.store.write_health import WriteWatch
 from medic.web import access, auth, origins, ratelimit
@@ -82,7 +82,7 @@ def create_app(
     register_error_handlers(app)
 
     def database_unavailable(exc: Exception):
-        app.logger.error("database unavailable: %s", type(exc).__name__)
+        app.logger.error("database unavailable: %s", describe_db_error(exc))
         return reply(None, UNAVAILABLE_MESSAGE, 503, UNAVAILABLE_HEADERS)
 
     for exc_class in DATABASE_UNAVAILABLE:

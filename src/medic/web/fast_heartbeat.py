@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 from medic.auth import scopes
 from medic.auth.scopes import HEARTBEAT
 from medic.core.origin import write_allowed
-from medic.store.errors import DATABASE_UNAVAILABLE
+from medic.store.errors import DATABASE_UNAVAILABLE, describe_db_error
 from medic.web import access
 from medic.web.api import decode_body
 from medic.web.auth import principal_for, presented_key
@@ -121,7 +121,7 @@ class FastHeartbeat:
         try:
             outcome = self.rt.ingest.accept(body.heartbeat_name, body.status)
         except DATABASE_UNAVAILABLE as exc:
-            log.error("database unavailable: %s", type(exc).__name__)
+            log.error("database unavailable: %s", describe_db_error(exc))
             return 503, UNAVAILABLE_MESSAGE, None
         except Exception:
             log.exception("unhandled error")

@@ -26,7 +26,7 @@ from medic.store import dependencies as dependency_store
 from medic.store import jobs as job_store
 from medic.store import maintenance as maintenance_store
 from medic.store import services as service_store
-from medic.store.errors import DATABASE_UNAVAILABLE
+from medic.store.errors import DATABASE_UNAVAILABLE, describe_db_error
 from medic.web.context import runtime
 from medic.web.envelope import ApiError
 from medic.core.route_text import describe_target
@@ -140,7 +140,7 @@ def _unexpected(exc: Exception):
     if isinstance(exc, ApiError):  # refused by the layers every request passes (cross-site writes, rate limits)
         return render_template("error.html", status=exc.status, message=exc.message), exc.status, exc.headers or {}
     if isinstance(exc, DATABASE_UNAVAILABLE):
-        log.error("dashboard: database unavailable: %s", type(exc).__name__)
+        log.error("dashboard: database unavailable: %s", describe_db_error(exc))
         return render_template("error.html", status=503,
                                message="The database is not answering; try again in a moment."), 503
     log.exception("dashboard: unexpected error")  # the trace goes to the log, never to the page

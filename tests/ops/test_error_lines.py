@@ -1,0 +1,29 @@
+"""A failure in a real `medic run` process is one log line naming the exception: no
+traceback, SQL statement or parameters."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import httpx
+
+from tests.ops.conftest import free_port, medic_env, running
+
+
+def test_a_database_error_is_one_line_naming_it(tmp_path):
+    port = free_port()
+    env = medic_env(tmp_path, PORT=str(port), LOG_FORMAT="json")
+    log = tmp_path / "run.log"
+    with running("run", env=env, ready_url=f"http://127.0.0.1:{port}/health/live", stderr_path=log):
+        with sqlite3.connect(tmp_path / "medic.db") as db:  # a schema the code no longer finds
+            db.execute("drop table maintenance_windows")
+        reply = httpx.get(f"http://127.0.0.1:{port}/v2/maintenance", timeout=10)
+        assert reply.status_code == 503, reply.text
+        assert reply.json()["success"] is False and "Traceback" not in reply.text and "maintenance" not in reply.text
+    text = log.read_text()
+    records = [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+    [failed] = [r for r in records if r["message"].startswith("database unavailable")]
+    assert failed["message"] == "database unavailable: OperationalError: no such table: maintenance_windows"
+    assert "exc_info" not in failed
+    assert "Traceback" not in text and "[SQL" not in text and "SELECT" not in text
