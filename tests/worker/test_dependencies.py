@@ -321,3 +321,28 @@ def test_a_muted_child_pages_after_the_grace_only_once_unmuted(medic, worker, cl
     medic.update("api", muted=False)
     worker.run_once()
     assert triggers(pagerduty) == ["db", "api"]
+
+
+def test_a_child_in_a_maintenance_window_pages_after_the_grace_only_once_the_window_ends(
+        medic, api, worker, clock, pagerduty):
+    medic.register("db", service_name="db")
+    medic.register("api", service_name="api", depends_on=["db"])
+    clock.advance(seconds=60)
+    worker.run_once()
+    assert triggers(pagerduty) == ["db"]
+    response = api.post("/v2/maintenance", json={"reason": "api deploy", "services": ["api"],
+                                                 "end": "2026-01-05T12:31:00Z"})
+    assert response.status_code == 201, response.text
+    medic.update("db", alert_interval=60)
+    medic.beat("db")
+    worker.run_once()  # db recovers; api is still down, suppressed, in its window
+    clock.advance(minutes=GRACE_MINUTES + 1)
+    worker.run_once()
+    assert triggers(pagerduty) == ["db"]  # the grace is over, but the window holds it
+    [held] = medic.alerts(active="true")
+    assert held["heartbeat_name"] == "api" and held["suppressed"] is True
+    clock.advance(minutes=30)  # 12:37, past the window's end
+    worker.run_once()
+    assert triggers(pagerduty) == ["db", "api"]
+    worker.run_once()
+    assert triggers(pagerduty) == ["db", "api"]  # once

@@ -13,6 +13,7 @@ from sqlalchemy import Connection, and_, delete, false, func, insert, or_, selec
 
 from medic.core import dependencies as rules
 from medic.core.flapping import Rule as FlapRule
+from medic.core.maintenance import Window, window_at
 from medic.core.model import ChannelName, NotificationKind, OutboxState
 from medic.core.routing import Route
 from medic.core.transitions import Candidate
@@ -217,10 +218,12 @@ def release_due(
     channels: Sequence[str],
     base_url: str | None,
     routes: Sequence[Route] = (),
+    windows: Sequence[Window] = (),
 ) -> list[int]:
     """Suppressed alerts whose parent's alert closed ``grace`` ago or more: suppressed
-    by another open ancestor now if one has an open alert, else they page on their own.
-    Returns the alert ids released."""
+    by another open ancestor now if one has an open alert, else they page on their own
+    (not while a maintenance window covers them: they wait for its end, as an alert
+    opening in it would). Returns the alert ids released."""
     child, parent = alerts.alias("child"), alerts.alias("parent")
     due = conn.execute(
         select(child.c.alert_id, child.c.service_id, child.c.suppressed_by)
@@ -246,15 +249,16 @@ def release_due(
                            .values(suppressed_by=state[by][0])).rowcount
         if won:
             repointed.add(row.alert_id)
-    released = _release(conn, to_release, now, channels, base_url, routes)
+    released = _release(conn, to_release, now, channels, base_url, routes, windows)
     note_affected(conn, sorted(repointed), now)
     return released
 
 
 def _release(conn: Connection, rows: Sequence, now: datetime, channels: Sequence[str], base_url: str | None,
-             routes: Sequence[Route]) -> list[int]:
+             routes: Sequence[Route], windows: Sequence[Window] = ()) -> list[int]:
     """Turn suppressed alerts into normal ones and queue their triggers, once across
-    workers (compare-and-set on ``suppressed``). A muted service waits for its unmute."""
+    workers (compare-and-set on ``suppressed``). A muted service waits for its unmute,
+    one in a maintenance window for the window's end."""
     if not rows:
         return []
     candidates = {c.service_id: c for c in store.candidates_of(conn, [row.service_id for row in rows])}
@@ -262,6 +266,8 @@ def _release(conn: Connection, rows: Sequence, now: datetime, channels: Sequence
     for row in rows:
         c = candidates.get(row.service_id)
         if c is None or c.muted or not c.active:
+            continue
+        if windows and window_at(windows, c.service_id, c.team, c.labels, now) is not None:
             continue
         alert = conn.execute(
             update(alerts)

@@ -96,7 +96,8 @@ def evaluate(
             result.opened, result.suppressed = dependencies.open_alerts(
                 conn, to_open, now, channels, settings.base_url, routes, open_through, flap)
         result.released = dependencies.release_due(
-            conn, now, timedelta(minutes=settings.dependency_grace_minutes), channels, settings.base_url, routes)
+            conn, now, timedelta(minutes=settings.dependency_grace_minutes), channels, settings.base_url, routes,
+            windows)
         if to_remind:
             told = [channel for channel in channels if channel_receives(channel, NotificationKind.REMINDER)]
             result.reminded = store.remind(conn, to_remind, now, remind_before, told, settings.base_url)
