@@ -7,7 +7,9 @@ from datetime import datetime
 from sqlalchemy import Connection, and_, delete, or_, select, tuple_
 
 from medic.core.model import FINISHED_STATES
-from medic.store.tables import alerts, heartbeat_events, job_runs, maintenance_windows, notifications, service_slots
+from medic.store.tables import (
+    alerts, heartbeat_events, job_runs, maintenance_windows, notifications, outage_gaps, service_slots,
+)
 
 
 
@@ -73,3 +75,11 @@ def delete_maintenance_windows_batch(conn: Connection, cutoff: datetime, batch_s
         .scalar_subquery()
     )
     return conn.execute(delete(maintenance_windows).where(w.window_id.in_(doomed))).rowcount
+
+
+def delete_outage_gaps_batch(conn: Connection, cutoff: datetime, batch_size: int) -> int:
+    """Medic's own outages that ended before ``cutoff``: no slot or heartbeat they could
+    explain is kept any longer."""
+    g = outage_gaps.c
+    doomed = select(g.gap_id).where(g.ended_at < cutoff).limit(batch_size).scalar_subquery()
+    return conn.execute(delete(outage_gaps).where(g.gap_id.in_(doomed))).rowcount

@@ -1,5 +1,5 @@
-"""Daily cleanup: heartbeats, finished notifications, finished job runs, slots and
-maintenance windows past the retention period.
+"""Daily cleanup: heartbeats, finished notifications, finished job runs, slots,
+maintenance windows and recorded outages past the retention period.
 
 On PostgreSQL heartbeats live in day partitions: cleanup first creates the days ahead,
 then drops the days wholly past retention, and deletes row by row only what is left
@@ -41,7 +41,8 @@ def run_cleanup(engine: "Engine", settings: Settings, *, clock: Clock = utcnow, 
     """
     now = clock()
     cutoff = now - timedelta(days=settings.heartbeat_retention_days)
-    deleted = {"heartbeat_events": 0, "notifications": 0, "job_runs": 0, "service_slots": 0, "maintenance_windows": 0}
+    deleted = {"heartbeat_events": 0, "notifications": 0, "job_runs": 0, "service_slots": 0, "maintenance_windows": 0,
+               "outage_gaps": 0}
     problems: list[str] = []
     with engine.connect() as conn:
         partitioned = partitions.is_partitioned(conn)
@@ -51,6 +52,7 @@ def run_cleanup(engine: "Engine", settings: Settings, *, clock: Clock = utcnow, 
         ("job_runs", store.delete_job_runs_batch),
         ("service_slots", store.delete_service_slots_batch),
         ("maintenance_windows", store.delete_maintenance_windows_batch),
+        ("outage_gaps", store.delete_outage_gaps_batch),
     ]
     if partitioned:
         deleted["heartbeat_events"], problems, dropped = _maintain_partitions(engine, now, cutoff)
