@@ -36,11 +36,7 @@ def main() -> None:
     engine = make_engine(url)
     names = [f"bench-{i}" for i in range(args.batch)]
     now = datetime.now(timezone.utc)
-    params = {
-        "names": names, "last_statuses": ["UP"] * len(names), "beat_names": names,
-        "beat_statuses": ["UP"] * len(names), "at": now, "at_epoch": now.timestamp(),
-        "down": "DOWN", "unhealthy": 0.0,
-    }
+    _, params = store._batch_params([store.Beat(name, "UP") for name in names], now)  # what the writer binds
     sql = str(store._STORE_BATCH_PG.compile(dialect=engine.dialect))
     conn = engine.connect()
 
