@@ -138,6 +138,35 @@ def test_hysteresis_settings_are_edited_with_the_api_rules(page, fleet):
     assert 'id="f-failures_to_open" name="failures_to_open" type="text" value="3"' in page.get("/ui/service/alpha-hb").text
 
 
+def test_labels_and_dependencies_are_edited_with_the_api_rules(page, fleet):
+    fleet.register("db-hb")
+    team = fleet.register("alpha-hb", labels={"tier": "web"})["team"]
+    form = page.get("/ui/service/alpha-hb").text
+    assert 'id="f-labels" name="labels" type="text" value="tier=web"' in form
+    token = csrf(form)
+    bad = page.post("/ui/service/alpha-hb/edit", data={"csrf_token": token, "labels": "tier", "team": "search"})
+    assert bad.status_code == 400 and '<p class="field-error" id="e-labels">' in bad.text and "expected KEY=VALUE" in bad.text
+    unknown = page.post("/ui/service/alpha-hb/edit", data={"csrf_token": token, "depends_on": "db-hb, nope-hb",
+                                                            "team": "search"})
+    assert unknown.status_code == 400
+    assert "<p class=\"field-error\" id=\"e-depends_on\">no service is registered as &#39;nope-hb&#39;</p>" in unknown.text
+    cycle = page.post("/ui/service/db-hb/edit", data={"csrf_token": token, "depends_on": "db-hb"})
+    assert cycle.status_code == 400 and "cannot depend on itself" in cycle.text
+    service = fleet.service("alpha-hb")
+    assert (service["team"], service["labels"], service["depends_on"]) == (team, {"tier": "web"}, [])  # nothing saved
+    good = page.post("/ui/service/alpha-hb/edit", data={"csrf_token": token, "labels": "tier=api, region=eu",
+                                                         "depends_on": "DB-hb"})
+    assert good.status_code == 303
+    service = fleet.service("alpha-hb")
+    assert (service["labels"], service["depends_on"]) == ({"tier": "api", "region": "eu"}, ["db-hb"])
+    shown = page.get("/ui/service/alpha-hb").text
+    assert 'value="tier=api, region=eu"' in shown and 'id="f-depends_on" name="depends_on" type="text" value="db-hb"' in shown
+    cleared = page.post("/ui/service/alpha-hb/edit", data={"csrf_token": token, "labels": "", "depends_on": ""})
+    assert cleared.status_code == 303
+    service = fleet.service("alpha-hb")
+    assert (service["labels"], service["depends_on"]) == ({}, [])
+
+
 def test_actions_ask_for_confirmation_then_apply(page, fleet):
     for name in ("alpha-hb", "bravo-hb", "charlie-hb"):
         fleet.register(name)

@@ -82,10 +82,19 @@ INTEGERS = {"alert_interval", "threshold", "grace_period_seconds", "max_duration
 CLEARABLE = {"runbook", "max_duration_seconds"}  # blank clears them
 
 
-def service_changes(form, current: Any) -> tuple[dict[str, Any], dict[str, str]]:
+# Edited as text too: labels as `key=value, key=value`, dependencies as heartbeat names.
+LABELS_FIELD, DEPENDS_ON_FIELD = "labels", "depends_on"
+
+
+def labels_text(labels: dict | None) -> str:
+    return ", ".join(f"{key}={value}" for key, value in (labels or {}).items())
+
+
+def service_changes(form, current: Any, depends_on: list[str] | None = None) -> tuple[dict[str, Any], dict[str, str]]:
     """The changes the edit form asks for, validated by the API's ServiceUpdate, and
-    the problems per field."""
+    the problems per field. ``depends_on`` is the service's current list (names)."""
     raw: dict[str, Any] = {}
+    problems: dict[str, str] = {}
     for name in EDITABLE:
         if name not in form:
             continue
@@ -101,13 +110,25 @@ def service_changes(form, current: Any) -> tuple[dict[str, Any], dict[str, str]]
         else:
             raw[name] = value
     changed = {k: v for k, v in raw.items() if getattr(current, k) != v}
+    if LABELS_FIELD in form:
+        try:
+            labels = parse_labels(_lines(form, LABELS_FIELD, commas=True))
+        except ValueError as exc:
+            problems[LABELS_FIELD] = str(exc)
+        else:
+            if labels != (current.labels or {}):
+                changed[LABELS_FIELD] = labels
+    if DEPENDS_ON_FIELD in form:
+        names = _lines(form, DEPENDS_ON_FIELD, commas=True)
+        if [n.lower() for n in names] != [n.lower() for n in depends_on or []]:
+            changed[DEPENDS_ON_FIELD] = names
     try:
         parsed = ServiceUpdate.model_validate(changed)
     except ValidationError as exc:
-        problems: dict[str, str] = {}
         for err in exc.errors(include_url=False, include_input=False):
             field = str(err["loc"][0]) if err["loc"] else "form"
             problems.setdefault(field, err["msg"])
+    if problems:
         return {}, problems
     return parsed.model_dump(exclude_unset=True), {}
 

@@ -16,6 +16,7 @@ from wtforms.validators import ValidationError as CSRFValidationError
 
 from medic.auth import scopes
 from medic.auth.manage import KeyManagementError, create_key, list_keys, revoke_key, status as key_status
+from medic.core.dependencies import DependencyError
 from medic.core.health import window_fits_retention
 from medic.core.jobs import RunState, duration_stats
 from medic.core.maintenance import window_at
@@ -290,6 +291,7 @@ def _service_context(name: str, range_name: str) -> dict:
         stats=duration_stats(durations) if runs else None, durations=list(reversed(durations[:50])),
         errors={}, values={}, base_url=request.host_url.rstrip("/"),
         auto_unmute_hours=rt.settings.auto_unmute_hours, paging=paging, slots=slots, depends_on=depends_on,
+        labels_text=forms.labels_text(row.labels),
         maintenance={"id": held[0].window_id, "reason": held[0].reason, "until": held[1]} if held else None,
     )
 
@@ -323,11 +325,13 @@ def service(name: str):
 def edit(name: str):
     _require(scopes.WRITE)
     rt = runtime()
+    changed_dependencies = False
     with rt.engine.begin() as conn:
         row = service_store.get_by_name(conn, name)
         if row is None:
             _no_service(name)
-        changes, errors = forms.service_changes(request.form, row)
+        current = dependency_store.depends_on_names(conn, [row.service_id])[row.service_id]
+        changes, errors = forms.service_changes(request.form, row, current)
         if not errors and changes:
             interval = changes.get("alert_interval", row.alert_interval)
             grace = changes.get("grace_period_seconds", row.grace_period_seconds)
@@ -335,13 +339,19 @@ def edit(name: str):
                 errors["alert_interval"] = (
                     f"the window (alert_interval plus grace_period_seconds) is longer than the "
                     f"{rt.settings.heartbeat_retention_days}-day heartbeat retention")
+        if not errors and "depends_on" in changes:
+            try:  # first: it writes nothing when it refuses, so nothing else is written either
+                dependency_store.set_depends_on(conn, row.service_id, row.heartbeat_name, changes.pop("depends_on") or [])
+            except DependencyError as exc:
+                errors["depends_on"] = str(exc)
+            changed_dependencies = True
         if not errors and changes:
             service_store.update_service(conn, row, changes, rt.now(), auto_unmute_hours=rt.settings.auto_unmute_hours)
     if errors:
         context = _service_context(name, "24h")
         context.update(errors=errors, values=request.form)
         return render_template("service.html", **context), 400
-    flash("Settings saved." if changes else "Nothing to change.")
+    flash("Settings saved." if changes or changed_dependencies else "Nothing to change.")
     return redirect(url_for("ui.service", name=row.heartbeat_name), 303)
 
 
