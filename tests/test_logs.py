@@ -17,7 +17,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
 
 from medic.config import ConfigError, load_settings
-from medic.logs import configure
+from medic.logs import RepeatedFailure, configure
 from medic.metrics import ProcessMetrics
 from medic.web import access
 from medic.auth.authenticator import Principal
@@ -222,3 +222,23 @@ def test_a_server_layer_line_names_its_exception_without_the_traceback(logged, l
     assert re.fullmatch(r"Exception while serving /heartbeat \(ConnectionResetError: peer went away at test_logs\.py:\d+\)",
                         line["message"])
     assert "exc_info" not in line and "Traceback" not in out.getvalue()
+
+
+def test_a_repeated_failure_is_logged_when_it_starts_once_a_minute_and_when_it_ends(logged):
+    out, _ = logged("INFO", "text")
+    now = [100.0]
+    failure = RepeatedFailure(logging.getLogger("medic.worker"), "outbox database error", clock=lambda: now[0])
+    for _ in range(150):  # a poll each second for 150 s
+        failure.failed("OperationalError: connection refused")
+        now[0] += 1
+    failure.succeeded()
+    failure.succeeded()  # nothing more to say
+    failure.failed("OperationalError: connection refused")  # a new outage starts its own count
+    messages = [line.split("medic.worker: ", 1)[1] for line in _lines(out)]
+    assert messages == [
+        "outbox database error: OperationalError: connection refused; retrying",
+        "outbox database error: OperationalError: connection refused; still failing: 61 attempts in 60 s; retrying",
+        "outbox database error: OperationalError: connection refused; still failing: 121 attempts in 120 s; retrying",
+        "outbox database error: recovered after 150 failed attempts in 150 s",
+        "outbox database error: OperationalError: connection refused; retrying",
+    ]

@@ -7,7 +7,9 @@ import os
 import re
 import sys
 import threading
+import time
 import traceback
+from typing import Callable
 
 from pythonjsonlogger.json import JsonFormatter
 
@@ -62,6 +64,36 @@ class OneLineExceptions(logging.Filter):
             record.msg, record.args = message, None
             record.exc_info = record.exc_text = record.stack_info = None
         return True
+
+
+class RepeatedFailure:
+    """A failure a loop meets on every pass (the database down under a delivery loop that
+    polls each second) is logged when it starts, once every ``every`` seconds while it
+    lasts, and when it ends: a ten-minute outage is a dozen lines, not thousands."""
+
+    def __init__(self, logger: logging.Logger, what: str, *, every: float = 60.0,
+                 clock: Callable[[], float] = time.monotonic):
+        self.logger, self.what, self.every, self.clock = logger, what, every, clock
+        self.since: float | None = None
+        self.last_logged = 0.0
+        self.count = 0
+
+    def failed(self, detail: str) -> None:
+        now = self.clock()
+        self.count += 1
+        if self.since is None:
+            self.since = self.last_logged = now
+            self.logger.error("%s: %s; retrying", self.what, detail)
+        elif now - self.last_logged >= self.every:
+            self.last_logged = now
+            self.logger.error("%s: %s; still failing: %d attempts in %d s; retrying",
+                              self.what, detail, self.count, round(now - self.since))
+
+    def succeeded(self) -> None:
+        if self.since is not None:
+            self.logger.warning("%s: recovered after %d failed attempts in %d s",
+                                self.what, self.count, round(self.clock() - self.since))
+            self.since, self.count = None, 0
 
 
 def _log_uncaught(exc_type, exc, tb, *, thread: str | None = None) -> None:

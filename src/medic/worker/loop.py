@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Mapping
 
 from medic.clock import Clock, utcnow
 from medic.config import Settings
+from medic.logs import RepeatedFailure
 from medic.metrics import process_metrics
 from medic.notify import CHANNEL_NAMES, Channel, build_channels, close_channels
 from medic.store import worker_state as ws
@@ -187,15 +188,14 @@ class Worker:
 
     def _deliver_forever(self, dispatcher: ChannelDispatcher, stop: threading.Event) -> None:
         wake = self._wake[dispatcher.name]
+        database = RepeatedFailure(log, f"outbox database error while delivering {dispatcher.name} notifications")
         while not stop.is_set():
             wake.clear()
             try:
                 dispatcher.run()
+                database.succeeded()
             except DATABASE_ERROR as exc:
-                log.error(
-                    "outbox database error while delivering %s notifications: %s; retrying",
-                    dispatcher.name, describe_db_error(exc),
-                )
+                database.failed(describe_db_error(exc))
             except Exception:
                 log.exception("%s dispatcher failed unexpectedly; retrying", dispatcher.name)
             wake.wait(DELIVERY_TICK_SECONDS)
