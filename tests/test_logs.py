@@ -236,9 +236,24 @@ def test_a_repeated_failure_is_logged_when_it_starts_once_a_minute_and_when_it_e
     failure.failed("OperationalError: connection refused")  # a new outage starts its own count
     messages = [line.split("medic.worker: ", 1)[1] for line in _lines(out)]
     assert messages == [
-        "outbox database error: OperationalError: connection refused; retrying",
-        "outbox database error: OperationalError: connection refused; still failing: 61 attempts in 60 s; retrying",
-        "outbox database error: OperationalError: connection refused; still failing: 121 attempts in 120 s; retrying",
-        "outbox database error: recovered after 150 failed attempts in 150 s",
-        "outbox database error: OperationalError: connection refused; retrying",
+        "outbox database error: OperationalError: connection refused",
+        "outbox database error: OperationalError: connection refused (still failing: 61 times in 60 s)",
+        "outbox database error: OperationalError: connection refused (still failing: 121 times in 120 s)",
+        "outbox database error: recovered after 150 failures in 150 s",
+        "outbox database error: OperationalError: connection refused",
+    ]
+
+
+def test_a_repeated_failure_without_a_success_between_starts_over_after_a_quiet_spell(logged):
+    out, _ = logged("INFO", "text")
+    now = [0.0]
+    failure = RepeatedFailure(logging.getLogger("medic"), "database unavailable", every=10, clock=lambda: now[0])
+    for t in (0, 1, 2, 9, 10, 11, 25, 26):  # a request refused at each of these seconds
+        now[0] = t
+        failure.failed("OperationalError: connection refused")
+    messages = [line.split("medic: ", 1)[1] for line in _lines(out)]
+    assert messages == [
+        "database unavailable: OperationalError: connection refused",
+        "database unavailable: OperationalError: connection refused (still failing: 5 times in 10 s)",
+        "database unavailable: OperationalError: connection refused",  # 14 s without a failure: a new outage
     ]

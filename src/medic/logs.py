@@ -67,31 +67,36 @@ class OneLineExceptions(logging.Filter):
 
 
 class RepeatedFailure:
-    """A failure a loop meets on every pass (the database down under a delivery loop that
-    polls each second) is logged when it starts, once every ``every`` seconds while it
-    lasts, and when it ends: a ten-minute outage is a dozen lines, not thousands."""
+    """A failure met over and over (the database down under a delivery loop that polls
+    each second, or under every request) is logged when it starts, once every ``every``
+    seconds while it lasts, and, where the caller sees success, when it ends: a
+    ten-minute outage is a dozen lines, not thousands. A failure after ``every`` seconds
+    without one starts over, so a caller that never sees success still logs the next
+    outage's first failure."""
 
     def __init__(self, logger: logging.Logger, what: str, *, every: float = 60.0,
                  clock: Callable[[], float] = time.monotonic):
         self.logger, self.what, self.every, self.clock = logger, what, every, clock
         self.since: float | None = None
-        self.last_logged = 0.0
+        self.last_failed = self.last_logged = 0.0
         self.count = 0
 
     def failed(self, detail: str) -> None:
         now = self.clock()
-        self.count += 1
-        if self.since is None:
-            self.since = self.last_logged = now
-            self.logger.error("%s: %s; retrying", self.what, detail)
-        elif now - self.last_logged >= self.every:
-            self.last_logged = now
-            self.logger.error("%s: %s; still failing: %d attempts in %d s; retrying",
-                              self.what, detail, self.count, round(now - self.since))
+        if self.since is None or now - self.last_failed > self.every:
+            self.since, self.count, self.last_logged = now, 1, now
+            self.logger.error("%s: %s", self.what, detail)
+        else:
+            self.count += 1
+            if now - self.last_logged >= self.every:
+                self.last_logged = now
+                self.logger.error("%s: %s (still failing: %d times in %d s)",
+                                  self.what, detail, self.count, round(now - self.since))
+        self.last_failed = now
 
     def succeeded(self) -> None:
         if self.since is not None:
-            self.logger.warning("%s: recovered after %d failed attempts in %d s",
+            self.logger.warning("%s: recovered after %d failures in %d s",
                                 self.what, self.count, round(self.clock() - self.since))
             self.since, self.count = None, 0
 

@@ -21,8 +21,17 @@ def test_a_database_error_is_one_line_naming_it(tmp_path):
         reply = httpx.get(f"http://127.0.0.1:{port}/v2/maintenance", timeout=10)
         assert reply.status_code == 503, reply.text
         assert reply.json()["success"] is False and "Traceback" not in reply.text and "maintenance" not in reply.text
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+            body = {"heartbeat_name": "svc", "service_name": "svc", "alert_interval": 5}
+            assert client.post("/service", json=body).status_code == 201
+            with sqlite3.connect(tmp_path / "medic.db") as db:
+                db.execute("drop table heartbeat_events")
+            refused = [client.post("/heartbeat", json={"heartbeat_name": "svc", "status": "UP"}).status_code
+                       for _ in range(50)]
+        assert refused == [503] * 50
     text = log.read_text()
     records = [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+    # One line for the outage, not one per refused request.
     [failed] = [r for r in records if r["message"].startswith("database unavailable")]
     assert failed["message"] == "database unavailable: OperationalError: no such table: maintenance_windows"
     assert "exc_info" not in failed

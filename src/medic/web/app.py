@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import TYPE_CHECKING
 
@@ -12,6 +13,7 @@ from medic.auth.authenticator import Authenticator
 from medic.clock import Clock, utcnow
 from medic.config import Settings
 from medic.ingest import Ingest
+from medic.logs import RepeatedFailure
 from medic.store.engine import make_engine
 from medic.store.replica import ReadRouter
 from medic.store.errors import DATABASE_UNAVAILABLE, describe_db_error
@@ -74,6 +76,7 @@ def create_app(
             max_lag_seconds=settings.database_read_max_lag_seconds,
         ),
         web_mark=WebMark(engine, clock, settings.gap_seconds),
+        database_failures=RepeatedFailure(logging.getLogger("medic"), "database unavailable", every=10.0),
     )
     app.extensions["medic"] = rt
     if settings.gap_detection and (clock is utcnow if web_mark is None else web_mark):
@@ -82,7 +85,7 @@ def create_app(
     register_error_handlers(app)
 
     def database_unavailable(exc: Exception):
-        app.logger.error("database unavailable: %s", describe_db_error(exc))
+        rt.database_failures.failed(describe_db_error(exc))
         return reply(None, UNAVAILABLE_MESSAGE, 503, UNAVAILABLE_HEADERS)
 
     for exc_class in DATABASE_UNAVAILABLE:

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
     from medic.auth.authenticator import Authenticator
     from medic.ingest import Ingest
+    from medic.logs import RepeatedFailure
     from medic.metrics import ProcessMetrics, StoreCollector
     from medic.store.replica import ReadRouter
     from medic.store.write_health import WriteWatch
@@ -35,6 +36,8 @@ class Runtime:
     write_watch: "WriteWatch"
     reads: "ReadRouter"  # the read-only routes' connections: a replica when configured and fresh
     web_mark: "WebMark"  # this process's part of the web mark, written while gap detection is on
+    # "database unavailable" lines: one when it starts, then one every 10 s while it lasts.
+    database_failures: "RepeatedFailure"
 
     def now(self) -> datetime:
         return self.clock()

@@ -121,9 +121,10 @@ class FastHeartbeat:
         try:
             outcome = self.rt.ingest.accept(body.heartbeat_name, body.status)
         except DATABASE_UNAVAILABLE as exc:
-            log.error("database unavailable: %s", describe_db_error(exc))
+            self.rt.database_failures.failed(describe_db_error(exc))
             return 503, UNAVAILABLE_MESSAGE, None
         except Exception:
             log.exception("unhandled error")
             return 500, "internal error", None
+        self.rt.database_failures.succeeded()  # after an outage: one line saying it ended
         return outcome.status, outcome.message, heartbeat_out(outcome.stored) if outcome.stored else None
