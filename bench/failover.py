@@ -20,6 +20,7 @@ import argparse
 import http.client
 import json
 import os
+import shutil
 import signal
 import subprocess
 import threading
@@ -474,6 +475,9 @@ def main() -> None:
     parser.add_argument("--only", nargs="+", choices=ALL_SCENARIOS,
                         help="run these scenarios; the others' results already saved are kept")
     args = parser.parse_args()
+    if (not args.only or "partition" in args.only) and shutil.which("iptables") is None:
+        parser.exit(2, "the partition scenario needs iptables (apt-get install iptables); "
+                       "or leave it out with --only\n")  # found before minutes of other scenarios
     env = environment.describe()
     result = run(clients=args.clients, reuse=args.reuse, only=set(args.only) if args.only else None)
     if args.only and (saved := common.load("full/failover")):
