@@ -167,6 +167,48 @@ def test_labels_and_dependencies_are_edited_with_the_api_rules(page, fleet):
     assert (service["labels"], service["depends_on"]) == ({}, [])
 
 
+def _shown_value(page_text: str, name: str) -> str:
+    found = re.search(rf'id="f-{name}" name="{name}" type="text" value="([^"]*)"', page_text)
+    assert found, f"no {name} field on the page"
+    return html.unescape(found.group(1))
+
+
+def test_saving_the_form_as_shown_keeps_labels_whose_values_hold_commas(page, fleet):
+    # The API takes any printable label value, commas and '=' included; the form shows
+    # them as `key=value, key=value`, and a browser sends that text back with every save.
+    fleet.register("alpha-hb", labels={"note": "primary, env=prod", "tier": "web"})
+    form = page.get("/ui/service/alpha-hb").text
+    saved = page.post("/ui/service/alpha-hb/edit", data={
+        "csrf_token": csrf(form), "team": "search", "labels": _shown_value(form, "labels"),
+        "depends_on": _shown_value(form, "depends_on")})
+    assert saved.status_code == 303, saved.text
+    service = fleet.service("alpha-hb")
+    assert (service["team"], service["labels"]) == ("search", {"note": "primary, env=prod", "tier": "web"})
+
+
+def test_control_characters_in_labels_or_dependencies_are_refused_not_read_as_separators(page, fleet):
+    fleet.register("db-hb")
+    fleet.register("cache-hb")
+    fleet.register("alpha-hb", labels={"tier": "web"})
+    token = csrf(page.get("/ui/service/alpha-hb").text)
+    for field, value in (("labels", "tier=web\x1cregion=eu"), ("labels", "tier=api\x0bregion=eu"),
+                         ("labels", "tier=api\x0cregion=eu"), ("depends_on", "db-hb\x1ecache-hb"),
+                         ("depends_on", "db-hb\x0bcache-hb")):
+        refused = page.post("/ui/service/alpha-hb/edit", data={"csrf_token": token, field: value})
+        assert refused.status_code == 400, (field, repr(value), refused.status_code)
+        assert f'id="e-{field}"' in refused.text and "control characters" in refused.text
+        service = fleet.service("alpha-hb")
+        assert (service["labels"], service["depends_on"]) == ({"tier": "web"}, [])  # nothing saved
+
+
+def test_a_label_key_given_twice_is_refused(page, fleet):
+    fleet.register("alpha-hb", labels={"tier": "web"})
+    token = csrf(page.get("/ui/service/alpha-hb").text)
+    refused = page.post("/ui/service/alpha-hb/edit", data={"csrf_token": token, "labels": "tier=api, tier=db"})
+    assert refused.status_code == 400 and 'id="e-labels"' in refused.text and "more than once" in refused.text
+    assert fleet.service("alpha-hb")["labels"] == {"tier": "web"}
+
+
 def test_actions_ask_for_confirmation_then_apply(page, fleet):
     for name in ("alpha-hb", "bravo-hb", "charlie-hb"):
         fleet.register(name)
