@@ -110,18 +110,29 @@ def service_changes(form, current: Any, depends_on: list[str] | None = None) -> 
         else:
             raw[name] = value
     changed = {k: v for k, v in raw.items() if getattr(current, k) != v}
-    if LABELS_FIELD in form:
+    # The text as the page showed it is no change: a label value may hold a comma (the
+    # API takes any printable value), which the text cannot tell from a separator.
+    if LABELS_FIELD in form and form.get(LABELS_FIELD, "").strip() != labels_text(current.labels):
         try:
-            labels = parse_labels(_lines(form, LABELS_FIELD, commas=True))
+            items = _items(form, LABELS_FIELD)
+            keys = [item.partition("=")[0].strip() for item in items]
+            twice = sorted({key for key in keys if key and keys.count(key) > 1})
+            if twice:
+                raise ValueError(", ".join(f"{key[:63]!r}" for key in twice) + ": given more than once")
+            labels = parse_labels(items)
         except ValueError as exc:
             problems[LABELS_FIELD] = str(exc)
         else:
             if labels != (current.labels or {}):
                 changed[LABELS_FIELD] = labels
     if DEPENDS_ON_FIELD in form:
-        names = _lines(form, DEPENDS_ON_FIELD, commas=True)
-        if [n.lower() for n in names] != [n.lower() for n in depends_on or []]:
-            changed[DEPENDS_ON_FIELD] = names
+        try:
+            names = _items(form, DEPENDS_ON_FIELD)
+        except ValueError as exc:
+            problems[DEPENDS_ON_FIELD] = str(exc)
+        else:
+            if [n.lower() for n in names] != [n.lower() for n in depends_on or []]:
+                changed[DEPENDS_ON_FIELD] = names
     try:
         parsed = ServiceUpdate.model_validate(changed)
     except ValidationError as exc:
@@ -131,6 +142,15 @@ def service_changes(form, current: Any, depends_on: list[str] | None = None) -> 
     if problems:
         return {}, problems
     return parsed.model_dump(exclude_unset=True), {}
+
+
+def _items(form, name: str) -> list[str]:
+    """A one-line field's comma-separated items; ValueError for a control character
+    (str.splitlines would take \\x0b, \\x0c or \\x1c-\\x1e for a separator)."""
+    text = form.get(name, "")
+    if any(ord(c) < 32 or ord(c) == 127 for c in text):
+        raise ValueError("must not contain control characters (newlines, tabs, NUL)")
+    return [item.strip() for item in text.split(",") if item.strip()]
 
 
 def _lines(form, name: str, *, commas: bool = False) -> list[str]:
