@@ -346,3 +346,29 @@ def test_a_child_in_a_maintenance_window_pages_after_the_grace_only_once_the_win
     assert triggers(pagerduty) == ["db", "api"]
     worker.run_once()
     assert triggers(pagerduty) == ["db", "api"]  # once
+
+
+def test_a_suppressed_child_whose_flapping_ends_while_its_parent_is_down_does_not_page(
+        medic, worker, clock, pagerduty, webhook):
+    medic.register("db", service_name="db", alert_interval=10)
+    medic.register("api", service_name="api", alert_interval=10, depends_on=["db"])
+    medic.beat("db")
+    medic.beat("api")
+    medic.beat("db", status="DOWN")
+    clock.advance(seconds=30)
+    worker.run_once()
+    assert triggers(pagerduty) == ["db"]
+    for status in ["DOWN", "UP"] * 4 + ["DOWN"]:  # api flaps below db: every opening suppressed
+        medic.beat("api", status=status)
+        clock.advance(seconds=30)
+        worker.run_once()
+    assert medic.service("api")["flapping"] is True and triggers(pagerduty) == ["db"]
+    for _ in range(13):  # api stable (down) for the flap period; db still down all along
+        clock.advance(minutes=5)
+        medic.beat("db", status="DOWN")
+        worker.run_once()
+    assert medic.service("api")["flapping"] is False
+    [held] = [a for a in medic.alerts(active="true") if a["heartbeat_name"] == "api"]
+    assert held["suppressed"] is True
+    assert triggers(pagerduty) == ["db"]  # db is still down: api's alert stays suppressed, no page
+    assert [r.json["event"] for r in webhook.requests] == ["trigger"]

@@ -201,3 +201,16 @@ def test_two_workers_page_once_when_a_window_ends(medic, api, make_worker, clock
     second.run_once()
     first.run_once()
     assert pd_actions(pagerduty) == ["trigger"]
+
+
+def test_flapping_that_ends_inside_a_window_sends_nothing_until_the_window_ends(
+        medic, api, worker, clock, pagerduty, slack, webhook):
+    from tests.worker.test_flapping import start_flapping
+
+    start_flapping(medic, clock, [worker], pagerduty, slack, webhook)
+    open_window(api, services=["svc-hb"], end="2026-01-06T12:00:00Z")
+    sent = len(pagerduty.requests), len(webhook.requests), len(slack.requests)
+    clock.advance(minutes=61)  # stable (down) for the flap period, inside the window
+    medic.beat(status="DOWN")
+    worker.run_once()
+    assert (len(pagerduty.requests), len(webhook.requests), len(slack.requests)) == sent
