@@ -372,3 +372,9 @@ def test_a_suppressed_child_whose_flapping_ends_while_its_parent_is_down_does_no
     assert held["suppressed"] is True
     assert triggers(pagerduty) == ["db"]  # db is still down: api's alert stays suppressed, no page
     assert [r.json["event"] for r in webhook.requests] == ["trigger"]
+    medic.beat("db")  # db recovers; api, still down, pages once after the grace
+    worker.run_once()
+    clock.advance(minutes=GRACE_MINUTES + 1)
+    worker.run_once()
+    worker.run_once()
+    assert triggers(pagerduty) == ["db", "api"]

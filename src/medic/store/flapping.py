@@ -141,6 +141,8 @@ def settle(
         ).first()
         if alert is None or alert.active != row.down or (row.down and row.muted):
             continue
+        if row.down and alert.suppressed:  # below an open alert: it pages when released (store/dependencies.py)
+            continue
         kind = flapping.settled_kind(row.down)
         c = Candidate(**{name: row._mapping[name] for name in _CANDIDATE_FIELDS},
                       alert_id=alert.alert_id, alert_created=alert.created_date)
