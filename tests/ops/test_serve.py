@@ -206,3 +206,26 @@ def test_gevent_process_closes_a_connection_whose_headers_trickle_in(engine, tmp
     assert ended is not None, "a client trickling its headers kept the connection for 15 s"
     assert 0.5 < ended < 10, ended
     assert answer == b"" or answer.startswith(b"HTTP/1.1 400"), answer[:60]
+
+
+@POSTGRESQL_ONLY
+def test_a_refused_request_whose_client_is_gone_is_no_traceback(engine, tmp_path, port):
+    # The gevent worker answers a malformed request with a 400; a client that reset the
+    # connection first makes that write fail, which must not reach gevent's hub (it
+    # prints a traceback to stderr, around the log handler).
+    import struct
+
+    env = _serve_env(engine, tmp_path, port, WEB_CONCURRENCY="1", LOG_FORMAT="json")
+    base = f"http://127.0.0.1:{port}"
+    log = tmp_path / "serve.log"
+    with running("serve", env=env, ready_url=f"{base}/health/live", stderr_path=log):
+        assert f"Using worker: {GEVENT_WORKER}" in log.read_text()
+        for _ in range(10):
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # close = RST
+                sock.sendall(b"\x16\x03\x01 not http\r\n\r\n")
+        time.sleep(1)
+        assert httpx.get(f"{base}/health/live", timeout=5).status_code == 200
+    text = log.read_text()
+    assert "Traceback" not in text and '  File "' not in text and "failed with" not in text, text[-2000:]
+    assert all(line.startswith("{") for line in text.splitlines() if line.strip()), text[-2000:]
