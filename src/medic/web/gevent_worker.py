@@ -40,6 +40,15 @@ class EdgeHandler(PyWSGIHandler):
     # bounded by it.
     _deadline = None
 
+    def handle(self):
+        try:
+            super().handle()
+        except (ConnectionError, TimeoutError):
+            # pywsgi writes a refusal (a 400 for a malformed request) outside its own
+            # error handling: a client already gone would otherwise end the greenlet
+            # with an exception gevent's hub prints as a traceback.
+            pass
+
     def read_requestline(self):
         self._deadline = gevent.Timeout.start_new(self.idle_seconds, TimeoutError("no request in time"))
         return super().read_requestline()  # a timeout here: pywsgi closes the connection quietly
