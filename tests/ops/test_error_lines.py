@@ -36,3 +36,14 @@ def test_a_database_error_is_one_line_naming_it(tmp_path):
     assert failed["message"] == "database unavailable: OperationalError: no such table: maintenance_windows"
     assert "exc_info" not in failed
     assert "Traceback" not in text and "[SQL" not in text and "SELECT" not in text
+
+
+def test_an_unescaped_at_sign_in_the_database_password_leaves_no_part_of_it_in_the_log(tmp_path):
+    from tests.ops.conftest import medic
+
+    env = medic_env(tmp_path, MEDIC_DATABASE_URL=f"postgresql://medic:pa@ss-tail-secret@127.0.0.1:{free_port()}/medic")
+    result = medic("db", "upgrade", env=env)
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    assert "tail-secret" not in output, output
+    assert "Traceback" not in output and '  File "' not in output, output
