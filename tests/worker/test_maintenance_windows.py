@@ -214,3 +214,10 @@ def test_flapping_that_ends_inside_a_window_sends_nothing_until_the_window_ends(
     medic.beat(status="DOWN")
     worker.run_once()
     assert (len(pagerduty.requests), len(webhook.requests), len(slack.requests)) == sent
+    clock.set(datetime(2026, 1, 6, 12, 0, tzinfo=UTC))  # the window ends; still down
+    medic.beat(status="DOWN")
+    worker.run_once()
+    assert pd_actions(pagerduty)[sent[0]:] == ["trigger"]
+    assert len(webhook.requests) == sent[1] + 1
+    worker.run_once()
+    assert len(pagerduty.requests) == sent[0] + 1  # once

@@ -17,6 +17,7 @@ from typing import Mapping, Sequence
 from sqlalchemy import ARRAY, BigInteger, Connection, any_, bindparam, literal, select, text, update
 
 from medic.core import flapping
+from medic.core.maintenance import Window, window_at
 from medic.core.model import NotificationKind, OutboxState
 from medic.core.routing import Route, destinations
 from medic.core.transitions import Candidate, payload
@@ -114,17 +115,26 @@ def settle(
     channels: Sequence[str],
     base_url: str | None,
     routes: Sequence[Route] = (),
+    windows: Sequence[Window] = (),
 ) -> list[int]:
     """Report the state of flapping services stable since their flap_quiet_at, once:
     a trigger of the open alert if down (unless muted), else a resolve of the newest
-    alert. The compare-and-set on flap_quiet_at makes it once across workers.
-    Returns the alert ids reported."""
+    alert. The compare-and-set on flap_quiet_at makes it once across workers. A service
+    down in a maintenance window pages at the window's end, not in it: its flap_quiet_at
+    moves there (out of this query's way meanwhile). Returns the alert ids reported."""
     epoch = now.timestamp()
     query = (select(services).where(services.c.flap_quiet_at <= epoch)
              .order_by(services.c.flap_quiet_at).limit(SETTLED_PER_CYCLE))
     if conn.dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True, of=services)
     due = {row.service_id: row for row in conn.execute(query)}
+    for service_id, row in list(due.items()):
+        held = row.down and windows and window_at(windows, service_id, row.team, row.labels, now)
+        if held:
+            conn.execute(update(services).where(services.c.service_id == service_id,
+                                                services.c.flap_quiet_at <= epoch)
+                         .values(flap_quiet_at=held[1].timestamp()))
+            del due[service_id]
     if not due:
         return []
     won = conn.execute(

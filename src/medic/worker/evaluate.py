@@ -102,7 +102,7 @@ def evaluate(
             told = [channel for channel in channels if channel_receives(channel, NotificationKind.REMINDER)]
             result.reminded = store.remind(conn, to_remind, now, remind_before, told, settings.base_url)
         result.escalated = escalate(conn, now, routes)
-        result.settled = flapping.settle(conn, now, channels, settings.base_url, routes)
+        result.settled = flapping.settle(conn, now, channels, settings.base_url, routes, windows)
     for gap, moved in result.gaps:
         log.warning(
             "gap detected: %s from %s to %s (%d s); %d services due in it get a fresh window from its end",
