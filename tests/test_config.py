@@ -179,3 +179,18 @@ def test_flapping_settings_have_defaults_and_bounds():
         with pytest.raises(ConfigError) as err:
             load_settings({name: value})
         assert name in str(err.value)
+
+
+def test_secret_values_hold_every_secret_setting_and_each_url_password_with_its_parts():
+    from medic.config import secret_values
+
+    settings = load_settings({
+        "MEDIC_DATABASE_URL": "postgresql://medic:pa@ss-word@db:5432/medic",
+        "MEDIC_DATABASE_READ_URL": "postgresql://reader:readpw@replica/medic",
+        "SLACK_API_TOKEN": "xoxb-slack-token", "SMTP_PASSWORD": "smtp-pass",
+        "MEDIC_WEBHOOK_URL": "https://hooks.example/services/T1/B2/s3cr3t",
+    })
+    found = set(secret_values(settings))
+    assert {"pa@ss-word", "ss-word", "readpw", "xoxb-slack-token", "smtp-pass",
+            "https://hooks.example/services/T1/B2/s3cr3t"} <= found
+    assert not [value for value in found if "db:5432" in value or "replica" in value]  # where it connects is shown

@@ -7,6 +7,7 @@ typo in a deployment manifest fails loudly instead of paging late.
 from __future__ import annotations
 
 import os
+import re
 from typing import Literal, Mapping
 from urllib.parse import quote
 
@@ -315,6 +316,34 @@ def _database_url_from_parts(env: Mapping[str, str]) -> str | None:
         raise ConfigError(f"invalid configuration: DB_PORT: must be a port number from 1 to 65535 (got {port!r})")
     name = env.get("DB_NAME", "medic")
     return f"postgresql+psycopg://{auth}@{host}:{port}/{name}"
+
+
+# Settings that hold URLs with secrets in them beyond a password (a webhook's path).
+_SECRET_URLS = ("MEDIC_WEBHOOK_URL",)
+# The password of `scheme://user:password@host`, up to the last `@`: a password holding
+# an unescaped `@` is still one password to the person who set it.
+_URL_PASSWORD = re.compile(r"://[^/@:]*:(.+)@")
+
+
+def secret_values(settings: Settings) -> list[str]:
+    """The configured secrets as text, for the log to mask wherever a message quotes one
+    (medic.logs.MaskSecrets): every secret setting; of a database or Redis URL, only its
+    password and that password's parts between `@`s (the rest names where it connects)."""
+    found: list[str] = []
+    for name, field in Settings.model_fields.items():
+        alias = field.alias or name
+        value = getattr(settings, name)
+        whole = isinstance(value, SecretStr) or alias in _SECRET_URLS
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        if not value or not isinstance(value, str) or not (whole or _is_secret(alias)):
+            continue
+        password = _URL_PASSWORD.search(value)
+        if whole or "://" not in value:
+            found.append(value)
+        if password:
+            found += [password.group(1), *password.group(1).split("@")]
+    return found
 
 
 def _is_secret(name: str) -> bool:

@@ -9,7 +9,7 @@ import sys
 import threading
 import time
 import traceback
-from typing import Callable
+from typing import Callable, Iterable
 
 from pythonjsonlogger.json import JsonFormatter
 
@@ -66,6 +66,27 @@ class OneLineExceptions(logging.Filter):
         return True
 
 
+class MaskSecrets(logging.Filter):
+    """Every configured secret (config.secret_values) is `***` in a line's message,
+    wherever it appears: a driver's message can quote part of a URL it could not parse
+    (a password holding an unescaped `@` reads as part of the host name)."""
+
+    def __init__(self, secrets: Iterable[str]):
+        super().__init__()
+        self.secrets = sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.secrets:
+            message = record.getMessage()
+            masked = message
+            for secret in self.secrets:
+                if secret in masked:
+                    masked = masked.replace(secret, "***")
+            if masked is not message:
+                record.msg, record.args = masked, None
+        return True
+
+
 class RepeatedFailure:
     """A failure met over and over (the database down under a delivery loop that polls
     each second, or under every request) is logged when it starts, once every ``every``
@@ -108,7 +129,7 @@ def _log_uncaught(exc_type, exc, tb, *, thread: str | None = None) -> None:
     logging.getLogger("medic").critical("uncaught exception%s", where, exc_info=(exc_type, exc, tb))
 
 
-def configure(level: str, fmt: str, *, tracebacks: bool = False) -> None:
+def configure(level: str, fmt: str, *, tracebacks: bool = False, secrets: Iterable[str] = ()) -> None:
     handler = logging.StreamHandler(sys.stderr)
     if fmt == "json":
         handler.setFormatter(
@@ -122,6 +143,8 @@ def configure(level: str, fmt: str, *, tracebacks: bool = False) -> None:
         handler.setFormatter(logging.Formatter(TEXT_FORMAT))
     if not tracebacks:
         handler.addFilter(OneLineExceptions())
+    handler.addFilter(MaskSecrets(secrets))  # after: the exception's text is in the message by then
+    if not tracebacks:
         # An exception nothing caught would otherwise print its traceback to stderr
         # around the handler; it becomes a log line like any other.
         sys.excepthook = _log_uncaught

@@ -47,3 +47,5 @@ def test_an_unescaped_at_sign_in_the_database_password_leaves_no_part_of_it_in_t
     output = result.stdout + result.stderr
     assert "tail-secret" not in output, output
     assert "Traceback" not in output and '  File "' not in output, output
+    [line] = [json.loads(line) for line in result.stderr.splitlines()]
+    assert line["level"] == "ERROR" and line["message"].startswith("medic db: database error: OperationalError: ")

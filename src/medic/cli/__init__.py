@@ -18,12 +18,32 @@ Nothing here imports this package back, so there is no import cycle.
 
 from __future__ import annotations
 
+import logging
+import sys
+
 import click
 
 from medic.cli import apply, db, heartbeat, imports, jobs, keys, maintenance, routes, server, worker
 
 
-@click.group()
+class _Commands(click.Group):
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except Exception as exc:
+            # A database command that cannot reach or use the database: one line saying
+            # so, not an uncaught exception. SQLAlchemy is imported only if a command
+            # did: `medic heartbeat` from cron stays quick to start.
+            errors = sys.modules.get("sqlalchemy.exc")
+            if errors is None or not isinstance(exc, errors.SQLAlchemyError):
+                raise
+            from medic.store.errors import describe_db_error
+
+            logging.getLogger("medic").error("medic %s: database error: %s", ctx.invoked_subcommand, describe_db_error(exc))
+            ctx.exit(1)
+
+
+@click.group(cls=_Commands)
 def main() -> None:
     """Medic: heartbeat monitoring with PagerDuty and Slack alerting."""
 

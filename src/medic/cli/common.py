@@ -11,7 +11,9 @@ from typing import TYPE_CHECKING
 
 import click
 
-from medic.config import DATABASE_VARIABLES, ConfigError, Settings, config_warnings, database_configured, load_settings
+from medic.config import (
+    DATABASE_VARIABLES, ConfigError, Settings, config_warnings, database_configured, load_settings, secret_values,
+)
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -40,7 +42,7 @@ def settings(*, needs_database: str | None = None, **defaults: str) -> Settings:
         sys.exit(2)
     from medic.logs import configure
 
-    configure(loaded.log_level, loaded.log_format, tracebacks=loaded.log_tracebacks)
+    configure(loaded.log_level, loaded.log_format, tracebacks=loaded.log_tracebacks, secrets=secret_values(loaded))
     for warning in config_warnings(os.environ):
         log.warning("%s", warning)
     return loaded
