@@ -156,9 +156,16 @@ class EdgeHandler(PyWSGIHandler):
             super().log_request()
 
 
+def _log_greenlet_error(context, t, v, tb) -> None:
+    """gevent's hub prints a greenlet's uncaught exception to stderr as a traceback,
+    around the log; it becomes one log line instead (medic.logs)."""
+    log.error("a greenlet failed", exc_info=(t, v, tb))
+
+
 class GeventWSGIWorker(GeventPyWSGIWorker):
     def init_process(self) -> None:
         self.wsgi_handler = type("Handler", (EdgeHandler,), {"idle_seconds": float(self.cfg.keepalive)})
+        gevent.get_hub().print_exception = _log_greenlet_error  # an instance attribute gevent provides for
         super().init_process()
 
 
