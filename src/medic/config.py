@@ -322,7 +322,7 @@ def _database_url_from_parts(env: Mapping[str, str]) -> str | None:
 _SECRET_URLS = ("MEDIC_WEBHOOK_URL",)
 # The password of `scheme://user:password@host`, up to the last `@`: a password holding
 # an unescaped `@` is still one password to the person who set it.
-_URL_PASSWORD = re.compile(r"://[^/@:]*:(.+)@")
+_CONFIGURED_PASSWORD = re.compile(r"://[^/@:]*:(.+)@")
 
 
 def secret_values(settings: Settings) -> list[str]:
@@ -338,7 +338,7 @@ def secret_values(settings: Settings) -> list[str]:
             value = value.get_secret_value()
         if not value or not isinstance(value, str) or not (whole or _is_secret(alias)):
             continue
-        password = _URL_PASSWORD.search(value)
+        password = _CONFIGURED_PASSWORD.search(value)
         if whole or "://" not in value:
             found.append(value)
         if password:
