@@ -165,7 +165,7 @@ def _log_greenlet_error(context, t, v, tb) -> None:
 class GeventWSGIWorker(GeventPyWSGIWorker):
     def init_process(self) -> None:
         self.wsgi_handler = type("Handler", (EdgeHandler,), {"idle_seconds": float(self.cfg.keepalive)})
-        gevent.get_hub().print_exception = _log_greenlet_error  # gevent documents overriding it on the hub instance
+        gevent.get_hub().print_exception = _log_greenlet_error  # what the hub prints errors with
         super().init_process()
 
 
