@@ -63,7 +63,22 @@ def files_of(paths: list[str | Path]) -> list[Path]:
     return found
 
 
-def _value(node: yaml.Node, path: tuple, lines: dict[tuple, int], loader: yaml.SafeLoader, problems: list, file: str):
+MAX_DEPTH = 64  # far deeper than any Medic configuration; a hostile file is refused
+
+
+class _TooBig(Exception):
+    """A file whose values nest too deeply or whose aliases expand beyond its size."""
+
+
+def _value(node: yaml.Node, path: tuple, lines: dict[tuple, int], loader: yaml.SafeLoader, problems: list, file: str,
+           budget: list[int]):
+    # Without aliases a file cannot hold more values than it has characters; one that
+    # expands to more is an alias bomb ("billion laughs"), refused before it takes the memory.
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise _TooBig("its aliases expand to more values than the file has characters")
+    if len(path) > MAX_DEPTH:
+        raise _TooBig(f"values nested more than {MAX_DEPTH} levels deep")
     lines[path] = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
         loader.flatten_mapping(node)  # YAML merge keys (<<: *base)
@@ -76,11 +91,11 @@ def _value(node: yaml.Node, path: tuple, lines: dict[tuple, int], loader: yaml.S
             if key in out:
                 problems.append(Problem(file, key_node.start_mark.line + 1, _dotted(path + (key,)), "given twice"))
                 continue
-            out[key] = _value(value_node, path + (key,), lines, loader, problems, file)
+            out[key] = _value(value_node, path + (key,), lines, loader, problems, file, budget)
             lines[path + (key,)] = key_node.start_mark.line + 1
         return out
     if isinstance(node, yaml.SequenceNode):
-        return [_value(item, path + (i,), lines, loader, problems, file) for i, item in enumerate(node.value)]
+        return [_value(item, path + (i,), lines, loader, problems, file, budget) for i, item in enumerate(node.value)]
     return loader.construct_object(node, deep=True)
 
 
@@ -97,11 +112,16 @@ def _read(file: Path) -> tuple[list[tuple[Any, dict[tuple, int]]], list[Problem]
         return [], [Problem(str(file), None, "", f"cannot read: {type(exc).__name__}")]
     loader = yaml.SafeLoader(text)
     documents = []
+    budget = [len(text) + 1]
     try:
         while loader.check_node():
             node = loader.get_node()
             lines: dict[tuple, int] = {}
-            documents.append((_value(node, (), lines, loader, problems, str(file)), lines))
+            documents.append((_value(node, (), lines, loader, problems, str(file), budget), lines))
+    except _TooBig as exc:
+        return [], [Problem(str(file), None, "", f"refused: {exc}")]
+    except RecursionError:  # PyYAML composes nested nodes recursively
+        return [], [Problem(str(file), None, "", f"refused: values nested more than {MAX_DEPTH} levels deep")]
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc)
