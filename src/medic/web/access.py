@@ -34,10 +34,16 @@ def record(
     request_id: str | None,
     remote_addr: str | None,
     principal: "Principal | None",
+    database_unavailable: bool = False,
 ) -> None:
     metrics.http_duration.labels(method=method, endpoint=endpoint, status=str(status)).observe(elapsed)
     if status == 201 and endpoint == "/heartbeat" and not log_stored_heartbeats:
         return  # its row in heartbeat_events is the record (LOG_STORED_HEARTBEATS)
+    if database_unavailable:
+        # A 503 because the database is down: the outage is logged by the throttled
+        # `database unavailable` lines (when it starts, while it lasts, when it ends);
+        # a line per refused request would be hundreds a second under load.
+        return
     if not access_log.isEnabledFor(logging.INFO):  # LOG_LEVEL above INFO: skip building the extras
         return
     access_log.info(

@@ -86,6 +86,7 @@ def create_app(
 
     def database_unavailable(exc: Exception):
         rt.database_failures.failed(describe_db_error(exc))
+        g.database_unavailable = True  # reported by that line, not by an access line
         return reply(None, UNAVAILABLE_MESSAGE, 503, UNAVAILABLE_HEADERS)
 
     for exc_class in DATABASE_UNAVAILABLE:
@@ -114,6 +115,7 @@ def create_app(
             request_id=g.get("request_id"),
             remote_addr=request.remote_addr,
             principal=g.get("principal"),
+            database_unavailable=g.get("database_unavailable", False),
         )
         return response
 

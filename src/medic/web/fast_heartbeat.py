@@ -114,6 +114,7 @@ class FastHeartbeat:
             request_id=request_id,
             remote_addr=remote_addr,
             principal=principal,
+            database_unavailable=status == 503,  # _store's only 503
         )
         return [payload]
 
