@@ -315,3 +315,32 @@ def test_a_record_lost_to_a_database_outage_is_retried_not_sent_again(settings, 
     with engine.begin() as conn:
         state = select(notifications.c.state).where(notifications.c.channel == "pagerduty")
         assert conn.execute(state).scalar_one() == "delivered"
+
+
+def test_a_database_outage_is_one_worker_cycle_line_when_it_starts_and_one_when_it_ends(settings, tmp_path, caplog):
+    """Every cycle of a worker whose database is down fails; the outage is logged when it
+    starts, then periodically, and when it ends, not once per cycle (with
+    WORKER_INTERVAL_SECONDS=1 that was a line a second)."""
+    import logging
+
+    from medic.store.engine import make_engine
+    from medic.store.migrate import upgrade
+
+    database = make_engine(f"sqlite:///{tmp_path / 'later-migrated.db'}")  # no tables yet: every cycle fails
+    worker = Worker(settings, database, run_daily_cleanup=False)
+    try:
+        with caplog.at_level(logging.INFO, logger="medic.worker"):
+            for _ in range(20):
+                assert worker.step() is None
+            upgrade(database)  # the database is back
+            assert worker.step() is not None
+            assert worker.step() is not None
+    finally:
+        worker.close()
+        database.dispose()
+    messages = [r.getMessage() for r in caplog.records if r.name == "medic.worker"]
+    failed = [m for m in messages if m.startswith("worker cycle failed") and "recovered" not in m]
+    assert len(failed) == 1, failed
+    assert failed[0].startswith("worker cycle failed: database error: OperationalError")
+    [recovered] = [m for m in messages if "recovered" in m and "cycle" in m]
+    assert "20 failures" in recovered
