@@ -72,6 +72,9 @@ class Worker:
         # Since when this worker's cycles have failed (None: the last one completed); a
         # gap that a failing worker ends is the database's (core/gaps.py).
         self.failing_since: datetime | None = None
+        # Logged when the cycles start failing, once a minute while they do, and when one
+        # completes again: not a line per cycle (WORKER_INTERVAL_SECONDS may be 1).
+        self.cycle_failures = RepeatedFailure(log, "worker cycle failed: database error")
         self._web_silent_since: datetime | None = None
 
     # -- one step at a time (tests, `medic worker --once`) -----------------
@@ -106,6 +109,7 @@ class Worker:
         if self.liveness_file is not None:
             self.liveness_file.touch()
         self.failing_since = None
+        self.cycle_failures.succeeded()
         return result
 
     def step(self) -> EvaluationResult | None:
@@ -117,7 +121,7 @@ class Worker:
             # A database blip must not kill the worker; the next cycle retries.
             if self.failing_since is None:
                 self.failing_since = self.clock()
-            log.error("worker cycle failed: database error: %s; retrying next cycle", describe_db_error(exc))
+            self.cycle_failures.failed(f"{describe_db_error(exc)}; retrying next cycle")
             return None
 
     def _note_web_silence(self, since: datetime | None) -> None:
