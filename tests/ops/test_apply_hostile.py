@@ -50,3 +50,28 @@ def test_hostile_file_is_one_clear_line_and_exit_1(tmp_path, name):
     assert "Traceback" not in result.stderr and "Error" in result.stderr, result.stderr[-2000:]
     assert f"{name}.yaml" in result.stderr  # names the file
     assert len(result.stderr.splitlines()) <= 3, result.stderr[-2000:]
+
+
+@pytest.mark.parametrize("name", ["alias-bomb", "deep-flow", "deep-block"])
+def test_import_cronjob_of_a_hostile_manifest_is_one_clear_line_and_exit_1(tmp_path, name):
+    """`medic import cronjob` reads multi-document YAML too."""
+    path = tmp_path / f"{name}.yaml"
+    manifest = HOSTILE[name].replace(b"services:", b"kind: List\nitems:")
+    if name == "alias-bomb":  # the CronJob's command is the expanded list
+        manifest = HOSTILE[name].replace(
+            b"services: *l11",
+            b"kind: CronJob\nmetadata: {name: x}\nspec:\n  schedule: '* * * * *'\n"
+            b"  jobTemplate: {spec: {template: {spec: {containers: [{name: a, command: *l11}]}}}}",
+        )
+    path.write_bytes(manifest)
+
+    def limit():
+        resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
+
+    result = subprocess.run(
+        [*MEDIC, "import", "cronjob", str(path), "--dry-run", "--url", "http://127.0.0.1:9"],
+        env=medic_env(tmp_path), capture_output=True, text=True, timeout=60, preexec_fn=limit,
+    )
+    assert result.returncode != 0, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr and f"{name}.yaml" in result.stderr, result.stderr[-2000:]
+    assert len(result.stderr.splitlines()) <= 3, result.stderr[-2000:]
