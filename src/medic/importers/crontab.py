@@ -171,13 +171,45 @@ def _cronjobs(documents: list[Any]) -> list[dict]:
     return found
 
 
+MAX_DEPTH = 64  # far deeper than any manifest
+
+
+def _refuse_hostile(nodes: list[yaml.Node], size: int, source: str) -> None:
+    """ValueError for YAML whose aliases expand to more values than the text has
+    characters (an alias bomb, which takes gigabytes once its values are used) or that
+    nests deeper than MAX_DEPTH; walked without recursion."""
+    budget = size + 1
+    stack = [(node, 0) for node in nodes]
+    while stack:
+        node, depth = stack.pop()
+        budget -= 1
+        if budget < 0:
+            raise ValueError(f"{source}: refused: its aliases expand to more values than the file has characters")
+        if depth > MAX_DEPTH:
+            raise ValueError(f"{source}: refused: values nested more than {MAX_DEPTH} levels deep")
+        if isinstance(node, yaml.SequenceNode):
+            stack.extend((item, depth + 1) for item in node.value)
+        elif isinstance(node, yaml.MappingNode):
+            stack.extend((part, depth + 1) for pair in node.value for part in pair)
+
+
 def parse_cronjobs(text: str, source: str, *, prefix: str = "") -> Parsed:
     """Entries of the CronJobs in a (multi-document) manifest; other kinds are passed over.
     Raises ValueError for YAML that cannot be read."""
     try:
-        documents = list(yaml.safe_load_all(text))
+        loader = yaml.SafeLoader(text)
+        try:
+            nodes = []
+            while loader.check_node():
+                nodes.append(loader.get_node())
+            _refuse_hostile(nodes, len(text), source)
+            documents = [loader.construct_document(node) for node in nodes]
+        finally:
+            loader.dispose()
     except yaml.YAMLError as exc:
         raise ValueError(f"{source}: not YAML: {exc}") from None
+    except RecursionError:  # PyYAML composes nested nodes recursively
+        raise ValueError(f"{source}: refused: values nested more than {MAX_DEPTH} levels deep") from None
     parsed = Parsed()
     found = []  # (where, service spec, cronjob)
     for cronjob in _cronjobs(documents):
