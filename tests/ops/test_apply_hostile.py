@@ -75,3 +75,16 @@ def test_import_cronjob_of_a_hostile_manifest_is_one_clear_line_and_exit_1(tmp_p
     assert result.returncode != 0, result.stderr[-2000:]
     assert "Traceback" not in result.stderr and f"{name}.yaml" in result.stderr, result.stderr[-2000:]
     assert len(result.stderr.splitlines()) <= 3, result.stderr[-2000:]
+
+
+def test_import_healthchecks_of_deeply_nested_json_is_one_clear_line(tmp_path):
+    """The listing may come from a remote Healthchecks (`--from URL`) as well as a file."""
+    path = tmp_path / "deep.json"
+    path.write_bytes(b"[" * 100_000 + b"]" * 100_000)
+    result = subprocess.run(
+        [*MEDIC, "import", "healthchecks", str(path), "--dry-run", "--url", "http://127.0.0.1:9"],
+        env=medic_env(tmp_path), capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode != 0, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr and "deep.json" in result.stderr, result.stderr[-2000:]
+    assert len(result.stderr.splitlines()) <= 3, result.stderr[-2000:]
