@@ -188,6 +188,8 @@ def healthchecks(file, source, healthchecks_api_key, prefix, team, dry_run, url,
         parsed = parsing.parse(json.loads(text), prefix=prefix)
     except ValueError as exc:  # json.JSONDecodeError included
         raise click.ClickException(f"{where}: not a Healthchecks checks listing: {exc}") from None
+    except RecursionError:  # nested deeper than the JSON decoder (or the parser) follows
+        raise click.ClickException(f"{where}: not a Healthchecks checks listing: nested too deeply") from None
     send(parsed, _defaults(team, None), dry_run, url, api_key, timeout, retries)
 
 
