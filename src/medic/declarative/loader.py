@@ -63,6 +63,9 @@ def files_of(paths: list[str | Path]) -> list[Path]:
     return found
 
 
+# Without aliases a file holds fewer values than characters; merge keys (<<: *base)
+# multiply a few, an alias bomb by billions.
+EXPANSION = 10
 MAX_DEPTH = 64  # far deeper than any Medic configuration; a hostile file is refused
 
 
@@ -72,11 +75,10 @@ class _TooBig(Exception):
 
 def _value(node: yaml.Node, path: tuple, lines: dict[tuple, int], loader: yaml.SafeLoader, problems: list, file: str,
            budget: list[int]):
-    # Without aliases a file cannot hold more values than it has characters; one that
-    # expands to more is an alias bomb ("billion laughs"), refused before it takes the memory.
+    # An alias bomb ("billion laughs") is refused before it takes the memory.
     budget[0] -= 1
     if budget[0] < 0:
-        raise _TooBig("its aliases expand to more values than the file has characters")
+        raise _TooBig("its aliases expand to more than ten values per character of the file")
     if len(path) > MAX_DEPTH:
         raise _TooBig(f"values nested more than {MAX_DEPTH} levels deep")
     lines[path] = node.start_mark.line + 1
@@ -112,7 +114,7 @@ def _read(file: Path) -> tuple[list[tuple[Any, dict[tuple, int]]], list[Problem]
         return [], [Problem(str(file), None, "", f"cannot read: {type(exc).__name__}")]
     loader = yaml.SafeLoader(text)
     documents = []
-    budget = [len(text) + 1]
+    budget = [EXPANSION * (len(text) + 1000)]
     try:
         while loader.check_node():
             node = loader.get_node()

@@ -171,6 +171,9 @@ def _cronjobs(documents: list[Any]) -> list[dict]:
     return found
 
 
+# Without aliases a file holds fewer values than characters; merge keys (<<: *base)
+# multiply a few, an alias bomb by billions.
+EXPANSION = 10
 MAX_DEPTH = 64  # far deeper than any manifest
 
 
@@ -178,13 +181,13 @@ def _refuse_hostile(nodes: list[yaml.Node], size: int, source: str) -> None:
     """ValueError for YAML whose aliases expand to more values than the text has
     characters (an alias bomb, which takes gigabytes once its values are used) or that
     nests deeper than MAX_DEPTH; walked without recursion."""
-    budget = size + 1
+    budget = EXPANSION * (size + 1000)
     stack = [(node, 0) for node in nodes]
     while stack:
         node, depth = stack.pop()
         budget -= 1
         if budget < 0:
-            raise ValueError(f"{source}: refused: its aliases expand to more values than the file has characters")
+            raise ValueError(f"{source}: refused: its aliases expand to more than ten values per character of the file")
         if depth > MAX_DEPTH:
             raise ValueError(f"{source}: refused: values nested more than {MAX_DEPTH} levels deep")
         if isinstance(node, yaml.SequenceNode):
