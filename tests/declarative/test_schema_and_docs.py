@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 import jsonschema
+import pytest
 import yaml
 from click.testing import CliRunner
 
@@ -50,3 +51,24 @@ def test_the_schema_refuses_what_apply_refuses():
     secret = {"type": "pagerduty", "routing_key": "a-literal-secret"}
     assert not validator.is_valid({"routes": [{"name": "r", "targets": [secret]}]})
     assert validator.is_valid({"routes": [{"name": "r", "targets": [{**secret, "routing_key": {"env": "PD_KEY"}}]}]})
+
+
+def test_a_key_given_next_to_a_yaml_merge_key_overrides_the_merged_one(tmp_path):
+    """YAML merge keys: `{<<: *base, heartbeat_name: b}` takes the base and replaces its
+    heartbeat_name (what a merge key is for); a key written twice is still refused."""
+    path = tmp_path / "services.yaml"
+    path.write_text(
+        "version: 1\n"
+        "services:\n"
+        "  - &base {heartbeat_name: a-hb, service_name: a, team: payments, schedule: {interval: 5}}\n"
+        "  - {<<: *base, heartbeat_name: b-hb, service_name: b}\n"
+    )
+    document = loader.load([path])
+    [a, b] = sorted(document.services, key=lambda s: s.heartbeat_name)
+    assert (b.heartbeat_name, b.service_name, b.team) == ("b-hb", "b", "payments")
+    assert (a.heartbeat_name, a.service_name) == ("a-hb", "a")
+
+    path.write_text("version: 1\nservices:\n  - {heartbeat_name: a-hb, heartbeat_name: b-hb, service_name: a, schedule: {interval: 5}}\n")
+    with pytest.raises(loader.Invalid) as refused:
+        loader.load([path])
+    assert [str(p) for p in refused.value.problems] == [f"{path}:3: services.0.heartbeat_name: given twice"]
