@@ -83,14 +83,21 @@ def _value(node: yaml.Node, path: tuple, lines: dict[tuple, int], loader: yaml.S
         raise _TooBig(f"values nested more than {MAX_DEPTH} levels deep")
     lines[path] = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
-        loader.flatten_mapping(node)  # YAML merge keys (<<: *base)
+        written = sum(1 for key_node, _ in node.value if key_node.tag != "tag:yaml.org,2002:merge")
+        loader.flatten_mapping(node)  # YAML merge keys (<<: *base): the merged pairs come first
+        from_merge = len(node.value) - written
         out: dict[Any, Any] = {}
-        for key_node, value_node in node.value:
+        merged: set[Any] = set()  # keys taken from a merge key, which a written key replaces
+        for index, (key_node, value_node) in enumerate(node.value):
             key = loader.construct_object(key_node, deep=True)
             if not isinstance(key, (str, int, bool)) and key is not None:
                 problems.append(Problem(file, key_node.start_mark.line + 1, _dotted(path), "a key must be a plain value"))
                 continue
-            if key in out:
+            if index < from_merge:
+                merged.add(key)  # several merged mappings: PyYAML orders them so the last pair wins
+            elif key in merged:
+                merged.discard(key)
+            elif key in out:
                 problems.append(Problem(file, key_node.start_mark.line + 1, _dotted(path + (key,)), "given twice"))
                 continue
             out[key] = _value(value_node, path + (key,), lines, loader, problems, file, budget)
