@@ -64,23 +64,54 @@ def files_of(paths: list[str | Path]) -> list[Path]:
 
 
 # Without aliases a file holds fewer values than characters; merge keys (<<: *base)
-# multiply a few, an alias bomb by billions.
+# multiply a few, an alias bomb ("billion laughs") by billions.
 EXPANSION = 10
-MAX_DEPTH = 64  # far deeper than any Medic configuration; a hostile file is refused
+MAX_DEPTH = 64  # far deeper than any Medic configuration or manifest
 
 
-class _TooBig(Exception):
-    """A file whose values nest too deeply or whose aliases expand beyond its size."""
+class HostileYaml(ValueError):
+    """YAML refused before it is built: too deep, or aliases expanding far beyond its size."""
 
 
-def _value(node: yaml.Node, path: tuple, lines: dict[tuple, int], loader: yaml.SafeLoader, problems: list, file: str,
-           budget: list[int]):
-    # An alias bomb ("billion laughs") is refused before it takes the memory.
-    budget[0] -= 1
-    if budget[0] < 0:
-        raise _TooBig("its aliases expand to more than ten values per character of the file")
-    if len(path) > MAX_DEPTH:
-        raise _TooBig(f"values nested more than {MAX_DEPTH} levels deep")
+def refuse_hostile(nodes: list[yaml.Node], size: int) -> None:
+    """HostileYaml for composed YAML (``nodes``, of a text of ``size`` characters) whose
+    aliases expand to more than EXPANSION values per character, which takes gigabytes
+    once built, or that nests deeper than MAX_DEPTH. Walked without recursion, and
+    stopped as soon as the budget is spent, so a bomb costs no more than its budget."""
+    budget = EXPANSION * (size + 1000)
+    stack = [(node, 0) for node in nodes]
+    while stack:
+        node, depth = stack.pop()
+        budget -= 1
+        if budget < 0:
+            raise HostileYaml(f"its aliases expand to more than {EXPANSION} values per character of the file")
+        if depth > MAX_DEPTH:
+            raise HostileYaml(f"values nested more than {MAX_DEPTH} levels deep")
+        if isinstance(node, yaml.SequenceNode):
+            stack.extend((item, depth + 1) for item in node.value)
+        elif isinstance(node, yaml.MappingNode):
+            stack.extend((part, depth + 1) for pair in node.value for part in pair)
+
+
+def compose_all(text: str) -> tuple[yaml.SafeLoader, list[yaml.Node]]:
+    """The text's documents as YAML nodes, checked by refuse_hostile; the caller builds
+    them with the loader, then disposes of it. Raises HostileYaml or yaml.YAMLError."""
+    loader = yaml.SafeLoader(text)
+    try:
+        nodes = []
+        while loader.check_node():
+            nodes.append(loader.get_node())
+        refuse_hostile(nodes, len(text))
+    except RecursionError:  # PyYAML composes nested nodes recursively
+        loader.dispose()
+        raise HostileYaml(f"values nested more than {MAX_DEPTH} levels deep") from None
+    except BaseException:
+        loader.dispose()
+        raise
+    return loader, nodes
+
+
+def _value(node: yaml.Node, path: tuple, lines: dict[tuple, int], loader: yaml.SafeLoader, problems: list, file: str):
     lines[path] = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
         written = sum(1 for key_node, _ in node.value if key_node.tag != "tag:yaml.org,2002:merge")
@@ -100,11 +131,11 @@ def _value(node: yaml.Node, path: tuple, lines: dict[tuple, int], loader: yaml.S
             elif key in out:
                 problems.append(Problem(file, key_node.start_mark.line + 1, _dotted(path + (key,)), "given twice"))
                 continue
-            out[key] = _value(value_node, path + (key,), lines, loader, problems, file, budget)
+            out[key] = _value(value_node, path + (key,), lines, loader, problems, file)
             lines[path + (key,)] = key_node.start_mark.line + 1
         return out
     if isinstance(node, yaml.SequenceNode):
-        return [_value(item, path + (i,), lines, loader, problems, file, budget) for i, item in enumerate(node.value)]
+        return [_value(item, path + (i,), lines, loader, problems, file) for i, item in enumerate(node.value)]
     return loader.construct_object(node, deep=True)
 
 
@@ -119,24 +150,21 @@ def _read(file: Path) -> tuple[list[tuple[Any, dict[tuple, int]]], list[Problem]
         text = file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         return [], [Problem(str(file), None, "", f"cannot read: {type(exc).__name__}")]
-    loader = yaml.SafeLoader(text)
     documents = []
-    budget = [EXPANSION * (len(text) + 1000)]
     try:
-        while loader.check_node():
-            node = loader.get_node()
-            lines: dict[tuple, int] = {}
-            documents.append((_value(node, (), lines, loader, problems, str(file), budget), lines))
-    except _TooBig as exc:
+        loader, nodes = compose_all(text)
+        try:
+            for node in nodes:
+                lines: dict[tuple, int] = {}
+                documents.append((_value(node, (), lines, loader, problems, str(file)), lines))
+        finally:
+            loader.dispose()
+    except HostileYaml as exc:
         return [], [Problem(str(file), None, "", f"refused: {exc}")]
-    except RecursionError:  # PyYAML composes nested nodes recursively
-        return [], [Problem(str(file), None, "", f"refused: values nested more than {MAX_DEPTH} levels deep")]
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc)
         return [], [Problem(str(file), mark.line + 1 if mark else None, "", f"not valid YAML: {problem}")]
-    finally:
-        loader.dispose()
     return documents, problems
 
 

@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 
 from medic.core.schedule import ALIASES
+from medic.declarative.loader import HostileYaml, compose_all
 from medic.importers.entries import Entry, Parsed, slug, unique_names
 
 _ENV = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)$")
@@ -171,48 +172,19 @@ def _cronjobs(documents: list[Any]) -> list[dict]:
     return found
 
 
-# Without aliases a file holds fewer values than characters; merge keys (<<: *base)
-# multiply a few, an alias bomb by billions.
-EXPANSION = 10
-MAX_DEPTH = 64  # far deeper than any manifest
-
-
-def _refuse_hostile(nodes: list[yaml.Node], size: int, source: str) -> None:
-    """ValueError for YAML whose aliases expand to more values than the text has
-    characters (an alias bomb, which takes gigabytes once its values are used) or that
-    nests deeper than MAX_DEPTH; walked without recursion."""
-    budget = EXPANSION * (size + 1000)
-    stack = [(node, 0) for node in nodes]
-    while stack:
-        node, depth = stack.pop()
-        budget -= 1
-        if budget < 0:
-            raise ValueError(f"{source}: refused: its aliases expand to more than ten values per character of the file")
-        if depth > MAX_DEPTH:
-            raise ValueError(f"{source}: refused: values nested more than {MAX_DEPTH} levels deep")
-        if isinstance(node, yaml.SequenceNode):
-            stack.extend((item, depth + 1) for item in node.value)
-        elif isinstance(node, yaml.MappingNode):
-            stack.extend((part, depth + 1) for pair in node.value for part in pair)
-
-
 def parse_cronjobs(text: str, source: str, *, prefix: str = "") -> Parsed:
     """Entries of the CronJobs in a (multi-document) manifest; other kinds are passed over.
     Raises ValueError for YAML that cannot be read."""
     try:
-        loader = yaml.SafeLoader(text)
+        loader, nodes = compose_all(text)
         try:
-            nodes = []
-            while loader.check_node():
-                nodes.append(loader.get_node())
-            _refuse_hostile(nodes, len(text), source)
             documents = [loader.construct_document(node) for node in nodes]
         finally:
             loader.dispose()
+    except HostileYaml as exc:
+        raise ValueError(f"{source}: refused: {exc}") from None
     except yaml.YAMLError as exc:
         raise ValueError(f"{source}: not YAML: {exc}") from None
-    except RecursionError:  # PyYAML composes nested nodes recursively
-        raise ValueError(f"{source}: refused: values nested more than {MAX_DEPTH} levels deep") from None
     parsed = Parsed()
     found = []  # (where, service spec, cronjob)
     for cronjob in _cronjobs(documents):
