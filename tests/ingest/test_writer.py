@@ -423,3 +423,35 @@ def test_the_writer_lingers_only_while_more_heartbeats_are_in_the_app(engine, cl
     assert all(isinstance(r, store.Stored) for r in results)
     assert writer.batches == [1, 2]
     assert len(stored_rows(engine)) == 3
+
+
+def test_the_writer_waits_for_as_many_heartbeats_as_its_last_batch_held(engine, clock):
+    """Under a steady load the clients of the last batch send their next heartbeats as
+    soon as they are answered, before the app counts them: the writer waits for as many
+    (at most its linger), then expects what the batch it got held."""
+    register(engine, clock, "svc-hb")
+    beat = store.Beat("svc-hb", "UP")
+    arrivals = Arrivals()
+    writer = RecordingWriter(engine, clock, arrivals=arrivals, linger_seconds=60)
+
+    def lingering(future) -> None:
+        for _ in range(500):
+            if writer._queue.qsize() == 0 and not future.done():  # taken by the writer, which waits
+                return
+            threading.Event().wait(0.01)
+        raise AssertionError("the writer wrote the heartbeat alone")
+
+    try:
+        with ThreadPoolExecutor(max_workers=3) as pool:
+            with arrivals, arrivals:  # a batch of two
+                first = pool.submit(writer.submit, beat)
+                lingering(first)
+                pool.submit(writer.submit, beat).result(timeout=20)
+            first = pool.submit(writer.submit, beat)  # nobody in the app: still, two are expected
+            lingering(first)
+            second = pool.submit(writer.submit, beat)
+            results = [first.result(timeout=20), second.result(timeout=20)]
+    finally:
+        writer.close()
+    assert all(isinstance(r, store.Stored) for r in results)
+    assert writer.batches == [2, 2]

@@ -5,8 +5,9 @@ Requests hand their heartbeat to the writer (a thread, or a greenlet under geven
 and wait; the writer stores whatever has queued up in one batch and wakes each
 request only after the commit. Under load, one commit serves many requests. On
 PostgreSQL the writer waits up to 1 ms for company, and only while heartbeat
-requests it has not got yet are inside the app (``Arrivals``); on SQLite a lone
-heartbeat waits for nobody. A 201 still means committed.
+requests it has not got yet are inside the app (``Arrivals``) or it has fewer than the
+last batch held (a steady load's clients send their next heartbeat as soon as they are
+answered); on SQLite a lone heartbeat waits for nobody. A 201 still means committed.
 
 Failures stay per request: a database outage fails every heartbeat of the batch
 (503 each), a deadlock retries the batch (medic.ingest.transactions), any other
@@ -92,6 +93,10 @@ class GroupCommitWriter:
         self._writer: threading.Thread | None = None
         self._pid = os.getpid()
         self._closed = False
+        # How many heartbeats the last batch held. Under a steady load the requests it
+        # answered come straight back with their next heartbeats, before the app counts
+        # them in ``arrivals``: the linger waits for as many (bounded by linger_seconds).
+        self._last_batch = 1
 
     def submit(self, beat: Beat) -> Stored | str:
         waiting = _Waiting(beat)
@@ -147,12 +152,14 @@ class GroupCommitWriter:
             batch = [first]
             stop = False
             until = time.monotonic() + self.linger_seconds
+            expected = self._last_batch
             while len(batch) < self.max_batch:
                 try:
                     # Whatever has queued goes in; waiting for more only makes sense while
-                    # heartbeat requests that have not queued yet are inside the app.
+                    # heartbeat requests that have not queued yet are inside the app, or
+                    # while the last batch's clients may still be sending their next.
                     wait = until - time.monotonic()
-                    if wait > 0 and len(batch) < self.arrivals.count:
+                    if wait > 0 and len(batch) < max(self.arrivals.count, expected):
                         item = self._queue.get(timeout=wait)
                     else:
                         item = self._queue.get_nowait()
@@ -162,6 +169,7 @@ class GroupCommitWriter:
                     stop = True
                     break
                 batch.append(item)
+            self._last_batch = len(batch)
             self._flush(batch)
             if stop:
                 self._drain()
