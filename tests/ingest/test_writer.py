@@ -398,6 +398,15 @@ def test_a_recount_counts_with_settings_changed_while_the_batch_waited(engine, b
         assert service.deadline == pytest.approx(service_queries.compute_deadline(conn, dict(service._mapping)))
 
 
+def lingering(writer, future) -> None:
+    """Return once the writer has taken ``future``'s heartbeat and is waiting for company."""
+    for _ in range(500):
+        if writer._queue.qsize() == 0 and not future.done():
+            return
+        threading.Event().wait(0.01)
+    raise AssertionError("the writer wrote the heartbeat alone")
+
+
 def test_the_writer_lingers_only_while_more_heartbeats_are_in_the_app(engine, clock):
     register(engine, clock, "svc-hb")
     beat = store.Beat("svc-hb", "UP")
@@ -412,10 +421,7 @@ def test_the_writer_lingers_only_while_more_heartbeats_are_in_the_app(engine, cl
 
             with arrivals, arrivals:  # two in the app: the first waits for the second
                 first = pool.submit(writer.submit, beat)
-                for _ in range(100):
-                    if writer._queue.qsize() == 0 and not first.done():  # taken by the writer, lingering
-                        break
-                    threading.Event().wait(0.01)
+                lingering(writer, first)
                 second = pool.submit(writer.submit, beat)
                 results = [first.result(timeout=20), second.result(timeout=20)]
     finally:
@@ -434,21 +440,14 @@ def test_the_writer_waits_for_as_many_heartbeats_as_its_last_batch_held(engine, 
     arrivals = Arrivals()
     writer = RecordingWriter(engine, clock, arrivals=arrivals, linger_seconds=60)
 
-    def lingering(future) -> None:
-        for _ in range(500):
-            if writer._queue.qsize() == 0 and not future.done():  # taken by the writer, which waits
-                return
-            threading.Event().wait(0.01)
-        raise AssertionError("the writer wrote the heartbeat alone")
-
     try:
         with ThreadPoolExecutor(max_workers=3) as pool:
             with arrivals, arrivals:  # a batch of two
                 first = pool.submit(writer.submit, beat)
-                lingering(first)
+                lingering(writer, first)
                 pool.submit(writer.submit, beat).result(timeout=20)
             first = pool.submit(writer.submit, beat)  # nobody in the app: still, two are expected
-            lingering(first)
+            lingering(writer, first)
             second = pool.submit(writer.submit, beat)
             results = [first.result(timeout=20), second.result(timeout=20)]
     finally:
