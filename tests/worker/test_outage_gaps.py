@@ -6,6 +6,8 @@ window of the end. The real worker, web mark and database; the clock is injected
 
 from __future__ import annotations
 
+import logging
+
 from datetime import timedelta
 
 import pytest
@@ -100,7 +102,9 @@ def test_web_stopped_ten_minutes_pages_only_the_services_that_stay_silent(engine
     assert last_gap == {"start": stopped.isoformat(), "end": end.isoformat(), "seconds": 600.0, "cause": "web"}
 
 
-def test_database_unreachable_ten_minutes_pages_only_the_services_that_stay_silent(engine, clock, mark, worker, api):
+def test_database_unreachable_ten_minutes_pages_only_the_services_that_stay_silent(
+        engine, clock, mark, worker, api, caplog):
+    caplog.set_level(logging.INFO, logger="medic.web")
     fleet = Fleet(engine, clock, 1000)
     resuming, silent = fleet.names[:900], fleet.names[900:]
     mark.write()
@@ -118,6 +122,10 @@ def test_database_unreachable_ten_minutes_pages_only_the_services_that_stay_sile
     causes = {row.cause for row in gap_rows(engine)}
     assert causes == {"database"}
     assert api.get("/health").json()["results"]["last_gap"]["cause"] == "database"
+    said = [r.getMessage() for r in caplog.records if r.getMessage().startswith("web mark not written")]
+    assert len(said) == 2, said  # when the marks began failing and when one was written again
+    assert said[0].startswith("web mark not written (retried every 5 s): database error: ") and "Error" in said[0]
+    assert said[1].startswith("web mark not written") and ": recovered after 40 failures in " in said[1]
 
 
 def test_no_worker_cycle_for_ten_minutes_is_a_gap(engine, clock, mark, worker, caplog):

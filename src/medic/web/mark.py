@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from medic.clock import Clock
 from medic.core.gaps import WEB_MARK_SECONDS, Gap, GapCause
+from medic.logs import RepeatedFailure
 from medic.store import gaps
 from medic.store.errors import DATABASE_ERROR, describe_db_error
 
@@ -32,6 +33,8 @@ class WebMark:
         self.gap_seconds = gap_seconds
         self.every = every
         self._failing = False  # this process's last mark failed on the database
+        # Logged when the marks start failing, once a minute while they do, and when one is written again.
+        self._failures = RepeatedFailure(log, f"web mark not written (retried every {every:g} s): database error")
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -43,11 +46,10 @@ class WebMark:
                 gap = gaps.mark_web(conn, self.clock(), self.gap_seconds,
                                     GapCause.DATABASE if self._failing else GapCause.WEB)
         except DATABASE_ERROR as exc:
-            if not self._failing:
-                log.error("web mark not written: database error: %s; retrying every %ss",
-                          describe_db_error(exc), self.every)
+            self._failures.failed(describe_db_error(exc))
             self._failing = True
             return None
+        self._failures.succeeded()
         self._failing = False
         if gap is not None:
             log.warning("gap recorded: heartbeats could not be received from %s to %s (%d s, cause %s)",
