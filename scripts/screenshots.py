@@ -49,6 +49,7 @@ def simulate(app, clock: Clock, stop: threading.Event, period: float = 5.0) -> N
     settings = app.extensions["medic"].settings
     worker = Worker(settings, app.extensions["medic"].engine, clock=clock, channels={}, run_daily_cleanup=False)
     rng = random.Random(16)
+    mark = app.extensions["medic"].web_mark  # "the web is up", on the demo's clock (the app starts no mark thread on it)
     names = [row["heartbeat_name"] for row in client.get("/service").get_json()["results"]]
     rounds = 0
     while not stop.wait(period):
@@ -61,16 +62,20 @@ def simulate(app, clock: Clock, stop: threading.Event, period: float = 5.0) -> N
         if rounds % 12 == 0:
             run = client.post("/v2/heartbeat/hourly-rollup/start", json={}).get_json()["results"]["run_id"]
             client.post("/v2/heartbeat/hourly-rollup/complete", json={"run_id": run})
+        mark.write()
         worker.cycle()
 
 
 def build(url: str, clock: Clock):
     engine = make_engine(url)
     upgrade(engine)
-    settings = load_settings({"MEDIC_DATABASE_URL": url})
+    # The day is simulated in 5-minute steps (a web mark and a worker cycle each): a longer
+    # gap threshold than those steps, or each step would count as Medic's own outage.
+    settings = load_settings({"MEDIC_DATABASE_URL": url, "MEDIC_GAP_SECONDS": "900"})
     app = create_app(settings, engine=engine, clock=clock)
     client = app.test_client()
     worker = Worker(settings, engine, clock=clock, channels={}, run_daily_cleanup=False)
+    mark = app.extensions["medic"].web_mark
     rng = random.Random(15)
     services = []
     for i, base in enumerate(["checkout", "ledger", "refunds", "indexer", "query-api", "crawler", "auth", "gateway",
@@ -104,9 +109,11 @@ def build(url: str, clock: Clock):
                 action = "fail" if job == "invoice-run" and rng.random() < 0.2 else "complete"
                 client.post(f"/v2/heartbeat/{job}/{action}", json={"run_id": run})
                 clock.now = start + timedelta(minutes=5 * step)
+        mark.write()  # "the web is up": without it the worker holds every page of the simulated day
         worker.cycle()
     client.post("/service/recommender-hb", json={"muted": True})
     clock.now += timedelta(minutes=2)
+    mark.write()
     worker.cycle()
     return app
 
