@@ -175,8 +175,8 @@ class Worker:
                 if result and self._claim_cleanup() and not (self._cleanup_thread and self._cleanup_thread.is_alive()):
                     self._cleanup_thread = threading.Thread(target=self._cleanup, name="medic-cleanup", daemon=True)
                     self._cleanup_thread.start()
-            except DATABASE_ERROR as exc:
-                log.error("worker cycle failed: database error: %s; retrying next cycle", describe_db_error(exc))
+            except DATABASE_ERROR as exc:  # claiming the daily cleanup, after a completed cycle
+                self.cycle_failures.failed(f"{describe_db_error(exc)}; retrying next cycle")
             except Exception:
                 log.exception("worker cycle failed; retrying next cycle")
             stop.wait(max(0.0, interval - (time.monotonic() - started)))

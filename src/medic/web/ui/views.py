@@ -141,10 +141,10 @@ def _unexpected(exc: Exception):
     if isinstance(exc, ApiError):  # refused by the layers every request passes (cross-site writes, rate limits)
         return render_template("error.html", status=exc.status, message=exc.message), exc.status, exc.headers or {}
     if isinstance(exc, DATABASE_UNAVAILABLE):
-        log.error("dashboard: database unavailable: %s", describe_db_error(exc))
+        runtime().database_failures.failed(describe_db_error(exc))  # the API's line, throttled alike
         return render_template("error.html", status=503,
                                message="The database is not answering; try again in a moment."), 503
-    log.exception("dashboard: unexpected error")  # the trace goes to the log, never to the page
+    log.exception("dashboard: unexpected error")  # named in the log (one line), never on the page
     return render_template("error.html", status=500, message="Something went wrong on our side; it has been logged."), 500
 
 
