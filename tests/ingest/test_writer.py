@@ -407,50 +407,47 @@ def lingering(writer, future) -> None:
     raise AssertionError("the writer wrote the heartbeat alone")
 
 
-def test_the_writer_lingers_only_while_more_heartbeats_are_in_the_app(engine, clock):
+@pytest.fixture
+def slow_linger(engine, clock):
+    """(writer, arrivals, beat): a writer whose linger is far beyond the waits of a test,
+    so a writer that lingered when it should not would fail them."""
     register(engine, clock, "svc-hb")
-    beat = store.Beat("svc-hb", "UP")
-    # A linger far beyond the waits below: a writer that used it would fail them.
     arrivals = Arrivals()
     writer = RecordingWriter(engine, clock, arrivals=arrivals, linger_seconds=60)
-    try:
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            with arrivals:  # the only heartbeat in the app: nobody to wait for
-                assert isinstance(pool.submit(writer.submit, beat).result(timeout=20), store.Stored)
-            assert writer.batches == [1]
+    yield writer, arrivals, store.Beat("svc-hb", "UP")
+    writer.close()
 
-            with arrivals, arrivals:  # two in the app: the first waits for the second
-                first = pool.submit(writer.submit, beat)
-                lingering(writer, first)
-                second = pool.submit(writer.submit, beat)
-                results = [first.result(timeout=20), second.result(timeout=20)]
-    finally:
-        writer.close()
+
+def test_the_writer_lingers_only_while_more_heartbeats_are_in_the_app(engine, slow_linger):
+    writer, arrivals, beat = slow_linger
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        with arrivals:  # the only heartbeat in the app: nobody to wait for
+            assert isinstance(pool.submit(writer.submit, beat).result(timeout=20), store.Stored)
+        assert writer.batches == [1]
+
+        with arrivals, arrivals:  # two in the app: the first waits for the second
+            first = pool.submit(writer.submit, beat)
+            lingering(writer, first)
+            second = pool.submit(writer.submit, beat)
+            results = [first.result(timeout=20), second.result(timeout=20)]
     assert all(isinstance(r, store.Stored) for r in results)
     assert writer.batches == [1, 2]
     assert len(stored_rows(engine)) == 3
 
 
-def test_the_writer_waits_for_as_many_heartbeats_as_its_last_batch_held(engine, clock):
+def test_the_writer_waits_for_as_many_heartbeats_as_its_last_batch_held(slow_linger):
     """Under a steady load the clients of the last batch send their next heartbeats as
     soon as they are answered, before the app counts them: the writer waits for as many
     (at most its linger), then expects what the batch it got held."""
-    register(engine, clock, "svc-hb")
-    beat = store.Beat("svc-hb", "UP")
-    arrivals = Arrivals()
-    writer = RecordingWriter(engine, clock, arrivals=arrivals, linger_seconds=60)
-
-    try:
-        with ThreadPoolExecutor(max_workers=3) as pool:
-            with arrivals, arrivals:  # a batch of two
-                first = pool.submit(writer.submit, beat)
-                lingering(writer, first)
-                pool.submit(writer.submit, beat).result(timeout=20)
-            first = pool.submit(writer.submit, beat)  # nobody in the app: still, two are expected
+    writer, arrivals, beat = slow_linger
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        with arrivals, arrivals:  # a batch of two
+            first = pool.submit(writer.submit, beat)
             lingering(writer, first)
-            second = pool.submit(writer.submit, beat)
-            results = [first.result(timeout=20), second.result(timeout=20)]
-    finally:
-        writer.close()
+            pool.submit(writer.submit, beat).result(timeout=20)
+        first = pool.submit(writer.submit, beat)  # nobody in the app: still, two are expected
+        lingering(writer, first)
+        second = pool.submit(writer.submit, beat)
+        results = [first.result(timeout=20), second.result(timeout=20)]
     assert all(isinstance(r, store.Stored) for r in results)
     assert writer.batches == [2, 2]
